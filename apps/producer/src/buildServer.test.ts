@@ -1,0 +1,141 @@
+import { createLogger, defineTask, type JobView, type TaskpoolClient } from '@taskpool/core';
+import { describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { buildServer, type BuildServerDeps } from './buildServer.ts';
+import type { RedisHealth } from './redisHealth.ts';
+
+// No Redis here: a fake client and a fake Redis health check. The real ones are in test/producerApi.test.ts.
+const echo = defineTask({
+  name: 'test.echo',
+  input: z.object({ text: z.string() }),
+  output: z.object({ text: z.string() }),
+  run: ({ text }) => ({ text }),
+});
+
+function build(client: Partial<TaskpoolClient>, options: Partial<Omit<BuildServerDeps, 'client'>> & { up?: boolean } = {}) {
+  const redis: RedisHealth = {
+    up: options.up ?? true,
+    whenUp: async () => options.up ?? true,
+    ping: async () => options.up ?? true,
+    close: async () => {},
+  };
+  return buildServer({
+    tasks: new Map([[echo.name, echo]]),
+    client: client as TaskpoolClient,
+    redis,
+    logger: createLogger({ level: 'silent' }),
+    ...options,
+  });
+}
+
+const post = (body: string, contentType = 'application/json') => ({
+  method: 'POST' as const,
+  url: '/v1/tasks/test.echo',
+  headers: { 'content-type': contentType },
+  body,
+});
+
+describe('buildServer error mapping', () => {
+  it('answers an unexpected error with 500 INTERNAL, without its message or stack', async () => {
+    const app = build({ submit: () => Promise.reject(new Error('secret detail at /srv/app.ts:12')) });
+    const res = await app.inject(post('{"text":"hi"}'));
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual({ error: { code: 'INTERNAL', message: 'Internal server error' } });
+    expect(res.body).not.toContain('secret');
+    await app.close();
+  });
+
+  it('answers 503 REDIS_UNAVAILABLE at once while Redis is down, without calling the client', async () => {
+    const submit = vi.fn();
+    const app = build({ submit }, { up: false });
+    const res = await app.inject(post('{"text":"hi"}'));
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error.code).toBe('REDIS_UNAVAILABLE');
+    expect(submit).not.toHaveBeenCalled();
+    expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(503);
+    await app.close();
+  });
+
+  it('answers 503 when a client call outlives the Redis deadline', async () => {
+    const app = build({ getJob: () => new Promise<never>(() => {}) }, { redisTimeoutMs: 50 });
+    const res = await app.inject({ method: 'GET', url: '/v1/jobs/abc' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error).toEqual({ code: 'REDIS_UNAVAILABLE', message: 'Redis did not answer within 50 ms' });
+    await app.close();
+  });
+
+  it("maps ioredis's fail-fast error to 503 REDIS_UNAVAILABLE", async () => {
+    const offline = new Error("Stream isn't writeable and enableOfflineQueue options is false");
+    const app = build({ getJob: () => Promise.reject(offline) });
+    const res = await app.inject({ method: 'GET', url: '/v1/jobs/abc' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error.code).toBe('REDIS_UNAVAILABLE');
+    await app.close();
+  });
+
+  it('answers a body that is not JSON with 400 BAD_REQUEST and an oversized one with 413', async () => {
+    const submit = vi.fn();
+    const app = build({ submit }, { bodyLimitBytes: 64 });
+    const plain = await app.inject(post('hi', 'text/plain'));
+    expect(plain.statusCode).toBe(400);
+    expect(plain.json().error.code).toBe('BAD_REQUEST');
+    const large = await app.inject(post(JSON.stringify({ text: 'x'.repeat(100) })));
+    expect(large.statusCode).toBe(413);
+    expect(large.json().error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(submit).not.toHaveBeenCalled();
+    await app.close();
+  });
+
+  it('answers an unknown route with 404 ROUTE_NOT_FOUND in the same error shape', async () => {
+    const app = build({});
+    const res = await app.inject({ method: 'GET', url: '/v1/nothing' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ error: { code: 'ROUTE_NOT_FOUND', message: 'No route GET /v1/nothing' } });
+    await app.close();
+  });
+});
+
+describe('GET /v1/jobs/:id', () => {
+  it('shows a failed job without the input or any stack trace', async () => {
+    const view: JobView = {
+      id: 'j1',
+      task: 'test.echo',
+      queue: 'default',
+      state: 'failed',
+      attempts: 2,
+      progress: 0,
+      input: { text: 'private' },
+      createdAt: 1,
+      finishedAt: 2,
+      error: {
+        name: 'QuotaError',
+        message: 'quota exceeded',
+        code: 'E_QUOTA',
+        stack: 'QuotaError: quota exceeded\n    at /srv/tasks.ts:3',
+        fields: { retryAfterMs: 1234 },
+        cause: { name: 'RangeError', message: 'limit', stack: 'RangeError: limit\n    at /srv/tasks.ts:9' },
+      },
+    };
+    const app = build({ getJob: async () => view });
+    const res = await app.inject({ method: 'GET', url: '/v1/jobs/j1' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      id: 'j1',
+      task: 'test.echo',
+      queue: 'default',
+      state: 'failed',
+      attempts: 2,
+      progress: 0,
+      createdAt: 1,
+      finishedAt: 2,
+      error: {
+        name: 'QuotaError',
+        message: 'quota exceeded',
+        code: 'E_QUOTA',
+        fields: { retryAfterMs: 1234 },
+        cause: { name: 'RangeError', message: 'limit' },
+      },
+    });
+    await app.close();
+  });
+});

@@ -1,0 +1,72 @@
+import {
+  errorHttpStatus,
+  JobNotFoundError,
+  TaskpoolError,
+  UnknownTaskError,
+  ValidationError,
+  type TaskpoolErrorCode,
+} from '@taskpool/core';
+
+/**
+ * The codes the HTTP API answers with: every {@link TaskpoolErrorCode}, plus `ROUTE_NOT_FOUND` (no such
+ * route) and `INTERNAL` (anything unexpected), which no taskpool error carries.
+ */
+export type HttpErrorCode = TaskpoolErrorCode | 'ROUTE_NOT_FOUND' | 'INTERNAL';
+
+/** The body of every error answer: `{ error: { code, message, ...details } }`. */
+export interface HttpErrorBody {
+  error: { code: HttpErrorCode; message: string } & Record<string, unknown>;
+}
+
+/** An error, as the HTTP API answers it. */
+export interface HttpError {
+  status: number;
+  body: HttpErrorBody;
+}
+
+const INTERNAL: HttpError = { status: 500, body: { error: { code: 'INTERNAL', message: 'Internal server error' } } };
+
+/** Error codes of ioredis and Node's sockets that mean Redis cannot be reached. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
+/**
+ * Maps anything a route threw to its answer: a {@link TaskpoolError} by its code through `errorHttpStatus`;
+ * Fastify's own errors to `BAD_REQUEST` (malformed JSON, wrong content type) or `PAYLOAD_TOO_LARGE`;
+ * Redis connection errors to `REDIS_UNAVAILABLE`; anything else to `INTERNAL`, with no message or stack.
+ */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof TaskpoolError) {
+    return { status: errorHttpStatus[error.code], body: { error: { code: error.code, message: error.message, ...detailsOf(error) } } };
+  }
+  if (!(error instanceof Error)) return INTERNAL;
+  if (isRedisUnreachable(error)) return fromCode('REDIS_UNAVAILABLE', 'Redis is unavailable');
+  const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };
+  if (typeof statusCode !== 'number' || typeof code !== 'string' || !code.startsWith('FST_')) return INTERNAL;
+  if (statusCode === 413) return fromCode('PAYLOAD_TOO_LARGE', error.message);
+  if (statusCode >= 400 && statusCode < 500) return fromCode('BAD_REQUEST', error.message);
+  return INTERNAL;
+}
+
+/** True for the errors ioredis and BullMQ raise when Redis cannot be reached (with no offline queue, at once). */
+export function isRedisUnreachable(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    error.name === 'ConnectionClosedError' ||
+    error.message === 'Connection is closed.' ||
+    error.message.includes('enableOfflineQueue options is false') ||
+    (typeof code === 'string' && UNREACHABLE_CODES.has(code))
+  );
+}
+
+function fromCode(code: TaskpoolErrorCode, message: string): HttpError {
+  return { status: errorHttpStatus[code], body: { error: { code, message } } };
+}
+
+/** The fields of an error a caller may act on; explicit, so nothing internal leaks. */
+function detailsOf(error: TaskpoolError): Record<string, unknown> {
+  if (error instanceof ValidationError) return { task: error.task, issues: error.issues };
+  if (error instanceof UnknownTaskError) return { task: error.task };
+  if (error instanceof JobNotFoundError) return { jobId: error.jobId };
+  return {};
+}

@@ -1,0 +1,1 @@
+export { loadWorkerEnv, workerEnvSchema, type WorkerEnv } from './env.ts';

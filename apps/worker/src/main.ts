@@ -1,0 +1,44 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, createLogger, exitOnSignals, runMain } from '@taskpool/core';
+import { startWorker } from '@taskpool/core/worker';
+import { loadWorkerEnv } from './env.ts';
+
+const USAGE = `Usage: taskpool-worker --tasks <module> [--concurrency N] [--queues a,b] [--prefix P]
+Env: REDIS_URL, TASKPOOL_TASKS, TASKPOOL_CONCURRENCY, TASKPOOL_QUEUES, TASKPOOL_PREFIX,
+     TASKPOOL_SHUTDOWN_GRACE_MS, LOG_LEVEL, LOG_FORMAT (see .env.example)`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      tasks: { type: 'string' },
+      concurrency: { type: 'string' },
+      queues: { type: 'string' },
+      prefix: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const env = loadWorkerEnv({
+    TASKPOOL_TASKS: values.tasks,
+    TASKPOOL_CONCURRENCY: values.concurrency,
+    TASKPOOL_QUEUES: values.queues,
+    TASKPOOL_PREFIX: values.prefix,
+  });
+  if (!env.TASKPOOL_TASKS) throw new ConfigError(`No task module: pass --tasks <module> or set TASKPOOL_TASKS.\n${USAGE}`);
+  const logger = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT, base: { service: 'worker' } });
+  const worker = await startWorker({
+    redisUrl: env.REDIS_URL,
+    prefix: env.TASKPOOL_PREFIX,
+    tasksModule: env.TASKPOOL_TASKS,
+    logger,
+    shutdownGraceMs: env.TASKPOOL_SHUTDOWN_GRACE_MS,
+    ...(env.TASKPOOL_CONCURRENCY !== undefined && { concurrency: env.TASKPOOL_CONCURRENCY }),
+    ...(env.TASKPOOL_QUEUES !== undefined && { queues: env.TASKPOOL_QUEUES }),
+  });
+  exitOnSignals(logger, 'worker', () => worker.close());
+}
+
+runMain(main);

@@ -1,0 +1,55 @@
+/**
+ * Example task module: `taskpool-worker --tasks examples/tasks.ts` serves every task exported here,
+ * and `taskpool-producer --tasks examples/tasks.ts` accepts them over HTTP.
+ */
+import { defineTask } from '@taskpool/core';
+import { z } from 'zod';
+
+/** CPU-bound: the sum of the square roots of 0..n-1, and which process computed it. */
+export const sumSqrt = defineTask({
+  name: 'math.sumSqrt',
+  input: z.object({ n: z.number().int().positive() }),
+  output: z.object({ sum: z.number(), pid: z.number() }),
+  defaults: { attempts: 3 },
+  run: async ({ n }) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += Math.sqrt(i);
+    return { sum: s, pid: process.pid };
+  },
+});
+
+/** CPU-bound without allocation: how many primes are below `limit` (trial division). */
+export const countPrimes = defineTask({
+  name: 'math.countPrimes',
+  input: z.object({ limit: z.number().int().min(2).max(50_000_000) }),
+  output: z.object({ count: z.number().int(), pid: z.number() }),
+  run: ({ limit }) => ({ count: countPrimesBelow(limit), pid: process.pid }),
+});
+
+/** Counts the primes below `limit`; exported for the serial baseline of the speedup example. */
+export function countPrimesBelow(limit: number): number {
+  let count = 0;
+  for (let n = 2; n < limit; n++) {
+    let prime = true;
+    for (let d = 2; d * d <= n; d++) {
+      if (n % d === 0) {
+        prime = false;
+        break;
+      }
+    }
+    if (prime) count++;
+  }
+  return count;
+}
+
+/** I/O-shaped: greets after a short wait; shows a failing input with `name: ''`. */
+export const greet = defineTask({
+  name: 'hello.greet',
+  input: z.object({ name: z.string().min(1), delayMs: z.number().int().min(0).max(10_000).default(0) }),
+  output: z.object({ greeting: z.string() }),
+  run: async ({ name, delayMs }, { signal }) => {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    signal.throwIfAborted();
+    return { greeting: `Hello, ${name}!` };
+  },
+});

@@ -1,0 +1,88 @@
+import type { z } from 'zod';
+
+/** How a task runs and retries unless a submit overrides it. */
+export interface TaskDefaults {
+  /** Total attempts, the first included. Default: 1 (no retry). */
+  attempts?: number;
+  /** Wait between attempts. Default: exponential from 1000 ms. */
+  backoff?: { type: 'fixed' | 'exponential'; delayMs: number };
+  /** The queue the task's jobs go to; a worker serves a list of queues. Default: `'default'`. */
+  queue?: string;
+  /** Priority, 1 is highest (BullMQ's rule). Default: none (FIFO). */
+  priority?: number;
+  /** Hard time limit of one attempt, in ms. Default: none. */
+  timeoutMs?: number;
+}
+
+/** What a handler gets besides its input. */
+export interface TaskContext {
+  /** The job's id. */
+  readonly jobId: string;
+  /** This attempt's number, starting at 1. */
+  readonly attempt: number;
+  /** Fires when the attempt is cancelled or times out. */
+  readonly signal: AbortSignal;
+  /** Reports progress to whoever watches the job (a number or any JSON value). */
+  progress(value: number | object): void;
+}
+
+/** A task: its name, its contract (zod input and output), its defaults and its handler. */
+export interface TaskDefinition<In extends z.ZodType = z.ZodType, Out extends z.ZodType = z.ZodType> {
+  readonly kind: 'taskpool.task';
+  readonly name: string;
+  readonly input: In;
+  readonly output: Out;
+  readonly defaults: Readonly<TaskDefaults>;
+  /** The handler; runs in a sandbox process. Declared as a method so every task fits `AnyTask`. */
+  run(input: z.output<In>, ctx: TaskContext): Promise<z.input<Out>> | z.input<Out>;
+}
+
+/** Any task, whatever its schemas. */
+export type AnyTask = TaskDefinition<z.ZodType, z.ZodType>;
+/** What a caller passes to submit a task (before zod's parse). */
+export type TaskInput<T extends AnyTask> = T extends TaskDefinition<infer In, z.ZodType> ? z.input<In> : never;
+/** What a caller gets back (after zod's parse of the handler's return). */
+export type TaskOutput<T extends AnyTask> = T extends TaskDefinition<z.ZodType, infer Out> ? z.output<Out> : never;
+
+/** The one place a task is declared. */
+export interface TaskSpec<In extends z.ZodType, Out extends z.ZodType> {
+  /** Unique name, e.g. `'math.sumSqrt'`; it is the BullMQ job name. */
+  name: string;
+  input: In;
+  output: Out;
+  defaults?: TaskDefaults;
+  run: (input: z.output<In>, ctx: TaskContext) => Promise<z.input<Out>> | z.input<Out>;
+}
+
+const TASK_NAME = /^[A-Za-z0-9][\w.-]{0,127}$/;
+
+/**
+ * Declares a task once; the producer, the worker and the HTTP API all derive from it.
+ * Every exported `defineTask` of a task module is registered by the worker and the producer.
+ */
+export function defineTask<In extends z.ZodType, Out extends z.ZodType>(spec: TaskSpec<In, Out>): TaskDefinition<In, Out> {
+  if (!TASK_NAME.test(spec.name)) {
+    throw new TypeError(`Invalid task name ${JSON.stringify(spec.name)}: use letters, digits, '.', '_' or '-' (at most 128).`);
+  }
+  return Object.freeze({
+    kind: 'taskpool.task' as const,
+    name: spec.name,
+    input: spec.input,
+    output: spec.output,
+    defaults: Object.freeze({ ...spec.defaults }),
+    run: spec.run,
+  });
+}
+
+/** True for a value made by {@link defineTask}. */
+export function isTask(value: unknown): value is AnyTask {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'taskpool.task';
+}
+
+/** The queue a task's jobs go to. */
+export function queueOf(task: Pick<AnyTask, 'defaults'>): string {
+  return task.defaults.queue ?? DEFAULT_QUEUE;
+}
+
+/** The queue used when a task names none. */
+export const DEFAULT_QUEUE = 'default';

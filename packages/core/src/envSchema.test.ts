@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { baseEnvSchema, parseEnv } from './envSchema.ts';
+import { ConfigError } from './errors.ts';
+
+describe('parseEnv', () => {
+  it('applies defaults and treats empty strings as unset', () => {
+    expect(parseEnv(baseEnvSchema, { REDIS_URL: '', UNRELATED: 'x' })).toEqual({
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      TASKPOOL_PREFIX: 'taskpool',
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'auto',
+    });
+  });
+
+  it('names every bad variable at once', () => {
+    const parse = () => parseEnv(baseEnvSchema, { REDIS_URL: 'http://x', LOG_LEVEL: 'loud', TASKPOOL_PREFIX: 'a b' });
+    expect(parse).toThrow(ConfigError);
+    expect(parse).toThrow(/REDIS_URL[\s\S]*TASKPOOL_PREFIX[\s\S]*LOG_LEVEL|REDIS_URL[\s\S]*LOG_LEVEL/);
+    try {
+      parse();
+    } catch (error) {
+      const message = (error as ConfigError).message;
+      for (const key of ['REDIS_URL', 'LOG_LEVEL', 'TASKPOOL_PREFIX']) expect(message).toContain(key);
+    }
+  });
+});

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import { DEFAULT_PREFIX } from './jobRecord.ts';
+
+/** The variables every taskpool process reads; apps extend this schema. Parsing it reads nothing by itself. */
+export const baseEnvSchema = z.object({
+  /** Redis to use. Default: `redis://127.0.0.1:6379`. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /** BullMQ key prefix shared by producers and workers. Default: `taskpool`. */
+  TASKPOOL_PREFIX: z
+    .string()
+    .regex(/^[\w.{}-]+$/, 'letters, digits, _ . - { } only')
+    .default(DEFAULT_PREFIX),
+  /** Path of the task module. */
+  TASKPOOL_TASKS: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `pretty` for people, `json` for machines, `auto`: pretty on a terminal. */
+  LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
+});
+
+/** Parses an environment with a schema once; throws {@link ConfigError} naming every bad variable. */
+export function parseEnv<S extends z.ZodType>(schema: S, source: Record<string, string | undefined>): z.output<S> {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(env)'}: ${issue.message}`);
+  throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+}

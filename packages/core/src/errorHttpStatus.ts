@@ -1,0 +1,19 @@
+import type { TaskpoolErrorCode } from './errors.ts';
+
+/** The one table from error codes to HTTP statuses. */
+export const errorHttpStatus: Readonly<Record<TaskpoolErrorCode, number>> = Object.freeze({
+  INVALID_INPUT: 400,
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  UNKNOWN_TASK: 404,
+  JOB_NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  INVALID_OUTPUT: 500,
+  TASK_FAILED: 500,
+  SANDBOX_CRASHED: 500,
+  TASK_MODULE_INVALID: 500,
+  CONFIG_INVALID: 500,
+  RESULT_TIMEOUT: 504,
+  REDIS_UNAVAILABLE: 503,
+});

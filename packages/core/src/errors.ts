@@ -1,0 +1,140 @@
+import type { FailureReason, JsonValue, SerializedError } from './serializeError.ts';
+
+/** Every error code taskpool raises; the HTTP status of each is in `errorHttpStatus.ts`. */
+export type TaskpoolErrorCode =
+  | 'INVALID_INPUT'
+  | 'INVALID_OUTPUT'
+  | 'UNKNOWN_TASK'
+  | 'JOB_NOT_FOUND'
+  | 'TASK_FAILED'
+  | 'RESULT_TIMEOUT'
+  | 'SANDBOX_CRASHED'
+  | 'TASK_MODULE_INVALID'
+  | 'CONFIG_INVALID'
+  | 'REDIS_UNAVAILABLE'
+  | 'UNAUTHORIZED'
+  | 'BAD_REQUEST'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'CONFLICT';
+
+/** The base of every error taskpool throws: a stable `code`, `name` set, `cause` kept. */
+export class TaskpoolError extends Error {
+  readonly code: TaskpoolErrorCode;
+  override name = 'TaskpoolError';
+  constructor(code: TaskpoolErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** One field-level problem, as zod reports it. */
+export interface ValidationIssue {
+  path: (string | number)[];
+  message: string;
+  code: string;
+}
+
+/** A task's input (before enqueueing, or in the worker) or output failed its zod schema. */
+export class ValidationError extends TaskpoolError {
+  override name = 'ValidationError';
+  readonly task: string;
+  readonly issues: ValidationIssue[];
+  constructor(code: 'INVALID_INPUT' | 'INVALID_OUTPUT', task: string, issues: ValidationIssue[]) {
+    const where = code === 'INVALID_INPUT' ? 'input' : 'output';
+    const first = issues[0];
+    const detail = first ? `: ${first.path.join('.') || '(root)'}: ${first.message}` : '';
+    super(code, `Invalid ${where} for task ${task}${detail}${issues.length > 1 ? ` (+${issues.length - 1} more)` : ''}`);
+    this.task = task;
+    this.issues = issues;
+  }
+}
+
+/** No task of that name is registered. */
+export class UnknownTaskError extends TaskpoolError {
+  override name = 'UnknownTaskError';
+  constructor(readonly task: string) {
+    super('UNKNOWN_TASK', `Unknown task ${JSON.stringify(task)}`);
+  }
+}
+
+/** No job with that id exists (any more) in the queues searched. */
+export class JobNotFoundError extends TaskpoolError {
+  override name = 'JobNotFoundError';
+  constructor(readonly jobId: string) {
+    super('JOB_NOT_FOUND', `No job with id ${JSON.stringify(jobId)}`);
+  }
+}
+
+/** `handle.result({ timeoutMs })` ran out of time; the task itself goes on. */
+export class ResultTimeoutError extends TaskpoolError {
+  override name = 'ResultTimeoutError';
+  constructor(readonly jobId: string, readonly timeoutMs: number) {
+    super('RESULT_TIMEOUT', `No result for job ${jobId} within ${timeoutMs} ms (the task was not cancelled)`);
+  }
+}
+
+/** The handler failed on the worker; carries the remote error's name, message, stack, code, cause and fields. */
+export class RemoteTaskError extends TaskpoolError {
+  override name = 'RemoteTaskError';
+  /** The remote error's class name, e.g. `'TypeError'`. */
+  readonly remoteName: string;
+  /** The remote error's own code, if it had one. */
+  readonly remoteCode: string | undefined;
+  /** How the worker classified the failure. */
+  readonly reason: FailureReason;
+  /** The remote error's own JSON-safe fields. */
+  readonly fields: Record<string, JsonValue>;
+  /** Attempts made when the job failed for good. */
+  readonly attemptsMade: number;
+  readonly jobId: string;
+  readonly remote: SerializedError;
+  constructor(jobId: string, remote: SerializedError, attemptsMade: number) {
+    super('TASK_FAILED', remote.message, remote.cause ? { cause: rebuildCause(remote.cause) } : undefined);
+    this.jobId = jobId;
+    this.remote = remote;
+    this.remoteName = remote.name;
+    this.remoteCode = remote.code;
+    this.reason = remote.reason ?? 'error';
+    this.fields = remote.fields ?? {};
+    this.attemptsMade = attemptsMade;
+    this.stack = remote.stack ?? `${remote.name}: ${remote.message}`;
+  }
+}
+
+/** A sandbox process died while it ran a task (exit, signal, out of memory). */
+export class SandboxCrashError extends TaskpoolError {
+  override name = 'SandboxCrashError';
+  constructor(
+    message: string,
+    readonly reason: FailureReason,
+    readonly exitCode: number | null,
+    readonly signal: string | null,
+  ) {
+    super('SANDBOX_CRASHED', message);
+  }
+}
+
+/** A task module could not be loaded or holds something wrong (e.g. two tasks with one name). */
+export class TaskModuleError extends TaskpoolError {
+  override name = 'TaskModuleError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TASK_MODULE_INVALID', message, options);
+  }
+}
+
+/** Configuration (env or flags) failed validation; the message lists every bad key. */
+export class ConfigError extends TaskpoolError {
+  override name = 'ConfigError';
+  constructor(message: string) {
+    super('CONFIG_INVALID', message);
+  }
+}
+
+function rebuildCause(cause: SerializedError): Error {
+  const error = new Error(cause.message, cause.cause ? { cause: rebuildCause(cause.cause) } : undefined);
+  error.name = cause.name;
+  if (cause.stack) error.stack = cause.stack;
+  if (cause.code) Object.assign(error, { code: cause.code });
+  if (cause.fields) Object.assign(error, cause.fields);
+  return error;
+}

@@ -1,0 +1,24 @@
+import type { Redis } from 'ioredis';
+import type { SerializedError } from './serializeError.ts';
+
+/** The default BullMQ key prefix of taskpool's queues. */
+export const DEFAULT_PREFIX = 'taskpool';
+
+/** The field of a BullMQ job hash where the worker keeps the last attempt's structured error. */
+const ERROR_FIELD = 'tpError';
+
+/** The Redis key of a job's hash (BullMQ's layout: `prefix:queue:id`). */
+export function jobKey(prefix: string, queue: string, jobId: string): string {
+  return `${prefix}:${queue}:${jobId}`;
+}
+
+/** Keeps a failed attempt's structured error beside the job (BullMQ keeps only message and stack). */
+export async function writeJobError(redis: Redis, key: string, error: SerializedError): Promise<void> {
+  await redis.hset(key, ERROR_FIELD, JSON.stringify(error));
+}
+
+/** Reads the structured error the worker kept for a job, if any. */
+export async function readJobError(redis: Redis, key: string): Promise<SerializedError | undefined> {
+  const text = await redis.hget(key, ERROR_FIELD);
+  return text ? (JSON.parse(text) as SerializedError) : undefined;
+}

@@ -1,0 +1,3 @@
+export { startWorker, type StartWorkerOptions, type TaskpoolWorker } from './startWorker.ts';
+export { SandboxPool, type SandboxPoolOptions } from './sandboxPool.ts';
+export { classifyExit, type SandboxExit } from './classifyExit.ts';

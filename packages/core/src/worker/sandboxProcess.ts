@@ -1,0 +1,193 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import type { SerializedError } from '../serializeError.ts';
+import { AttemptFailure } from './attemptFailure.ts';
+import { classifyExit } from './classifyExit.ts';
+import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
+
+const SANDBOX_MAIN = fileURLToPath(new URL('./sandboxMain.ts', import.meta.url));
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const STDERR_TAIL_BYTES = 8_192;
+
+/** How to start a sandbox process. */
+export interface SandboxOptions {
+  /** Absolute path of the user's task module. */
+  modulePath: string;
+  logger: Logger;
+  /** Extra Node flags, e.g. `--max-old-space-size=128`. Default: none. */
+  execArgv?: string[];
+  /** How long the module import and `setup()` may take. Default: 60 000 ms. */
+  startTimeoutMs?: number;
+}
+
+/** One task to run in a sandbox. */
+export interface SandboxRequest {
+  task: string;
+  input: unknown;
+  jobId: string;
+  attempt: number;
+  onProgress?: (value: number | object) => void;
+}
+
+interface Running {
+  runId: number;
+  resolve: (output: unknown) => void;
+  reject: (error: AttemptFailure) => void;
+  onProgress?: (value: number | object) => void;
+}
+
+/** A supervised child process that runs one task at a time. */
+export class SandboxProcess {
+  /** Tasks this process has run. */
+  tasksRun = 0;
+  private running: Running | undefined;
+  private nextRunId = 1;
+  private stderrTail = '';
+  private fatal: SerializedError | undefined;
+  private exited = false;
+  private readonly exitPromise: Promise<void>;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly pid: number,
+    private readonly logger: Logger,
+  ) {
+    this.exitPromise = once(child, 'exit').then(() => undefined);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    });
+    child.on('message', (message: FromSandbox) => this.onMessage(message));
+    child.on('exit', (code, signal) => this.onExit(code, signal));
+  }
+
+  /** Forks a sandbox and waits until its task module is loaded and `setup()` has run. */
+  static async start(options: SandboxOptions): Promise<SandboxProcess> {
+    const child = fork(SANDBOX_MAIN, [options.modulePath], {
+      execArgv: ['--import', TSX_LOADER, ...(options.execArgv ?? [])],
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    const pid = child.pid;
+    if (pid === undefined) throw new Error('Could not fork a sandbox process');
+    const sandbox = new SandboxProcess(child, pid, options.logger.child({ sandboxPid: pid }));
+    await sandbox.waitReady(options.startTimeoutMs ?? 60_000);
+    return sandbox;
+  }
+
+  /** False once the process has exited. */
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  /** True while a task runs. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Runs one task; rejects with an {@link AttemptFailure} if the handler fails or the process dies. */
+  run(request: SandboxRequest): Promise<unknown> {
+    if (this.running) return Promise.reject(new Error(`Sandbox ${this.pid} is busy`));
+    if (this.exited) return Promise.reject(new Error(`Sandbox ${this.pid} has exited`));
+    const runId = this.nextRunId++;
+    this.tasksRun++;
+    return new Promise((resolve, reject) => {
+      this.running = { runId, resolve, reject, ...(request.onProgress && { onProgress: request.onProgress }) };
+      this.send({ type: 'run', runId, task: request.task, input: request.input, jobId: request.jobId, attempt: request.attempt });
+    });
+  }
+
+  /** Asks the process to run `teardown()` and exit; kills it after `graceMs`. */
+  async stop(graceMs = 5_000): Promise<void> {
+    if (this.exited) return;
+    this.send({ type: 'shutdown' });
+    const timer = setTimeout(() => this.kill(), graceMs);
+    await this.exitPromise;
+    clearTimeout(timer);
+  }
+
+  /** SIGKILLs the process at once. */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (!this.exited) this.child.kill(signal);
+  }
+
+  /** Resolves when the process has exited. */
+  exited$(): Promise<void> {
+    return this.exitPromise;
+  }
+
+  private send(message: ToSandbox): void {
+    if (this.child.connected) this.child.send(message);
+  }
+
+  private waitReady(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        this.kill();
+        reject(new Error(`Sandbox ${this.pid} did not get ready within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onMessage = (message: FromSandbox): void => {
+        if (message.type === 'ready') {
+          cleanup();
+          resolve();
+        } else if (message.type === 'setup-failed') {
+          cleanup();
+          reject(new AttemptFailure({ ...message.error, message: `Task module setup failed: ${message.error.message}` }));
+        }
+      };
+      const onExit = (code: number | null, signal: string | null): void => {
+        cleanup();
+        reject(new Error(`Sandbox ${this.pid} exited during start (code ${code}, signal ${signal}): ${this.stderrTail.slice(-2_000)}`));
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+      };
+      this.child.on('message', onMessage);
+      this.child.on('exit', onExit);
+    });
+  }
+
+  private onMessage(message: FromSandbox): void {
+    const running = this.running;
+    switch (message.type) {
+      case 'done':
+        if (running?.runId === message.runId) {
+          this.running = undefined;
+          running.resolve(message.output);
+        }
+        break;
+      case 'failed':
+        if (running?.runId === message.runId) {
+          this.running = undefined;
+          running.reject(new AttemptFailure({ reason: 'error', ...message.error }));
+        }
+        break;
+      case 'progress':
+        if (running?.runId === message.runId) running.onProgress?.(message.value);
+        break;
+      case 'fatal':
+        this.fatal = message.error;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.exited = true;
+    const running = this.running;
+    this.running = undefined;
+    if (running) {
+      const error = classifyExit({ pid: this.pid, code, signal, stderrTail: this.stderrTail, ...(this.fatal && { fatal: this.fatal }) });
+      this.logger.warn({ event: 'sandbox:crash', code, signal, reason: error.reason }, error.message);
+      running.reject(new AttemptFailure(error));
+    } else {
+      this.logger.debug({ event: 'sandbox:exit', code, signal });
+    }
+  }
+}

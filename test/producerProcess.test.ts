@@ -1,0 +1,64 @@
+import { createClient } from '@taskpool/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnService, type Service } from './helpers/spawnService.ts';
+import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+
+const prefix = testPrefix(import.meta.url);
+let producer: Service;
+let baseUrl: string;
+
+beforeAll(async () => {
+  producer = spawnService('taskpool-producer', ['--tasks', 'test/fixtures/tasks.ts', '--port', '0'], {
+    REDIS_URL: redisUrl(),
+    TASKPOOL_PREFIX: prefix,
+  });
+  const ready = await producer.waitFor((line) => line.event === 'producer:ready', 60_000);
+  baseUrl = String(ready.url);
+});
+
+afterAll(async () => {
+  await producer?.stop('SIGKILL');
+});
+
+describe('taskpool-producer process', () => {
+  it('logs producer:ready with the real port it picked for --port 0', () => {
+    const { port } = new URL(baseUrl);
+    expect(Number(port)).toBeGreaterThan(0);
+  });
+
+  it('accepts a task over HTTP and enqueues it under its prefix', async () => {
+    const res = await fetch(`${baseUrl}/v1/tasks/test.sumSqrt`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ n: 10 }),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+
+    // No worker runs: the job waits, and another client on the same prefix sees it.
+    await using client = createClient({ redisUrl: redisUrl(), prefix });
+    expect(await client.getJob(id)).toMatchObject({ id, task: 'test.sumSqrt', state: 'waiting' });
+    const job = await fetch(`${baseUrl}/v1/jobs/${id}`);
+    expect(job.status).toBe(200);
+    expect(await job.json()).toMatchObject({ id, task: 'test.sumSqrt', state: 'waiting', attempts: 0 });
+  });
+
+  it('answers /health', async () => {
+    const res = await fetch(`${baseUrl}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true });
+  });
+
+  it('exits 0 on SIGTERM after closing', async () => {
+    expect(await producer.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(producer.lines.some((line) => line.event === 'producer:exit')).toBe(true);
+  });
+});
+
+describe('taskpool-producer configuration', () => {
+  it('exits 2 with the usage when no task module is given', async () => {
+    const service = spawnService('taskpool-producer', [], { REDIS_URL: redisUrl(), TASKPOOL_PREFIX: prefix, TASKPOOL_TASKS: '' });
+    expect(await service.exited).toEqual({ code: 2, signal: null });
+    expect(service.stderr.join('')).toContain('No task module');
+  });
+});

@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, RemoteTaskError } from '@taskpool/core';
+import type { TaskpoolWorker } from '@taskpool/core/worker';
+import { startTestWorker } from '@taskpool/core/testing';
+import { failing } from './fixtures/tasks.ts';
+import { rejectionOf } from './helpers/rejectionOf.ts';
+import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+
+const prefix = testPrefix(import.meta.url);
+let worker: TaskpoolWorker;
+const client = createClient({ redisUrl: redisUrl(), prefix });
+
+beforeAll(async () => {
+  worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/tasks.ts' });
+});
+
+afterAll(async () => {
+  await client.close();
+  await worker?.close();
+});
+
+describe('a throwing handler', () => {
+  it('rejects result() with a typed error carrying the remote name, message, stack, code, cause and fields, after every attempt', async () => {
+    const handle = await client.submit(failing, { user: 'ada' });
+    const remote = await rejectionOf(handle.result({ timeoutMs: 30_000 }), RemoteTaskError);
+    expect(remote.code).toBe('TASK_FAILED');
+    expect(remote.remoteName).toBe('QuotaError');
+    expect(remote.message).toBe('quota exceeded for ada');
+    expect(remote.remoteCode).toBe('E_QUOTA');
+    expect(remote.fields).toEqual({ retryAfterMs: 1234 });
+    expect(remote.reason).toBe('error');
+    expect(remote.stack).toContain('QuotaError: quota exceeded for ada');
+    expect(remote.stack).toMatch(/fixtures\/tasks\.ts/);
+    expect(remote.cause).toBeInstanceOf(Error);
+    expect((remote.cause as Error).name).toBe('RangeError');
+    expect((remote.cause as Error).message).toBe('limit 10 reached');
+    expect(remote.attemptsMade).toBe(3);
+
+    const view = await handle.status();
+    expect(view?.state).toBe('failed');
+    expect(view?.attempts).toBe(3);
+    expect(view?.error?.name).toBe('QuotaError');
+  });
+});

@@ -1,0 +1,64 @@
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, RemoteTaskError, ValidationError } from '@taskpool/core';
+import type { TaskpoolWorker } from '@taskpool/core/worker';
+import { startTestWorker } from '@taskpool/core/testing';
+import { slowRecord, sumSqrt, wrongOutput } from './fixtures/tasks.ts';
+import { rejectionOf } from './helpers/rejectionOf.ts';
+import { countKeys, redisUrl, testPrefix } from './helpers/testRedis.ts';
+
+const prefix = testPrefix(import.meta.url);
+const client = createClient({ redisUrl: redisUrl(), prefix });
+let worker: TaskpoolWorker;
+
+beforeAll(async () => {
+  worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/tasks.ts' });
+});
+
+afterAll(async () => {
+  await client.close();
+  await worker?.close();
+});
+
+describe('input validation', () => {
+  it('rejects a bad input before anything is written to Redis, with every field-level issue', async () => {
+    const before = await countKeys(redisUrl(), prefix);
+    // @ts-expect-error -- n must be a number: the wrong input does not compile either
+    const error = await rejectionOf(client.submit(sumSqrt, { n: 'many' }), ValidationError);
+    expect(error.code).toBe('INVALID_INPUT');
+    expect(error.issues).toEqual([expect.objectContaining({ path: ['n'], code: 'invalid_type' })]);
+
+    const several = await rejectionOf(client.submit(slowRecord, { id: 1.5, ms: -1, file: 'x' }), ValidationError);
+    expect(several.issues.map((i) => i.path.join('.'))).toEqual(['id', 'ms']);
+    expect(several.issues.every((i) => i.message.length > 0)).toBe(true);
+    expect(await countKeys(redisUrl(), prefix)).toBe(before);
+  });
+
+  it('fails an invalid payload in the worker at once, without retries, and keeps serving', async () => {
+    const queue = new Queue('default', { connection: { url: redisUrl() }, prefix });
+    const job = await queue.add(sumSqrt.name, { n: 'not a number' }, { attempts: 5, jobId: 'raw-invalid-1' });
+    await queue.close();
+    const handle = client.handle(sumSqrt, job.id!);
+    const error = await rejectionOf(handle.result({ timeoutMs: 20_000 }), RemoteTaskError);
+    expect(error.reason).toBe('invalid');
+    expect(error.remoteCode).toBe('INVALID_INPUT');
+    expect(error.attemptsMade).toBe(1);
+
+    const next = await client.submit(sumSqrt, { n: 10 });
+    await expect(next.result({ timeoutMs: 20_000 })).resolves.toMatchObject({ sum: expect.any(Number) });
+  });
+
+  it('fails a handler that returns the wrong shape with a clear error, not retried', async () => {
+    const handle = await client.submit(wrongOutput, {});
+    const error = await rejectionOf(handle.result({ timeoutMs: 20_000 }), RemoteTaskError);
+    expect(error.remoteCode).toBe('INVALID_OUTPUT');
+    expect(error.message).toMatch(/Invalid output for task test\.wrongOutput: count/);
+    expect(error.attemptsMade).toBe(1);
+  });
+
+  it('gives a result() timeout its own error and leaves the task alone', async () => {
+    const handle = await client.submit(sumSqrt, { n: 5 }, { delayMs: 60_000 });
+    await expect(handle.result({ timeoutMs: 50 })).rejects.toMatchObject({ code: 'RESULT_TIMEOUT', name: 'ResultTimeoutError' });
+    expect((await handle.status())?.state).toBe('delayed');
+  });
+});
