@@ -25,3 +25,5 @@ export { createRedisConnection, type ConnectionRole } from './redisConnection.ts
 export { DEFAULT_PREFIX } from './jobRecord.ts';
 export { baseEnvSchema, parseEnv } from './envSchema.ts';
 export { exitOnSignals, runMain } from './runService.ts';
+export { isChunkData, type ChunkData, type ChunkResult, type ItemOutcome } from './chunkEnvelope.ts';
+export { CANCEL_FIELD, HEARTBEAT_MS, cancelChannel, workersKey, type SandboxInfo, type WorkerInfo } from './workerInfo.ts';
