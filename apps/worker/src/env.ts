@@ -12,6 +12,20 @@ export const workerEnvSchema = baseEnvSchema.extend({
     .optional(),
   /** On SIGTERM, how long running tasks may take before they are put back to waiting. Default: 30000. */
   TASKPOOL_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  /** After a timeout or cancel, ms before the sandbox is SIGKILLed. Default: 1000. */
+  TASKPOOL_KILL_GRACE_MS: z.coerce.number().int().min(0).default(1_000),
+  /** Memory cap of each sandbox (V8 heap limit and RSS while a task runs), MiB. Default: none. */
+  TASKPOOL_MAX_MEMORY_MB: z.coerce.number().int().min(32).optional(),
+  /** Replace a sandbox after this many tasks. Default: never. */
+  TASKPOOL_MAX_TASKS_PER_PROCESS: z.coerce.number().int().positive().optional(),
+  /** Replace a sandbox whose RSS is over this after a task, MiB. Default: never. */
+  TASKPOOL_MAX_RSS_MB_PER_PROCESS: z.coerce.number().int().positive().optional(),
+  /** Crashes of one job after which it fails for good as quarantined. Default: 3. */
+  TASKPOOL_QUARANTINE_AFTER_CRASHES: z.coerce.number().int().positive().default(3),
+  /** BullMQ lock duration: a dead worker's jobs are picked up again after this, ms. Default: 30000. */
+  TASKPOOL_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /** How often BullMQ looks for stalled jobs, ms. Default: 30000. */
+  TASKPOOL_STALLED_INTERVAL_MS: z.coerce.number().int().min(1_000).default(30_000),
 });
 
 export type WorkerEnv = z.output<typeof workerEnvSchema>;

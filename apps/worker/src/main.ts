@@ -5,7 +5,9 @@ import { loadWorkerEnv } from './env.ts';
 
 const USAGE = `Usage: taskpool-worker --tasks <module> [--concurrency N] [--queues a,b] [--prefix P]
 Env: REDIS_URL, TASKPOOL_TASKS, TASKPOOL_CONCURRENCY, TASKPOOL_QUEUES, TASKPOOL_PREFIX,
-     TASKPOOL_SHUTDOWN_GRACE_MS, LOG_LEVEL, LOG_FORMAT (see .env.example)`;
+     TASKPOOL_SHUTDOWN_GRACE_MS, TASKPOOL_KILL_GRACE_MS, TASKPOOL_MAX_MEMORY_MB, TASKPOOL_MAX_TASKS_PER_PROCESS,
+     TASKPOOL_MAX_RSS_MB_PER_PROCESS, TASKPOOL_QUARANTINE_AFTER_CRASHES, TASKPOOL_LOCK_DURATION_MS,
+     TASKPOOL_STALLED_INTERVAL_MS, LOG_LEVEL, LOG_FORMAT (see .env.example)`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -35,6 +37,13 @@ async function main(): Promise<void> {
     tasksModule: env.TASKPOOL_TASKS,
     logger,
     shutdownGraceMs: env.TASKPOOL_SHUTDOWN_GRACE_MS,
+    killGraceMs: env.TASKPOOL_KILL_GRACE_MS,
+    quarantineAfterCrashes: env.TASKPOOL_QUARANTINE_AFTER_CRASHES,
+    lockDurationMs: env.TASKPOOL_LOCK_DURATION_MS,
+    stalledIntervalMs: env.TASKPOOL_STALLED_INTERVAL_MS,
+    ...(env.TASKPOOL_MAX_MEMORY_MB !== undefined && { maxMemoryMb: env.TASKPOOL_MAX_MEMORY_MB }),
+    ...(env.TASKPOOL_MAX_TASKS_PER_PROCESS !== undefined && { maxTasksPerProcess: env.TASKPOOL_MAX_TASKS_PER_PROCESS }),
+    ...(env.TASKPOOL_MAX_RSS_MB_PER_PROCESS !== undefined && { maxRssMbPerProcess: env.TASKPOOL_MAX_RSS_MB_PER_PROCESS }),
     ...(env.TASKPOOL_CONCURRENCY !== undefined && { concurrency: env.TASKPOOL_CONCURRENCY }),
     ...(env.TASKPOOL_QUEUES !== undefined && { queues: env.TASKPOOL_QUEUES }),
   });

@@ -10,8 +10,19 @@ export interface TaskDefaults {
   queue?: string;
   /** Priority, 1 is highest (BullMQ's rule). Default: none (FIFO). */
   priority?: number;
-  /** Hard time limit of one attempt, in ms. Default: none. */
+  /**
+   * Hard time limit of one attempt, in ms: the handler's `signal` fires, then after the worker's kill grace
+   * the process running it is SIGKILLed. Default: none.
+   */
   timeoutMs?: number;
+  /**
+   * Where the handler runs: `process` (a sandbox process: hard timeouts, kills and memory caps), or `inline`
+   * (the worker's own event loop, for I/O-bound tasks; timeouts and cancels are cooperative, through the
+   * signal). All tasks of one queue share one isolation. Default: `process`.
+   */
+  isolation?: 'process' | 'inline';
+  /** At most `max` jobs of this task's queue start per `durationMs`, across all workers (BullMQ's limiter, per queue). */
+  rateLimit?: { max: number; durationMs: number };
 }
 
 /** What a handler gets besides its input. */
@@ -82,6 +93,11 @@ export function isTask(value: unknown): value is AnyTask {
 /** The queue a task's jobs go to. */
 export function queueOf(task: Pick<AnyTask, 'defaults'>): string {
   return task.defaults.queue ?? DEFAULT_QUEUE;
+}
+
+/** Where a task's handler runs. */
+export function isolationOf(task: Pick<AnyTask, 'defaults'>): 'process' | 'inline' {
+  return task.defaults.isolation ?? 'process';
 }
 
 /** The queue used when a task names none. */

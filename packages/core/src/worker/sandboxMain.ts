@@ -3,8 +3,8 @@
  * as its supervisor asks. Input and output are parsed here, so zod's work spreads over every core.
  */
 import { loadTaskModule, type TaskModule } from '../loadTaskModule.ts';
-import { parseTaskInput, parseTaskOutput } from '../parseTaskIO.ts';
-import { serializeError, type FailureReason } from '../serializeError.ts';
+import { serializeError } from '../serializeError.ts';
+import { runTask } from './runTask.ts';
 import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
 
 const send = (message: FromSandbox): void => {
@@ -48,34 +48,17 @@ async function run(mod: TaskModule, message: Extract<ToSandbox, { type: 'run' }>
   const controller = new AbortController();
   running.set(runId, controller);
   try {
-    const task = mod.tasks.get(message.task);
-    if (!task) throw Object.assign(new Error(`Unknown task ${message.task} in ${mod.path}`), { code: 'UNKNOWN_TASK' });
-    const input = failAs('invalid', () => parseTaskInput(task, message.input));
-    const returned = await task.run(input, {
+    const outcome = await runTask(mod.tasks.get(message.task), message.task, message.input, {
       jobId: message.jobId,
       attempt: message.attempt,
       signal: controller.signal,
       progress: (value) => send({ type: 'progress', runId, value }),
     });
-    const output = failAs('invalid', () => parseTaskOutput(task, returned));
-    send({ type: 'done', runId, output });
+    send(outcome.ok ? { type: 'done', runId, output: outcome.output } : { type: 'failed', runId, error: outcome.error });
   } catch (error) {
-    const serialized = serializeError(error);
-    const reason = (error as { [REASON]?: FailureReason })[REASON];
-    if (reason) serialized.reason = reason;
-    send({ type: 'failed', runId, error: serialized });
+    send({ type: 'failed', runId, error: serializeError(error) });
   } finally {
     running.delete(runId);
-  }
-}
-
-const REASON = Symbol('reason');
-
-function failAs<T>(reason: FailureReason, fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    throw Object.assign(error as object, { [REASON]: reason });
   }
 }
 

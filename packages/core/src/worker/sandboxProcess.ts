@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
@@ -30,10 +31,24 @@ export interface SandboxRequest {
   jobId: string;
   attempt: number;
   onProgress?: (value: number | object) => void;
+  /** Hard limit: the handler's signal fires, and `killGraceMs` later the process is SIGKILLed. Default: none. */
+  timeoutMs?: number;
+  /** Between the abort signal and SIGKILL (timeouts and cancels). Default: 1000 ms. */
+  killGraceMs?: number;
+  /** RSS cap of the process while the task runs, sampled every 100 ms; over it the process is killed (`oom`). */
+  maxRssMb?: number;
 }
+
+/** Why the supervisor stopped a running task. */
+export type AbortReason = 'timeout' | 'cancelled' | 'oom';
 
 interface Running {
   runId: number;
+  jobId: string;
+  task: string;
+  /** Set once the supervisor has aborted the run: it decides the failure's reason. */
+  aborted?: AbortReason;
+  timers: NodeJS.Timeout[];
   resolve: (output: unknown) => void;
   reject: (error: AttemptFailure) => void;
   onProgress?: (value: number | object) => void;
@@ -94,10 +109,55 @@ export class SandboxProcess {
     const runId = this.nextRunId++;
     this.tasksRun++;
     return new Promise((resolve, reject) => {
-      this.running = { runId, resolve, reject, ...(request.onProgress && { onProgress: request.onProgress }) };
+      const running: Running = { runId, jobId: request.jobId, task: request.task, resolve, reject, timers: [], ...(request.onProgress && { onProgress: request.onProgress }) };
+      this.running = running;
+      this.killGraceMs = request.killGraceMs ?? 1_000;
+      if (request.timeoutMs !== undefined) {
+        running.timers.push(setTimeout(() => this.abort('timeout'), request.timeoutMs));
+      }
+      if (request.maxRssMb !== undefined) {
+        const cap = request.maxRssMb;
+        running.timers.push(
+          setInterval(() => {
+            const rss = readRssMb(this.pid);
+            if (rss !== undefined && rss > cap) {
+              this.logger.warn({ event: 'sandbox:over-memory', rssMb: Math.round(rss), maxRssMb: cap });
+              this.abort('oom', 0);
+            }
+          }, 100),
+        );
+      }
       this.send({ type: 'run', runId, task: request.task, input: request.input, jobId: request.jobId, attempt: request.attempt });
     });
   }
+
+  /**
+   * Stops the running task: its handler's signal fires at once, and the process is SIGKILLed `graceMs`
+   * later unless the handler has given up by then. The run fails with `reason` as its failure reason.
+   */
+  abort(reason: AbortReason, graceMs = this.killGraceMs): void {
+    const running = this.running;
+    if (!running || running.aborted) return;
+    running.aborted = reason;
+    if (reason !== 'oom') this.send({ type: 'abort', runId: running.runId, reason: reason === 'cancelled' ? 'cancelled' : 'timeout' });
+    // Even a handler that honours the signal leaves its process suspect (timers, sockets): kill it anyway.
+    running.timers.push(setTimeout(() => this.kill(), graceMs));
+    this.retireAfterRun = true;
+  }
+
+  /** The job id of the running task, if any. */
+  get runningJobId(): string | undefined {
+    return this.running?.jobId;
+  }
+
+  /** The name of the running task, if any. */
+  get runningTask(): string | undefined {
+    return this.running?.task;
+  }
+
+  /** True once the process should not take another task (aborted run, recycling). */
+  retireAfterRun = false;
+  private killGraceMs = 1_000;
 
   /** Asks the process to run `teardown()` and exit; kills it after `graceMs`. */
   async stop(graceMs = 5_000): Promise<void> {
@@ -157,14 +217,16 @@ export class SandboxProcess {
     switch (message.type) {
       case 'done':
         if (running?.runId === message.runId) {
-          this.running = undefined;
-          running.resolve(message.output);
+          this.finish(running);
+          if (running.aborted) running.reject(new AttemptFailure(abortedError(running.aborted, this.pid)));
+          else running.resolve(message.output);
         }
         break;
       case 'failed':
         if (running?.runId === message.runId) {
-          this.running = undefined;
-          running.reject(new AttemptFailure({ reason: 'error', ...message.error }));
+          this.finish(running);
+          const error = running.aborted ? { ...abortedError(running.aborted, this.pid), cause: message.error } : { reason: 'error' as const, ...message.error };
+          running.reject(new AttemptFailure(error));
         }
         break;
       case 'progress':
@@ -178,12 +240,18 @@ export class SandboxProcess {
     }
   }
 
+  private finish(running: Running): void {
+    this.running = undefined;
+    for (const timer of running.timers) clearTimeout(timer);
+  }
+
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exited = true;
     const running = this.running;
-    this.running = undefined;
+    if (running) this.finish(running);
     if (running) {
-      const error = classifyExit({ pid: this.pid, code, signal, stderrTail: this.stderrTail, ...(this.fatal && { fatal: this.fatal }) });
+      const crash = classifyExit({ pid: this.pid, code, signal, stderrTail: this.stderrTail, ...(this.fatal && { fatal: this.fatal }) });
+      const error = running.aborted ? { ...abortedError(running.aborted, this.pid), cause: crash } : crash;
       this.logger.warn({ event: 'sandbox:crash', code, signal, reason: error.reason }, error.message);
       running.reject(new AttemptFailure(error));
     } else {
@@ -191,3 +259,28 @@ export class SandboxProcess {
     }
   }
 }
+
+/** The error of a run the supervisor stopped. */
+function abortedError(reason: AbortReason, pid: number): SerializedError {
+  const what = { timeout: 'timed out', cancelled: 'was cancelled', oom: 'went over its memory cap' }[reason];
+  return {
+    name: reason === 'timeout' ? 'TaskTimeoutError' : reason === 'cancelled' ? 'CancelledError' : 'SandboxCrashError',
+    code: reason === 'timeout' ? 'TASK_TIMEOUT' : reason === 'cancelled' ? 'CANCELLED' : 'SANDBOX_CRASHED',
+    message: `The task ${what} (sandbox process ${pid})`,
+    reason,
+    fields: { pid },
+  };
+}
+
+/** A process's resident set size in MiB (Linux `/proc`), or undefined where that can't be read. */
+export function readRssMb(pid: number): number | undefined {
+  try {
+    const statm = readFileSync(`/proc/${pid}/statm`, 'utf8');
+    const pages = Number(statm.split(' ')[1]);
+    return (pages * PAGE_BYTES) / 1_048_576;
+  } catch {
+    return undefined;
+  }
+}
+
+const PAGE_BYTES = 4_096;

@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism, hostname } from 'node:os';
-import { performance } from 'node:perf_hooks';
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { queueOf } from '../defineTask.ts';
-import { DEFAULT_PREFIX, jobKey, writeJobError } from '../jobRecord.ts';
+import { isolationOf, queueOf, type AnyTask } from '../defineTask.ts';
+import { TaskModuleError } from '../errors.ts';
+import { DEFAULT_PREFIX } from '../jobRecord.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
 import { createRedisConnection } from '../redisConnection.ts';
-import { serializeError, type SerializedError } from '../serializeError.ts';
-import { AttemptFailure } from './attemptFailure.ts';
+import { listenForCancels } from './cancelListener.ts';
+import { createJobProcessor } from './jobProcessor.ts';
 import { SandboxPool } from './sandboxPool.ts';
+import { InlineExecutor, type TaskSlot } from './inlineExecutor.ts';
+import { startHeartbeat } from './workerHeartbeat.ts';
 
 /** Options of {@link startWorker}. */
 export interface StartWorkerOptions {
@@ -25,6 +27,25 @@ export interface StartWorkerOptions {
   queues?: string[];
   /** On close, how long running tasks may take to finish before they are put back to waiting. Default: 30 000 ms. */
   shutdownGraceMs?: number;
+  /** After a timeout or cancel, how long the handler has to give up before its process is SIGKILLed. Default: 1000 ms. */
+  killGraceMs?: number;
+  /**
+   * Memory cap of each sandbox, MiB: V8's old-space limit, and the process's RSS sampled every 100 ms while a
+   * task runs (RSS includes ~60 MB of runtime). Over it the attempt fails with reason `oom`. Default: none.
+   */
+  maxMemoryMb?: number;
+  /** Replace a sandbox after this many tasks. Default: never. */
+  maxTasksPerProcess?: number;
+  /** Replace a sandbox whose RSS is over this after a task, MiB. Default: never. */
+  maxRssMbPerProcess?: number;
+  /** Crashes of one job's attempts (exit, signal, oom) after which it fails for good as `quarantined`. Default: 3. */
+  quarantineAfterCrashes?: number;
+  /** BullMQ lock duration: a job whose worker died is picked up again after this. Default: 30 000 ms. */
+  lockDurationMs?: number;
+  /** How often BullMQ looks for stalled jobs. Default: 30 000 ms. */
+  stalledIntervalMs?: number;
+  /** Concurrent jobs of each queue whose tasks are `inline`. Default: 100. */
+  inlineConcurrency?: number;
 }
 
 /** A running worker instance. */
@@ -34,6 +55,8 @@ export interface TaskpoolWorker {
   readonly concurrency: number;
   /** Pids of the live sandbox processes. */
   readonly sandboxPids: number[];
+  /** Sandbox processes started so far, first ones and replacements. */
+  readonly sandboxesStarted: number;
   /** Stops fetching, lets running tasks finish within the grace period, requeues the rest, stops the sandboxes. */
   close(): Promise<void>;
   /** For `await using`. */
@@ -50,67 +73,64 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const shutdownGraceMs = options.shutdownGraceMs ?? 30_000;
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const logger = options.logger.child({ component: 'worker', workerId: id });
+  const startedAt = Date.now();
 
   const mod = await loadTaskModule(options.tasksModule);
   const queues = options.queues ?? [...new Set([...mod.tasks.values()].map(queueOf))];
-  const pool = new SandboxPool({ size: concurrency, modulePath: mod.path, logger });
+  const limiters = rateLimitsByQueue(mod.tasks);
+  const isolation = isolationByQueue(mod.tasks);
+  const inline = new InlineExecutor(mod.tasks);
+  const inlineConcurrency = options.inlineConcurrency ?? 100;
+  const pool = new SandboxPool({
+    size: concurrency,
+    modulePath: mod.path,
+    logger,
+    ...(options.maxMemoryMb !== undefined && { execArgv: [`--max-old-space-size=${options.maxMemoryMb}`] }),
+    ...(options.maxTasksPerProcess !== undefined && { maxTasksPerProcess: options.maxTasksPerProcess }),
+    ...(options.maxRssMbPerProcess !== undefined && { maxRssMbPerProcess: options.maxRssMbPerProcess }),
+  });
   await pool.start();
 
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
+  const active = new Map<string, TaskSlot>();
+  const counts = { done: 0, failed: 0 };
   let requeueOnFailure = false;
+  const processorFor = (executor: typeof pool | InlineExecutor) => createJobProcessor({
+    tasks: mod.tasks,
+    pool: executor,
+    redis,
+    prefix,
+    logger,
+    active,
+    counts,
+    requeueOnFailure: () => requeueOnFailure,
+    limits: {
+      killGraceMs: options.killGraceMs ?? 1_000,
+      quarantineAfterCrashes: options.quarantineAfterCrashes ?? 3,
+      ...(options.maxMemoryMb !== undefined && { maxRssMb: options.maxMemoryMb }),
+    },
+  });
+  const processors = { process: processorFor(pool), inline: processorFor(inline) };
 
-  const processor = async (job: Job, token?: string): Promise<unknown> => {
-    const jobId = job.id ?? '';
-    const attempt = job.attemptsMade + 1;
-    const log = logger.child({ jobId, task: job.name, attempt });
-    if (!mod.tasks.has(job.name)) {
-      const error = serializeError(Object.assign(new Error(`Unknown task ${job.name}`), { code: 'UNKNOWN_TASK' }));
-      await writeJobError(redis, jobKey(prefix, job.queueName, jobId), { ...error, reason: 'invalid' });
-      log.error({ event: 'job:fail', reason: 'invalid' }, error.message);
-      throw new UnrecoverableError(error.message);
-    }
-    const sandbox = await pool.acquire();
-    const started = performance.now();
-    log.info({ event: 'job:start', sandboxPid: sandbox.pid });
-    try {
-      const output = await sandbox.run({
-        task: job.name,
-        input: job.data,
-        jobId,
-        attempt,
-        onProgress: (value) => void job.updateProgress(value).catch(() => undefined),
-      });
-      log.info({ event: 'job:done', durationMs: Math.round(performance.now() - started), sandboxPid: sandbox.pid });
-      return output;
-    } catch (error) {
-      const failure = error instanceof AttemptFailure ? error.serialized : { ...serializeError(error), reason: 'error' as const };
-      const durationMs = Math.round(performance.now() - started);
-      if (requeueOnFailure && token) {
-        await job.moveToWait(token);
-        log.warn({ event: 'job:requeued', durationMs }, 'Shutdown grace period over: task put back to waiting');
-        throw new WaitingError();
-      }
-      await writeJobError(redis, jobKey(prefix, job.queueName, jobId), failure);
-      log.warn({ event: 'job:fail', reason: failure.reason, durationMs, sandboxPid: sandbox.pid, err: failure }, failure.message);
-      throw toBullError(failure);
-    } finally {
-      pool.release(sandbox);
-    }
-  };
-
-  const workers = queues.map(
-    (queue) =>
-      new Worker(queue, processor, {
-        connection: redis,
-        prefix,
-        concurrency,
-        name: id,
-      }),
-  );
+  const workers = queues.map((queue) => {
+    const limiter = limiters.get(queue);
+    const mode = isolation.get(queue) ?? 'process';
+    return new Worker(queue, processors[mode], {
+      connection: redis,
+      prefix,
+      concurrency: mode === 'inline' ? inlineConcurrency : concurrency,
+      name: id,
+      ...(limiter && { limiter: { max: limiter.max, duration: limiter.durationMs } }),
+      ...(options.lockDurationMs !== undefined && { lockDuration: options.lockDurationMs }),
+      ...(options.stalledIntervalMs !== undefined && { stalledInterval: options.stalledIntervalMs }),
+    });
+  });
   for (const worker of workers) {
     worker.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ worker error'));
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const cancels = await listenForCancels(redis, prefix, active, logger);
+  const heartbeat = startHeartbeat(redis, prefix, pool, { id, queues, concurrency, startedAt, counts }, logger);
   logger.info({ event: 'worker:ready', queues, concurrency, prefix, sandboxPids: pool.pids, tasks: [...mod.tasks.keys()] });
 
   let closing: Promise<void> | undefined;
@@ -136,6 +156,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       await Promise.race([finished, forced]);
       clearTimeout(timer);
       clearTimeout(force);
+      await Promise.all([cancels.stop(), heartbeat.stop()]);
       await pool.close();
       await redis.quit().catch(() => redis.disconnect());
       logger.info({ event: 'worker:stopped' });
@@ -150,15 +171,39 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     get sandboxPids() {
       return pool.pids;
     },
+    get sandboxesStarted() {
+      return pool.started;
+    },
     close,
     [Symbol.asyncDispose]: close,
   };
 }
 
-/** The error BullMQ records: the remote message and stack; invalid input or output is never retried. */
-function toBullError(failure: SerializedError): Error {
-  const error = failure.reason === 'invalid' ? new UnrecoverableError(failure.message) : new Error(failure.message);
-  if (failure.reason !== 'invalid') error.name = failure.name;
-  if (failure.stack) error.stack = failure.stack;
-  return error;
+/** Each queue's rate limit, from its tasks' defaults; two different limits on one queue are an error. */
+function rateLimitsByQueue(tasks: ReadonlyMap<string, AnyTask>): Map<string, { max: number; durationMs: number }> {
+  const limits = new Map<string, { max: number; durationMs: number }>();
+  for (const task of tasks.values()) {
+    const limit = task.defaults.rateLimit;
+    if (!limit) continue;
+    const queue = queueOf(task);
+    const seen = limits.get(queue);
+    if (seen && (seen.max !== limit.max || seen.durationMs !== limit.durationMs)) {
+      throw new TaskModuleError(`Queue ${queue} has two rate limits (task ${task.name}): BullMQ limits a whole queue; give the task its own queue`);
+    }
+    limits.set(queue, limit);
+  }
+  return limits;
+}
+
+/** Each queue's isolation, from its tasks; a queue mixing `process` and `inline` tasks is an error. */
+function isolationByQueue(tasks: ReadonlyMap<string, AnyTask>): Map<string, 'process' | 'inline'> {
+  const modes = new Map<string, 'process' | 'inline'>();
+  for (const task of tasks.values()) {
+    const queue = queueOf(task);
+    const mode = isolationOf(task);
+    const seen = modes.get(queue);
+    if (seen && seen !== mode) throw new TaskModuleError(`Queue ${queue} mixes ${seen} and ${mode} tasks (task ${task.name}): give inline tasks their own queue`);
+    modes.set(queue, mode);
+  }
+  return modes;
 }

@@ -1,0 +1,75 @@
+import type { AnyTask } from '../defineTask.ts';
+import { AttemptFailure } from './attemptFailure.ts';
+import { runTask } from './runTask.ts';
+import type { AbortReason, SandboxRequest } from './sandboxProcess.ts';
+
+/** Where a job runs: a sandbox process, or a slot of the worker's own event loop. */
+export interface TaskSlot {
+  readonly pid: number;
+  run(request: SandboxRequest): Promise<unknown>;
+  abort(reason: AbortReason): void;
+}
+
+/** Hands out slots to run jobs in. */
+export interface Executor {
+  acquire(): Promise<TaskSlot>;
+  release(slot: TaskSlot): void;
+}
+
+/**
+ * Runs `inline` tasks on the worker's own event loop (for I/O-bound tasks that want hundreds of concurrent
+ * jobs without hundreds of processes). Timeouts and cancels are cooperative: the handler's `signal` fires
+ * and the attempt fails at once, but a handler that ignores its signal keeps running; there is no memory cap.
+ */
+export class InlineExecutor implements Executor {
+  constructor(private readonly tasks: ReadonlyMap<string, AnyTask>) {}
+
+  acquire(): Promise<TaskSlot> {
+    return Promise.resolve(new InlineSlot(this.tasks));
+  }
+
+  release(): void {}
+}
+
+class InlineSlot implements TaskSlot {
+  readonly pid = process.pid;
+  private readonly controller = new AbortController();
+  private fail: ((reason: AbortReason) => void) | undefined;
+
+  constructor(private readonly tasks: ReadonlyMap<string, AnyTask>) {}
+
+  run(request: SandboxRequest): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = request.timeoutMs === undefined ? undefined : setTimeout(() => this.abort('timeout'), request.timeoutMs);
+      this.fail = (reason) => {
+        clearTimeout(timer);
+        const what = reason === 'timeout' ? 'timed out' : 'was cancelled';
+        reject(
+          new AttemptFailure({
+            name: reason === 'timeout' ? 'TaskTimeoutError' : 'CancelledError',
+            code: reason === 'timeout' ? 'TASK_TIMEOUT' : 'CANCELLED',
+            reason: reason === 'oom' ? 'oom' : reason,
+            message: `The task ${what} (inline: its signal fired; it was not killed)`,
+          }),
+        );
+      };
+      runTask(this.tasks.get(request.task), request.task, request.input, {
+        jobId: request.jobId,
+        attempt: request.attempt,
+        signal: this.controller.signal,
+        progress: (value) => request.onProgress?.(value),
+      }).then((outcome) => {
+        clearTimeout(timer);
+        if (this.controller.signal.aborted) return;
+        if (outcome.ok) resolve(outcome.output);
+        else reject(new AttemptFailure(outcome.error));
+      }, reject);
+    });
+  }
+
+  abort(reason: AbortReason): void {
+    if (this.controller.signal.aborted) return;
+    this.controller.abort(reason);
+    this.fail?.(reason);
+  }
+}

@@ -1,0 +1,119 @@
+import { performance } from 'node:perf_hooks';
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AnyTask } from '../defineTask.ts';
+import { jobKey, writeJobError } from '../jobRecord.ts';
+import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
+import { CANCEL_FIELD } from '../workerInfo.ts';
+import { AttemptFailure } from './attemptFailure.ts';
+import type { Executor, TaskSlot } from './inlineExecutor.ts';
+
+/** Limits applied to every attempt, from the worker's options. */
+export interface AttemptLimits {
+  /** Between the abort signal and SIGKILL. */
+  killGraceMs: number;
+  /** RSS cap of a sandbox while it runs a task, MiB. */
+  maxRssMb?: number;
+  /** Crashes (exit, signal, oom) of one job after which it fails for good as `quarantined`. */
+  quarantineAfterCrashes: number;
+}
+
+/** What a processor shares with its worker. */
+export interface ProcessorContext {
+  tasks: ReadonlyMap<string, AnyTask>;
+  /** Where the queue's jobs run: the sandbox pool, or the inline executor. */
+  pool: Executor;
+  redis: Redis;
+  prefix: string;
+  logger: Logger;
+  limits: AttemptLimits;
+  /** Sandboxes by the job they run, for cancels. */
+  active: Map<string, TaskSlot>;
+  counts: { done: number; failed: number };
+  /** True once the shutdown grace period is over: failures then put the job back to waiting. */
+  requeueOnFailure: () => boolean;
+}
+
+const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'oom']);
+const FINAL: ReadonlySet<FailureReason> = new Set(['invalid', 'cancelled', 'quarantined']);
+const CRASH_FIELD = 'tpCrashes';
+
+/** The BullMQ processor of a worker: runs each job in a sandbox and records how it ended. */
+export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: string) => Promise<unknown> {
+  const { tasks, pool, redis, prefix, limits } = ctx;
+  return async (job, token) => {
+    const jobId = job.id ?? '';
+    const key = jobKey(prefix, job.queueName, jobId);
+    const attempt = job.attemptsMade + 1;
+    const log = ctx.logger.child({ jobId, task: job.name, attempt });
+    const fail = async (failure: SerializedError, durationMs: number, sandboxPid?: number): Promise<never> => {
+      await writeJobError(redis, key, failure);
+      ctx.counts.failed++;
+      log.warn({ event: 'job:fail', reason: failure.reason, durationMs, sandboxPid, err: failure }, failure.message);
+      throw toBullError(failure);
+    };
+
+    const task = tasks.get(job.name);
+    if (!task) {
+      return fail({ ...serializeError(new Error(`Unknown task ${job.name}`)), code: 'UNKNOWN_TASK', reason: 'invalid' }, 0);
+    }
+    if ((await redis.hget(key, CANCEL_FIELD)) !== null) {
+      return fail({ name: 'CancelledError', code: 'CANCELLED', reason: 'cancelled', message: 'The task was cancelled before it started' }, 0);
+    }
+    const sandbox = await pool.acquire();
+    const started = performance.now();
+    const elapsed = (): number => Math.round(performance.now() - started);
+    ctx.active.set(jobId, sandbox);
+    log.info({ event: 'job:start', sandboxPid: sandbox.pid });
+    try {
+      const timeoutMs = (job.opts as { timeoutMs?: number }).timeoutMs ?? task.defaults.timeoutMs;
+      const output = await sandbox.run({
+        task: job.name,
+        input: job.data,
+        jobId,
+        attempt,
+        onProgress: (value) => void job.updateProgress(value).catch(() => undefined),
+        killGraceMs: limits.killGraceMs,
+        ...(timeoutMs !== undefined && { timeoutMs }),
+        ...(limits.maxRssMb !== undefined && { maxRssMb: limits.maxRssMb }),
+      });
+      ctx.counts.done++;
+      log.info({ event: 'job:done', durationMs: elapsed(), sandboxPid: sandbox.pid });
+      return output;
+    } catch (error) {
+      let failure = error instanceof AttemptFailure ? error.serialized : { ...serializeError(error), reason: 'error' as const };
+      if (ctx.requeueOnFailure() && token) {
+        await job.moveToWait(token);
+        log.warn({ event: 'job:requeued', durationMs: elapsed() }, 'Shutdown grace period over: task put back to waiting');
+        throw new WaitingError();
+      }
+      if (failure.reason && CRASHES.has(failure.reason)) {
+        const crashes = await redis.hincrby(key, CRASH_FIELD, 1);
+        if (crashes >= limits.quarantineAfterCrashes) {
+          failure = {
+            name: 'QuarantinedError',
+            code: 'QUARANTINED',
+            reason: 'quarantined',
+            message: `Quarantined: the task killed its sandbox process ${crashes} times (last: ${failure.message})`,
+            cause: failure,
+            fields: { crashes },
+          };
+        }
+      }
+      return await fail(failure, elapsed(), sandbox.pid);
+    } finally {
+      ctx.active.delete(jobId);
+      pool.release(sandbox);
+    }
+  };
+}
+
+/** The error BullMQ records: the remote message and stack; invalid, cancelled and quarantined jobs are never retried. */
+function toBullError(failure: SerializedError): Error {
+  const final = failure.reason !== undefined && FINAL.has(failure.reason);
+  const error = final ? new UnrecoverableError(failure.message) : new Error(failure.message);
+  if (!final) error.name = failure.name;
+  if (failure.stack) error.stack = failure.stack;
+  return error;
+}

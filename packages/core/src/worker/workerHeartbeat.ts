@@ -1,0 +1,79 @@
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { HEARTBEAT_MS, workersKey, type WorkerInfo } from '../workerInfo.ts';
+import { ProcessStats } from './processStats.ts';
+import type { SandboxPool } from './sandboxPool.ts';
+
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+/** What the heartbeat reports besides the pool. */
+export interface HeartbeatSource {
+  id: string;
+  queues: readonly string[];
+  concurrency: number;
+  startedAt: number;
+  counts: { done: number; failed: number };
+}
+
+/**
+ * Writes the worker's {@link WorkerInfo} into the registry hash every {@link HEARTBEAT_MS}; readers drop
+ * entries whose heartbeat is older than three periods. `stop()` removes the entry.
+ */
+export function startHeartbeat(redis: Redis, prefix: string, pool: SandboxPool, source: HeartbeatSource, logger: Logger): { stop(): Promise<void> } {
+  const stats = new ProcessStats();
+  const key = workersKey(prefix);
+  const beat = async (): Promise<void> => {
+    const sandboxes = pool.sandboxes.map((s) => ({
+      pid: s.pid,
+      ...(s.runningJobId !== undefined && { jobId: s.runningJobId }),
+      ...(s.runningTask !== undefined && { task: s.runningTask }),
+      ...stats.sample(s.pid),
+      tasksRun: s.tasksRun,
+    }));
+    stats.retain([process.pid, ...sandboxes.map((s) => s.pid)]);
+    const info: WorkerInfo = {
+      id: source.id,
+      host: hostname(),
+      pid: process.pid,
+      version: VERSION,
+      queues: [...source.queues],
+      concurrency: source.concurrency,
+      busy: pool.busyCount,
+      tasksDone: source.counts.done,
+      tasksFailed: source.counts.failed,
+      startedAt: source.startedAt,
+      heartbeatAt: Date.now(),
+      rssMb: stats.sample(process.pid).rssMb,
+      sandboxes,
+    };
+    await redis.hset(key, source.id, JSON.stringify(info));
+  };
+  const tick = (): void => {
+    beat().catch((err: unknown) => logger.warn({ event: 'worker:heartbeat-failed', err }));
+  };
+  tick();
+  const timer = setInterval(tick, HEARTBEAT_MS);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await redis.hdel(key, source.id).catch(() => undefined);
+    },
+  };
+}
+
+/** Reads the live workers of a deployment, dropping (and deleting) those that missed three heartbeats. */
+export async function listWorkers(redis: Redis, prefix: string, now = Date.now()): Promise<WorkerInfo[]> {
+  const entries = await redis.hgetall(workersKey(prefix));
+  const live: WorkerInfo[] = [];
+  const gone: string[] = [];
+  for (const [id, json] of Object.entries(entries)) {
+    const info = JSON.parse(json) as WorkerInfo;
+    if (now - info.heartbeatAt > 3 * HEARTBEAT_MS) gone.push(id);
+    else live.push(info);
+  }
+  if (gone.length > 0) await redis.hdel(workersKey(prefix), ...gone);
+  return live.sort((a, b) => a.startedAt - b.startedAt);
+}
