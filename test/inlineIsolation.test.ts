@@ -31,7 +31,7 @@ describe('inline isolation', () => {
   });
 
   it('times out cooperatively: the signal fires and the attempt fails as timeout', async () => {
-    const view = await failedView(await client.submit(wait, { ms: 5_000 }));
+    const view = await failedView(await client.submit(wait, { ms: 10_000 }));
     expect(view.error).toMatchObject({ reason: 'timeout', code: 'TASK_TIMEOUT' });
     expect(view.error?.message).toMatch(/inline/);
   });

@@ -16,11 +16,13 @@ export interface TaskDefaults {
    */
   timeoutMs?: number;
   /**
-   * Where the handler runs: `process` (a sandbox process: hard timeouts, kills and memory caps), or `inline`
-   * (the worker's own event loop, for I/O-bound tasks; timeouts and cancels are cooperative, through the
-   * signal). All tasks of one queue share one isolation. Default: `process`.
+   * Where the handler runs: `process` (a sandbox process: hard timeouts, kills and memory caps hold fully),
+   * `thread` (a worker thread: timeouts and cancels terminate the thread, the heap cap is V8's; but
+   * `process.abort()` or a native crash takes the whole worker down), or `inline` (the worker's own event
+   * loop, for I/O-bound tasks; timeouts and cancels only fire the signal). All tasks of one queue share one
+   * isolation. Default: `process`.
    */
-  isolation?: 'process' | 'inline';
+  isolation?: Isolation;
   /** At most `max` jobs of this task's queue start per `durationMs`, across all workers (BullMQ's limiter, per queue). */
   rateLimit?: { max: number; durationMs: number };
 }
@@ -95,8 +97,11 @@ export function queueOf(task: Pick<AnyTask, 'defaults'>): string {
   return task.defaults.queue ?? DEFAULT_QUEUE;
 }
 
+/** Where a task's handler runs: see {@link TaskDefaults.isolation}. */
+export type Isolation = 'process' | 'thread' | 'inline';
+
 /** Where a task's handler runs. */
-export function isolationOf(task: Pick<AnyTask, 'defaults'>): 'process' | 'inline' {
+export function isolationOf(task: Pick<AnyTask, 'defaults'>): Isolation {
   return task.defaults.isolation ?? 'process';
 }
 

@@ -1,14 +1,24 @@
 /**
- * The entry of a sandbox process: loads the task module, runs `setup()`, then runs one task at a time
- * as its supervisor asks. Input and output are parsed here, so zod's work spreads over every core.
+ * The entry of a sandbox (a child process, or a worker thread for `thread` isolation): loads the task
+ * module, runs `setup()`, then runs one task at a time as its supervisor asks. Input and output are parsed
+ * here, so zod's work spreads over every core.
  */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadTaskModule, type TaskModule } from '../loadTaskModule.ts';
 import { serializeError } from '../serializeError.ts';
 import { runTask } from './runTask.ts';
 import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
 
+const inThread = !isMainThread && parentPort !== null;
+
 const send = (message: FromSandbox): void => {
-  process.send?.(message);
+  if (inThread) parentPort?.postMessage(message);
+  else process.send?.(message);
+};
+
+const onMessage = (listener: (message: ToSandbox) => void): void => {
+  if (inThread) parentPort?.on('message', listener);
+  else process.on('message', listener);
 };
 
 const running = new Map<number, AbortController>();
@@ -16,6 +26,7 @@ const running = new Map<number, AbortController>();
 process.on('uncaughtException', (error) => die(error));
 process.on('unhandledRejection', (error) => die(error));
 process.on('disconnect', () => process.exit(0));
+// In a worker thread, process.exit() ends the thread only.
 
 function die(error: unknown): void {
   send({ type: 'fatal', error: serializeError(error) });
@@ -24,7 +35,7 @@ function die(error: unknown): void {
 }
 
 async function main(): Promise<void> {
-  const modulePath = process.argv[2];
+  const modulePath = inThread ? (workerData as { modulePath?: string }).modulePath : process.argv[2];
   if (!modulePath) throw new Error('sandbox: no task module given');
   let mod: TaskModule;
   try {
@@ -35,7 +46,7 @@ async function main(): Promise<void> {
     setImmediate(() => process.exit(78));
     return;
   }
-  process.on('message', (message: ToSandbox) => {
+  onMessage((message) => {
     if (message.type === 'run') void run(mod, message);
     else if (message.type === 'abort') running.get(message.runId)?.abort(message.reason);
     else if (message.type === 'shutdown') void shutdown(mod);

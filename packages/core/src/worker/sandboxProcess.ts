@@ -1,16 +1,11 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { SerializedError } from '../serializeError.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import { classifyExit } from './classifyExit.ts';
+import { forkSandbox, startSandboxThread, type SandboxChannel } from './sandboxChannel.ts';
 import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
-
-const SANDBOX_MAIN = fileURLToPath(new URL('./sandboxMain.ts', import.meta.url));
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const STDERR_TAIL_BYTES = 8_192;
 
 /** How to start a sandbox process. */
@@ -22,6 +17,10 @@ export interface SandboxOptions {
   execArgv?: string[];
   /** How long the module import and `setup()` may take. Default: 60 000 ms. */
   startTimeoutMs?: number;
+  /** `process` (a child process) or `thread` (a worker thread of the worker). Default: `process`. */
+  isolation?: 'process' | 'thread';
+  /** For threads: V8 heap cap (`resourceLimits.maxOldGenerationSizeMb`). */
+  maxMemoryMb?: number;
 }
 
 /** One task to run in a sandbox. */
@@ -66,7 +65,7 @@ export class SandboxProcess {
   private readonly exitPromise: Promise<void>;
 
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly child: SandboxChannel,
     readonly pid: number,
     private readonly logger: Logger,
   ) {
@@ -76,17 +75,17 @@ export class SandboxProcess {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
     });
     child.on('message', (message: FromSandbox) => this.onMessage(message));
+    child.on('thread-error', (text: string) => {
+      this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
+    });
     child.on('exit', (code, signal) => this.onExit(code, signal));
   }
 
   /** Forks a sandbox and waits until its task module is loaded and `setup()` has run. */
   static async start(options: SandboxOptions): Promise<SandboxProcess> {
-    const child = fork(SANDBOX_MAIN, [options.modulePath], {
-      execArgv: ['--import', TSX_LOADER, ...(options.execArgv ?? [])],
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    });
+    const child =
+      options.isolation === 'thread' ? startSandboxThread(options.modulePath, options.maxMemoryMb) : forkSandbox(options.modulePath, options.execArgv ?? []);
     const pid = child.pid;
-    if (pid === undefined) throw new Error('Could not fork a sandbox process');
     const sandbox = new SandboxProcess(child, pid, options.logger.child({ sandboxPid: pid }));
     await sandbox.waitReady(options.startTimeoutMs ?? 60_000);
     return sandbox;

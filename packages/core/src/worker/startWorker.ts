@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { availableParallelism, hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { isolationOf, queueOf, type AnyTask } from '../defineTask.ts';
+import { isolationOf, queueOf, type AnyTask, type Isolation } from '../defineTask.ts';
 import { TaskModuleError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../jobRecord.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
@@ -81,21 +81,28 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const isolation = isolationByQueue(mod.tasks);
   const inline = new InlineExecutor(mod.tasks);
   const inlineConcurrency = options.inlineConcurrency ?? 100;
-  const pool = new SandboxPool({
-    size: concurrency,
-    modulePath: mod.path,
-    logger,
-    ...(options.maxMemoryMb !== undefined && { execArgv: [`--max-old-space-size=${options.maxMemoryMb}`] }),
-    ...(options.maxTasksPerProcess !== undefined && { maxTasksPerProcess: options.maxTasksPerProcess }),
-    ...(options.maxRssMbPerProcess !== undefined && { maxRssMbPerProcess: options.maxRssMbPerProcess }),
-  });
-  await pool.start();
+  const modes = new Set(queues.map((queue) => isolation.get(queue) ?? 'process'));
+  const poolOf = (kind: 'process' | 'thread'): SandboxPool =>
+    new SandboxPool({
+      size: concurrency,
+      modulePath: mod.path,
+      logger,
+      isolation: kind,
+      ...(options.maxMemoryMb !== undefined && { maxMemoryMb: options.maxMemoryMb, execArgv: [`--max-old-space-size=${options.maxMemoryMb}`] }),
+      ...(options.maxTasksPerProcess !== undefined && { maxTasksPerProcess: options.maxTasksPerProcess }),
+      ...(options.maxRssMbPerProcess !== undefined && { maxRssMbPerProcess: options.maxRssMbPerProcess }),
+    });
+  // Sandboxes only for the isolations the served queues use.
+  const pools = { process: modes.has('process') ? poolOf('process') : undefined, thread: modes.has('thread') ? poolOf('thread') : undefined };
+  const started = [pools.process, pools.thread].filter((p): p is SandboxPool => p !== undefined);
+  await Promise.all(started.map((p) => p.start()));
 
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
   const active = new Map<string, TaskSlot>();
   const counts = { done: 0, failed: 0 };
   let requeueOnFailure = false;
-  const processorFor = (executor: typeof pool | InlineExecutor) => createJobProcessor({
+  // The RSS cap samples a process: it holds for sandbox processes only (a thread's cap is V8's heap limit).
+  const processorFor = (executor: SandboxPool | InlineExecutor, capRss: boolean) => createJobProcessor({
     tasks: mod.tasks,
     pool: executor,
     redis,
@@ -107,10 +114,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     limits: {
       killGraceMs: options.killGraceMs ?? 1_000,
       quarantineAfterCrashes: options.quarantineAfterCrashes ?? 3,
-      ...(options.maxMemoryMb !== undefined && { maxRssMb: options.maxMemoryMb }),
+      ...(capRss && options.maxMemoryMb !== undefined && { maxRssMb: options.maxMemoryMb }),
     },
   });
-  const processors = { process: processorFor(pool), inline: processorFor(inline) };
+  const processors: Record<Isolation, ReturnType<typeof processorFor>> = {
+    process: processorFor(pools.process ?? inline, true),
+    thread: processorFor(pools.thread ?? inline, false),
+    inline: processorFor(inline, false),
+  };
 
   const workers = queues.map((queue) => {
     const limiter = limiters.get(queue);
@@ -130,18 +141,19 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const cancels = await listenForCancels(redis, prefix, active, logger);
-  const heartbeat = startHeartbeat(redis, prefix, pool, { id, queues, concurrency, startedAt, counts }, logger);
-  logger.info({ event: 'worker:ready', queues, concurrency, prefix, sandboxPids: pool.pids, tasks: [...mod.tasks.keys()] });
+  const heartbeat = startHeartbeat(redis, prefix, started, { id, queues, concurrency, startedAt, counts }, logger);
+  logger.info({ event: 'worker:ready', queues, concurrency, prefix, sandboxPids: started.flatMap((p) => p.pids), tasks: [...mod.tasks.keys()] });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      logger.info({ event: 'worker:shutdown', graceMs: shutdownGraceMs, busy: pool.busyCount });
+      const busy = (): number => started.reduce((sum, p) => sum + p.busyCount, 0);
+      logger.info({ event: 'worker:shutdown', graceMs: shutdownGraceMs, busy: busy() });
       const finished = Promise.all(workers.map((w) => w.close()));
       const timer = setTimeout(() => {
         requeueOnFailure = true;
-        logger.warn({ event: 'worker:grace-expired', busy: pool.busyCount });
-        pool.killAll();
+        logger.warn({ event: 'worker:grace-expired', busy: busy() });
+        for (const p of started) p.killAll();
       }, shutdownGraceMs);
       // If Redis is gone, BullMQ's close never finishes: after the grace period and 5 s more, force it.
       let force: NodeJS.Timeout | undefined;
@@ -157,7 +169,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       clearTimeout(timer);
       clearTimeout(force);
       await Promise.all([cancels.stop(), heartbeat.stop()]);
-      await pool.close();
+      await Promise.all(started.map((p) => p.close()));
       await redis.quit().catch(() => redis.disconnect());
       logger.info({ event: 'worker:stopped' });
     })();
@@ -169,10 +181,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     queues,
     concurrency,
     get sandboxPids() {
-      return pool.pids;
+      return started.flatMap((p) => p.pids);
     },
     get sandboxesStarted() {
-      return pool.started;
+      return started.reduce((sum, p) => sum + p.started, 0);
     },
     close,
     [Symbol.asyncDispose]: close,
@@ -196,13 +208,13 @@ function rateLimitsByQueue(tasks: ReadonlyMap<string, AnyTask>): Map<string, { m
 }
 
 /** Each queue's isolation, from its tasks; a queue mixing `process` and `inline` tasks is an error. */
-function isolationByQueue(tasks: ReadonlyMap<string, AnyTask>): Map<string, 'process' | 'inline'> {
-  const modes = new Map<string, 'process' | 'inline'>();
+function isolationByQueue(tasks: ReadonlyMap<string, AnyTask>): Map<string, Isolation> {
+  const modes = new Map<string, Isolation>();
   for (const task of tasks.values()) {
     const queue = queueOf(task);
     const mode = isolationOf(task);
     const seen = modes.get(queue);
-    if (seen && seen !== mode) throw new TaskModuleError(`Queue ${queue} mixes ${seen} and ${mode} tasks (task ${task.name}): give inline tasks their own queue`);
+    if (seen && seen !== mode) throw new TaskModuleError(`Queue ${queue} mixes ${seen} and ${mode} tasks (task ${task.name}): give each isolation its own queue`);
     modes.set(queue, mode);
   }
   return modes;

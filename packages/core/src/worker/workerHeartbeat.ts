@@ -21,11 +21,11 @@ export interface HeartbeatSource {
  * Writes the worker's {@link WorkerInfo} into the registry hash every {@link HEARTBEAT_MS}; readers drop
  * entries whose heartbeat is older than three periods. `stop()` removes the entry.
  */
-export function startHeartbeat(redis: Redis, prefix: string, pool: SandboxPool, source: HeartbeatSource, logger: Logger): { stop(): Promise<void> } {
+export function startHeartbeat(redis: Redis, prefix: string, pools: readonly SandboxPool[], source: HeartbeatSource, logger: Logger): { stop(): Promise<void> } {
   const stats = new ProcessStats();
   const key = workersKey(prefix);
   const beat = async (): Promise<void> => {
-    const sandboxes = pool.sandboxes.map((s) => ({
+    const sandboxes = pools.flatMap((pool) => pool.sandboxes).map((s) => ({
       pid: s.pid,
       ...(s.runningJobId !== undefined && { jobId: s.runningJobId }),
       ...(s.runningTask !== undefined && { task: s.runningTask }),
@@ -40,7 +40,7 @@ export function startHeartbeat(redis: Redis, prefix: string, pool: SandboxPool, 
       version: VERSION,
       queues: [...source.queues],
       concurrency: source.concurrency,
-      busy: pool.busyCount,
+      busy: pools.reduce((sum, pool) => sum + pool.busyCount, 0),
       tasksDone: source.counts.done,
       tasksFailed: source.counts.failed,
       startedAt: source.startedAt,
