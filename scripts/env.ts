@@ -9,6 +9,8 @@ export const startEnvSchema = baseEnvSchema.pick({ TASKPOOL_PREFIX: true, LOG_LE
   TASKPOOL_PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   /** Where the local Redis keeps its data, relative to the repo root unless absolute. Default: `.taskpool`. */
   TASKPOOL_DATA_DIR: z.string().min(1).default('.taskpool'),
+  /** The producer's API tokens (see apps/producer/src/env.ts). Unset: `npm start` makes a random one and prints it. */
+  TASKPOOL_API_TOKENS: z.string().optional(),
 });
 
 export type StartEnv = z.output<typeof startEnvSchema>;

@@ -2,6 +2,7 @@
  * `npm start`: runs the whole system locally — a redis-server (unless REDIS_URL is set), a worker pool and the
  * producer serving examples/tasks.ts — and stops all of it on Ctrl-C, SIGTERM or SIGHUP.
  */
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, TaskpoolError } from '@taskpool/core';
@@ -17,8 +18,9 @@ const TASKS_MODULE = 'examples/tasks.ts';
 const USAGE = `Usage: npm start [-- --port N] [-- --data-dir DIR]
   --port N        the producer's HTTP port; 0 picks a free one (env TASKPOOL_PORT, default 3000)
   --data-dir DIR  where the local Redis keeps its data, under DIR/redis (env TASKPOOL_DATA_DIR, default .taskpool)
-Env: REDIS_URL (use this Redis instead of starting one), TASKPOOL_PREFIX, LOG_LEVEL, LOG_FORMAT, and the
-     worker's and producer's own variables (TASKPOOL_CONCURRENCY, ...), which they inherit.`;
+Env: REDIS_URL (use this Redis instead of starting one), TASKPOOL_PREFIX, LOG_LEVEL, LOG_FORMAT,
+     TASKPOOL_API_TOKENS (unset: a random token is made and printed), and the worker's and producer's own
+     variables (TASKPOOL_CONCURRENCY, ...), which they inherit.`;
 
 const FLAGS = {
   port: { type: 'string' },
@@ -37,6 +39,9 @@ async function main(): Promise<number> {
   const { logger, relay } = createLogOutput(pretty ? 'pretty' : 'json', env.LOG_LEVEL);
   // A closed stdout (`npm start | head`) must not crash the shutdown.
   process.stdout.on('error', () => {});
+
+  // The producer refuses to start without a token: make one for this run unless the user gave theirs.
+  const generatedToken = env.TASKPOOL_API_TOKENS ? undefined : randomBytes(24).toString('base64url');
 
   // Stop once, on the first signal; npm and tsx may each pass a Ctrl-C on again.
   const aborted = new AbortController();
@@ -69,7 +74,7 @@ async function main(): Promise<number> {
         logLevel: env.LOG_LEVEL,
         logger,
         relay,
-        env: inheritedEnv(),
+        env: { ...inheritedEnv(), ...(generatedToken !== undefined && { TASKPOOL_API_TOKENS: generatedToken }) },
         signal: aborted.signal,
       });
     } catch (error) {
@@ -82,7 +87,7 @@ async function main(): Promise<number> {
       return 0;
     }
     logger.info({ event: 'system:ready', url: running.url, redisUrl: running.redisUrl, pids: running.pids }, 'taskpool is up');
-    process.stdout.write(tryItText(running.url));
+    process.stdout.write(tryItText(running.url, generatedToken));
 
     const crashed = running.crashed.then(async ({ name, exit }) => {
       logger.error({ event: 'system:crash', process: name, exit: describeExit(exit) }, `The ${name} stopped unexpectedly; stopping the rest`);

@@ -1,10 +1,19 @@
-/** What `npm start` prints once everything is up: how to submit a task and read its job, with the real URL. */
-export function tryItText(url: string): string {
+/**
+ * What `npm start` prints once everything is up: how to submit a task and read its job, with the real URL and,
+ * when `npm start` made the token, the token itself (a token the user set is theirs to type).
+ */
+export function tryItText(url: string, generatedToken?: string): string {
+  const token = generatedToken ?? '<one of your TASKPOOL_API_TOKENS>';
+  const auth = `-H 'authorization: Bearer ${token}'`;
   return `
 taskpool is running at ${url}. Try it:
 
-  curl -s -X POST ${url}/v1/tasks/math.sumSqrt -H 'content-type: application/json' -d '{"n": 1000000}'
-  curl -s ${url}/v1/jobs/<id>    # <id> from the first reply
+  curl -s -X POST ${url}/v1/tasks/math.sumSqrt ${auth} -H 'content-type: application/json' -d '{"n": 1000000}'
+  curl -s ${auth} ${url}/v1/jobs/<id>    # <id> from the first reply
+
+Dashboard: ${url}/dashboard  (log in with the token)
+API token${generatedToken === undefined ? '' : ' (made for this run; set TASKPOOL_API_TOKENS to choose your own)'}: ${token}
+CLI:       TASKPOOL_URL=${url} TASKPOOL_TOKEN=${token} npx taskpool stats
 
 Ctrl-C stops everything.
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTH, TEST_TOKEN } from './helpers/testToken.ts';
 import { eventually, spawnService, spawnWorker, type Service } from './helpers/spawnService.ts';
 import { redisUrl, testPrefix } from './helpers/testRedis.ts';
 
@@ -8,7 +9,7 @@ let workers: (Service & { sandboxPids: number[] })[];
 let baseUrl: string;
 
 beforeAll(async () => {
-  const env = { REDIS_URL: redisUrl(), TASKPOOL_PREFIX: prefix };
+  const env = { REDIS_URL: redisUrl(), TASKPOOL_PREFIX: prefix, TASKPOOL_API_TOKENS: TEST_TOKEN };
   const producer = spawnService('taskpool-producer', ['--tasks', 'test/fixtures/tasks.ts', '--port', '0'], env);
   services.push(producer);
   workers = await Promise.all([0, 1].map(() => spawnWorker({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/tasks.ts', concurrency: 2 })));
@@ -34,7 +35,7 @@ describe('producer HTTP + 2 worker processes + Redis', () => {
       inputs.map(async (n) => {
         const res = await fetch(`${baseUrl}/v1/tasks/test.sumSqrt`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...AUTH },
           body: JSON.stringify({ n }),
         });
         expect(res.status).toBe(202);
@@ -49,7 +50,7 @@ describe('producer HTTP + 2 worker processes + Redis', () => {
         const pending = ids.filter((id) => !results.has(id));
         await Promise.all(
           pending.map(async (id) => {
-            const res = await fetch(`${baseUrl}/v1/jobs/${id}`);
+            const res = await fetch(`${baseUrl}/v1/jobs/${id}`, { headers: AUTH });
             const body = (await res.json()) as { state: string; result?: { sum: number; pid: number; ppid: number } };
             expect(body.state).not.toBe('failed');
             if (body.state === 'completed' && body.result) results.set(id, body.result);

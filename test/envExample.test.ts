@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { workerEnvSchema } from '../apps/worker/src/env.ts';
 import { producerEnvSchema } from '../apps/producer/src/env.ts';
+import { cliEnvSchema } from '../apps/producer/src/cli/env.ts';
 import { speedupEnvSchema } from '../examples/env.ts';
 import { startEnvSchema } from '../scripts/env.ts';
 
@@ -10,7 +11,7 @@ const listed = readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
   .filter((line) => /^[A-Z][A-Z0-9_]*=/.test(line))
   .map((line) => line.slice(0, line.indexOf('=')));
 
-const schemas = { worker: workerEnvSchema, producer: producerEnvSchema, start: startEnvSchema, speedup: speedupEnvSchema };
+const schemas = { worker: workerEnvSchema, producer: producerEnvSchema, cli: cliEnvSchema, start: startEnvSchema, speedup: speedupEnvSchema };
 const known = new Set(Object.values(schemas).flatMap((schema) => Object.keys(schema.shape)));
 
 describe('.env.example', () => {

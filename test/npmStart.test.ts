@@ -37,7 +37,7 @@ interface RunningNpmStart {
 
 /** Runs `npm start -- --port 0` in its own process group, as a shell runs a foreground command, and waits until it is ready. */
 async function startNpmStart(name: string): Promise<RunningNpmStart> {
-  const { REDIS_URL: _redisUrl, LOG_FORMAT: _logFormat, ...env } = process.env;
+  const { REDIS_URL: _redisUrl, LOG_FORMAT: _logFormat, TASKPOOL_API_TOKENS: _tokens, ...env } = process.env;
   const npm = spawn('npm', ['start', '--', '--port', '0'], {
     cwd: ROOT,
     env: { ...env, TASKPOOL_DATA_DIR: join(dataDir, name), LOG_LEVEL: 'info', TASKPOOL_CONCURRENCY: '2', npm_config_update_notifier: 'false' },
@@ -65,17 +65,23 @@ describe.skipIf(findRedisServer() === undefined)('npm start', () => {
     expect(url).toMatch(/^http:\/\/[^/]+:\d+$/);
     expect(ready.redisUrl).not.toMatch(/:6379$/);
     expect(pids.sandboxes).toHaveLength(2);
-    expect(output.stdout()).toContain(`curl -s -X POST ${url}/v1/tasks/math.sumSqrt -H 'content-type: application/json' -d '{"n": 1000000}'`);
-    expect(output.stdout()).toContain(`curl -s ${url}/v1/jobs/<id>`);
+    // No TASKPOOL_API_TOKENS was set: npm start made a token, gave it to the producer and prints it.
+    const token = /^API token \(made for this run[^)]*\): (\S+)$/m.exec(output.stdout())?.[1];
+    expect(token, output.tail()).toMatch(/^[\w-]{32}$/);
+    const auth = `-H 'authorization: Bearer ${token}'`;
+    expect(output.stdout()).toContain(`curl -s -X POST ${url}/v1/tasks/math.sumSqrt ${auth} -H 'content-type: application/json' -d '{"n": 1000000}'`);
+    expect(output.stdout()).toContain(`curl -s ${auth} ${url}/v1/jobs/<id>`);
+    expect(output.stdout()).toContain(`Dashboard: ${url}/dashboard`);
+    expect((await fetch(`${url}/v1/tasks`)).status).toBe(401);
 
     const submitted = await fetch(`${url}/v1/tasks/math.sumSqrt`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ n: 1_000_000 }),
     });
     const body = (await submitted.json()) as { id: string };
     expect(submitted.status, JSON.stringify(body)).toBe(202);
-    const job = await waitForCompletion(`${url}/v1/jobs/${encodeURIComponent(body.id)}`);
+    const job = await waitForCompletion(`${url}/v1/jobs/${encodeURIComponent(body.id)}`, token!);
     expect(job.result).toEqual({ sum: sumSqrt(1_000_000), pid: expect.any(Number) });
     expect(pids.sandboxes).toContain((job.result as { pid: number }).pid);
 
@@ -145,11 +151,11 @@ async function waitForReady(output: Output, exited: Promise<unknown>): Promise<S
   return ready!;
 }
 
-async function waitForCompletion(jobUrl: string): Promise<Record<string, unknown>> {
+async function waitForCompletion(jobUrl: string, token: string): Promise<Record<string, unknown>> {
   let job: Record<string, unknown> = {};
   await eventually(
     async () => {
-      const response = await fetch(jobUrl);
+      const response = await fetch(jobUrl, { headers: { authorization: `Bearer ${token}` } });
       job = (await response.json()) as Record<string, unknown>;
       if (job.state === 'failed') throw new Error(`The job failed: ${JSON.stringify(job)}`);
       // `result` too: the core's job view reads the job, then its state, so a job completing in between shows

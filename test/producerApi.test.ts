@@ -1,10 +1,11 @@
 import { createServer } from 'node:net';
-import { collectTasks, createClient, createLogger, type TaskpoolClient } from '@taskpool/core';
+import { collectTasks, createAdmin, createClient, createLogger, type TaskpoolAdmin, type TaskpoolClient } from '@taskpool/core';
 import { startWorker, type TaskpoolWorker } from '@taskpool/core/worker';
 import { buildServer, createRedisHealth, type JobResponse, type RedisHealth } from '@taskpool/producer';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fixtures from './fixtures/tasks.ts';
+import { AUTH, TEST_TOKEN } from './helpers/testToken.ts';
 import { eventually } from './helpers/spawnService.ts';
 import { countKeys, redisUrl, testPrefix } from './helpers/testRedis.ts';
 
@@ -12,26 +13,29 @@ const prefix = testPrefix(import.meta.url);
 const logger = createLogger({ level: 'silent' });
 const tasks = collectTasks(fixtures);
 let client: TaskpoolClient;
+let admin: TaskpoolAdmin;
 let redis: RedisHealth;
 let app: FastifyInstance;
 let worker: TaskpoolWorker | undefined;
 
 beforeAll(async () => {
   client = createClient({ redisUrl: redisUrl(), prefix });
+  admin = createAdmin({ redisUrl: redisUrl(), prefix });
   redis = createRedisHealth({ redisUrl: redisUrl(), logger });
   expect(await redis.whenUp(10_000)).toBe(true);
-  app = buildServer({ tasks, client, redis, logger });
+  app = buildServer({ tasks, client, admin, redis, logger, tokens: [TEST_TOKEN] });
 });
 
 afterAll(async () => {
   await app?.close();
   await worker?.close();
   await client?.close();
+  await admin?.close();
   await redis?.close();
 });
 
 const postTask = (name: string, body: unknown) =>
-  app.inject({ method: 'POST', url: `/v1/tasks/${name}`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  app.inject({ method: 'POST', url: `/v1/tasks/${name}`, headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify(body) });
 
 /** Runs `act` and checks that it wrote no key under the file's prefix. */
 async function expectNoKeyWritten(act: () => Promise<void>): Promise<void> {
@@ -79,7 +83,7 @@ describe('POST /v1/tasks/:name', () => {
       const res = await app.inject({
         method: 'POST',
         url: '/v1/tasks/test.sumSqrt',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...AUTH },
         body: '{"n": 10',
       });
       expect(res.statusCode).toBe(400);
@@ -107,7 +111,7 @@ describe('GET /v1/jobs/:id', () => {
     let job: JobResponse | undefined;
     await eventually(
       async () => {
-        const res = await app.inject({ method: 'GET', url: `/v1/jobs/${id}` });
+        const res = await app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: AUTH });
         expect(res.statusCode).toBe(200);
         job = res.json<JobResponse>();
         return job.state === 'completed' || job.state === 'failed';
@@ -119,7 +123,7 @@ describe('GET /v1/jobs/:id', () => {
   }
 
   it('answers 404 JOB_NOT_FOUND for an id no queue holds', async () => {
-    const res = await app.inject({ method: 'GET', url: '/v1/jobs/no-such-job' });
+    const res = await app.inject({ method: 'GET', url: '/v1/jobs/no-such-job', headers: AUTH });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ error: { code: 'JOB_NOT_FOUND', message: 'No job with id "no-such-job"', jobId: 'no-such-job' } });
   });
@@ -156,18 +160,21 @@ describe('GET /health', () => {
 describe('with Redis away', () => {
   let downApp: FastifyInstance;
   let downClient: TaskpoolClient;
+  let downAdmin: TaskpoolAdmin;
   let downRedis: RedisHealth;
 
   beforeAll(async () => {
     const url = `redis://127.0.0.1:${await closedPort()}`;
     downClient = createClient({ redisUrl: url, prefix });
+    downAdmin = createAdmin({ redisUrl: url, prefix });
     downRedis = createRedisHealth({ redisUrl: url, logger });
-    downApp = buildServer({ tasks, client: downClient, redis: downRedis, logger });
+    downApp = buildServer({ tasks, client: downClient, admin: downAdmin, redis: downRedis, logger, tokens: [TEST_TOKEN] });
   });
 
   afterAll(async () => {
     await downApp?.close();
     await downClient?.close();
+    await downAdmin?.close();
     await downRedis?.close();
   });
 
@@ -176,7 +183,7 @@ describe('with Redis away', () => {
     const res = await downApp.inject({
       method: 'POST',
       url: '/v1/tasks/test.sumSqrt',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...AUTH },
       body: JSON.stringify({ n: 10 }),
     });
     expect(res.statusCode).toBe(503);
@@ -189,11 +196,11 @@ describe('with Redis away', () => {
     const bad = await downApp.inject({
       method: 'POST',
       url: '/v1/tasks/test.sumSqrt',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...AUTH },
       body: JSON.stringify({ n: 'many' }),
     });
     expect(bad.statusCode).toBe(400);
-    expect((await downApp.inject({ method: 'GET', url: '/v1/jobs/abc' })).statusCode).toBe(503);
+    expect((await downApp.inject({ method: 'GET', url: '/v1/jobs/abc', headers: AUTH })).statusCode).toBe(503);
     const health = await downApp.inject({ method: 'GET', url: '/health' });
     expect(health.statusCode).toBe(503);
     expect(health.json()).toMatchObject({ ok: false, error: { code: 'REDIS_UNAVAILABLE' } });

@@ -1,5 +1,6 @@
 import { createClient } from '@taskpool/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTH, TEST_TOKEN } from './helpers/testToken.ts';
 import { spawnService, type Service } from './helpers/spawnService.ts';
 import { redisUrl, testPrefix } from './helpers/testRedis.ts';
 
@@ -11,6 +12,7 @@ beforeAll(async () => {
   producer = spawnService('taskpool-producer', ['--tasks', 'test/fixtures/tasks.ts', '--port', '0'], {
     REDIS_URL: redisUrl(),
     TASKPOOL_PREFIX: prefix,
+    TASKPOOL_API_TOKENS: TEST_TOKEN,
   });
   const ready = await producer.waitFor((line) => line.event === 'producer:ready', 60_000);
   baseUrl = String(ready.url);
@@ -29,7 +31,7 @@ describe('taskpool-producer process', () => {
   it('accepts a task over HTTP and enqueues it under its prefix', async () => {
     const res = await fetch(`${baseUrl}/v1/tasks/test.sumSqrt`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...AUTH },
       body: JSON.stringify({ n: 10 }),
     });
     expect(res.status).toBe(202);
@@ -38,9 +40,15 @@ describe('taskpool-producer process', () => {
     // No worker runs: the job waits, and another client on the same prefix sees it.
     await using client = createClient({ redisUrl: redisUrl(), prefix });
     expect(await client.getJob(id)).toMatchObject({ id, task: 'test.sumSqrt', state: 'waiting' });
-    const job = await fetch(`${baseUrl}/v1/jobs/${id}`);
+    const job = await fetch(`${baseUrl}/v1/jobs/${id}`, { headers: AUTH });
     expect(job.status).toBe(200);
     expect(await job.json()).toMatchObject({ id, task: 'test.sumSqrt', state: 'waiting', attempts: 0 });
+  });
+
+  it('refuses a request without the token with 401', async () => {
+    const res = await fetch(`${baseUrl}/v1/jobs/whatever`);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED');
   });
 
   it('answers /health', async () => {
@@ -57,8 +65,15 @@ describe('taskpool-producer process', () => {
 
 describe('taskpool-producer configuration', () => {
   it('exits 2 with the usage when no task module is given', async () => {
-    const service = spawnService('taskpool-producer', [], { REDIS_URL: redisUrl(), TASKPOOL_PREFIX: prefix, TASKPOOL_TASKS: '' });
+    const service = spawnService('taskpool-producer', [], { REDIS_URL: redisUrl(), TASKPOOL_PREFIX: prefix, TASKPOOL_TASKS: '', TASKPOOL_API_TOKENS: TEST_TOKEN });
     expect(await service.exited).toEqual({ code: 2, signal: null });
     expect(service.stderr.join('')).toContain('No task module');
+  });
+
+  it('exits 2 naming TASKPOOL_API_TOKENS when no token is set', async () => {
+    const args = ['--tasks', 'test/fixtures/tasks.ts', '--port', '0'];
+    const service = spawnService('taskpool-producer', args, { REDIS_URL: redisUrl(), TASKPOOL_PREFIX: prefix, TASKPOOL_API_TOKENS: '' });
+    expect(await service.exited).toEqual({ code: 2, signal: null });
+    expect(service.stderr.join('')).toContain('TASKPOOL_API_TOKENS');
   });
 });

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, RemoteTaskError, ValidationError } from '@taskpool/core';
+import { createClient, taskFailureOf, ValidationError } from '@taskpool/core';
 import type { TaskpoolWorker } from '@taskpool/core/worker';
 import { startTestWorker } from '@taskpool/core/testing';
 import { slowRecord, sumSqrt, wrongOutput } from './fixtures/tasks.ts';
@@ -39,10 +39,10 @@ describe('input validation', () => {
     const job = await queue.add(sumSqrt.name, { n: 'not a number' }, { attempts: 5, jobId: 'raw-invalid-1' });
     await queue.close();
     const handle = client.handle(sumSqrt, job.id!);
-    const error = await rejectionOf(handle.result({ timeoutMs: 20_000 }), RemoteTaskError);
-    expect(error.reason).toBe('invalid');
-    expect(error.remoteCode).toBe('INVALID_INPUT');
-    expect(error.attemptsMade).toBe(1);
+    const error = await rejectionOf(handle.result({ timeoutMs: 20_000 }), ValidationError);
+    expect(error.code).toBe('INVALID_INPUT');
+    expect(error.issues).toEqual([expect.objectContaining({ path: ['n'], code: 'invalid_type' })]);
+    expect(taskFailureOf(error)).toMatchObject({ reason: 'invalid', attemptsMade: 1 });
 
     const next = await client.submit(sumSqrt, { n: 10 });
     await expect(next.result({ timeoutMs: 20_000 })).resolves.toMatchObject({ sum: expect.any(Number) });
@@ -50,10 +50,10 @@ describe('input validation', () => {
 
   it('fails a handler that returns the wrong shape with a clear error, not retried', async () => {
     const handle = await client.submit(wrongOutput, {});
-    const error = await rejectionOf(handle.result({ timeoutMs: 20_000 }), RemoteTaskError);
-    expect(error.remoteCode).toBe('INVALID_OUTPUT');
+    const error = await rejectionOf(handle.result({ timeoutMs: 20_000 }), ValidationError);
+    expect(error.code).toBe('INVALID_OUTPUT');
     expect(error.message).toMatch(/Invalid output for task test\.wrongOutput: count/);
-    expect(error.attemptsMade).toBe(1);
+    expect(taskFailureOf(error)?.attemptsMade).toBe(1);
   });
 
   it('gives a result() timeout its own error and leaves the task alone', async () => {

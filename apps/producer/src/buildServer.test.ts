@@ -1,4 +1,4 @@
-import { createLogger, defineTask, type JobView, type TaskpoolClient } from '@taskpool/core';
+import { createLogger, defineTask, type JobView, type TaskpoolAdmin, type TaskpoolClient } from '@taskpool/core';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { buildServer, type BuildServerDeps } from './buildServer.ts';
@@ -12,6 +12,9 @@ const echo = defineTask({
   run: ({ text }) => ({ text }),
 });
 
+const TOKEN = 'unit-test-token-0123456789';
+const auth = { authorization: `Bearer ${TOKEN}` };
+
 function build(client: Partial<TaskpoolClient>, options: Partial<Omit<BuildServerDeps, 'client'>> & { up?: boolean } = {}) {
   const redis: RedisHealth = {
     up: options.up ?? true,
@@ -22,6 +25,8 @@ function build(client: Partial<TaskpoolClient>, options: Partial<Omit<BuildServe
   return buildServer({
     tasks: new Map([[echo.name, echo]]),
     client: client as TaskpoolClient,
+    admin: { queueNames: [], queue: () => undefined } as unknown as TaskpoolAdmin,
+    tokens: [TOKEN],
     redis,
     logger: createLogger({ level: 'silent' }),
     ...options,
@@ -31,7 +36,7 @@ function build(client: Partial<TaskpoolClient>, options: Partial<Omit<BuildServe
 const post = (body: string, contentType = 'application/json') => ({
   method: 'POST' as const,
   url: '/v1/tasks/test.echo',
-  headers: { 'content-type': contentType },
+  headers: { 'content-type': contentType, ...auth },
   body,
 });
 
@@ -58,7 +63,7 @@ describe('buildServer error mapping', () => {
 
   it('answers 503 when a client call outlives the Redis deadline', async () => {
     const app = build({ getJob: () => new Promise<never>(() => {}) }, { redisTimeoutMs: 50 });
-    const res = await app.inject({ method: 'GET', url: '/v1/jobs/abc' });
+    const res = await app.inject({ method: 'GET', url: '/v1/jobs/abc', headers: auth });
     expect(res.statusCode).toBe(503);
     expect(res.json().error).toEqual({ code: 'REDIS_UNAVAILABLE', message: 'Redis did not answer within 50 ms' });
     await app.close();
@@ -67,7 +72,7 @@ describe('buildServer error mapping', () => {
   it("maps ioredis's fail-fast error to 503 REDIS_UNAVAILABLE", async () => {
     const offline = new Error("Stream isn't writeable and enableOfflineQueue options is false");
     const app = build({ getJob: () => Promise.reject(offline) });
-    const res = await app.inject({ method: 'GET', url: '/v1/jobs/abc' });
+    const res = await app.inject({ method: 'GET', url: '/v1/jobs/abc', headers: auth });
     expect(res.statusCode).toBe(503);
     expect(res.json().error.code).toBe('REDIS_UNAVAILABLE');
     await app.close();
@@ -88,9 +93,38 @@ describe('buildServer error mapping', () => {
 
   it('answers an unknown route with 404 ROUTE_NOT_FOUND in the same error shape', async () => {
     const app = build({});
-    const res = await app.inject({ method: 'GET', url: '/v1/nothing' });
+    const res = await app.inject({ method: 'GET', url: '/v1/nothing', headers: auth });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ error: { code: 'ROUTE_NOT_FOUND', message: 'No route GET /v1/nothing' } });
+    await app.close();
+  });
+});
+
+describe('buildServer auth', () => {
+  it('answers 401 UNAUTHORIZED without a token or with a wrong one, before reading the body', async () => {
+    const submit = vi.fn();
+    const app = build({ submit }, { bodyLimitBytes: 64 });
+    for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: `Basic ${TOKEN}` }]) {
+      const res = await app.inject({ method: 'POST', url: '/v1/tasks/test.echo', headers: { 'content-type': 'application/json', ...headers }, body: 'x'.repeat(100) });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().error.code).toBe('UNAUTHORIZED');
+      expect(res.headers['www-authenticate']).toContain('Bearer');
+    }
+    expect(submit).not.toHaveBeenCalled();
+    await app.close();
+  });
+
+  it('answers /health without a token', async () => {
+    const app = build({});
+    expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+    await app.close();
+  });
+
+  it('sends a browser without a session from a dashboard page to the login page', async () => {
+    const app = build({});
+    const res = await app.inject({ method: 'GET', url: '/dashboard', headers: { accept: 'text/html' } });
+    expect(res.statusCode).toBe(303);
+    expect(res.headers.location).toBe('/dashboard/login?next=%2Fdashboard');
     await app.close();
   });
 });
@@ -117,7 +151,7 @@ describe('GET /v1/jobs/:id', () => {
       },
     };
     const app = build({ getJob: async () => view });
-    const res = await app.inject({ method: 'GET', url: '/v1/jobs/j1' });
+    const res = await app.inject({ method: 'GET', url: '/v1/jobs/j1', headers: auth });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({
       id: 'j1',

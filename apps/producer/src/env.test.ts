@@ -19,3 +19,19 @@ describe('producerEnvSchema', () => {
     expect(parse).toThrow(/TASKPOOL_PORT[\s\S]*TASKPOOL_BODY_LIMIT_BYTES/);
   });
 });
+
+describe('TASKPOOL_API_TOKENS', () => {
+  it('splits on commas, trims, and drops empty entries', () => {
+    const env = parseEnv(producerEnvSchema, { TASKPOOL_API_TOKENS: ' alpha-token , beta-token,,' });
+    expect(env.TASKPOOL_API_TOKENS).toEqual(['alpha-token', 'beta-token']);
+  });
+
+  it('is absent when unset (main.ts then refuses to start)', () => {
+    expect(parseEnv(producerEnvSchema, {}).TASKPOOL_API_TOKENS).toBeUndefined();
+  });
+
+  it('refuses a list of only commas, and tokens with spaces inside', () => {
+    expect(() => parseEnv(producerEnvSchema, { TASKPOOL_API_TOKENS: ' , ' })).toThrow(/TASKPOOL_API_TOKENS/);
+    expect(() => parseEnv(producerEnvSchema, { TASKPOOL_API_TOKENS: 'two words' })).toThrow(/TASKPOOL_API_TOKENS/);
+  });
+});

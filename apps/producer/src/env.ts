@@ -12,6 +12,15 @@ export const producerEnvSchema = baseEnvSchema.extend({
   TASKPOOL_HOST: z.string().min(1).default('127.0.0.1'),
   /** Largest request body, in bytes; larger ones get 413 `PAYLOAD_TOO_LARGE`. Default: 1 MiB. */
   TASKPOOL_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(DEFAULT_BODY_LIMIT_BYTES),
+  /**
+   * Bearer tokens that may call the API and log in to the dashboard, comma-separated (spaces around commas
+   * are ignored). Required: the producer does not start without one. Rotate by listing the old and the new.
+   */
+  TASKPOOL_API_TOKENS: z
+    .string()
+    .transform((text) => text.split(',').map((token) => token.trim()).filter((token) => token.length > 0))
+    .pipe(z.array(z.string().regex(/^[\x21-\x7e]+$/, 'tokens are printable ASCII without spaces')).min(1, 'at least one token'))
+    .optional(),
 });
 
 export type ProducerEnv = z.output<typeof producerEnvSchema>;

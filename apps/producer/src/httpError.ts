@@ -1,11 +1,15 @@
 import {
   errorHttpStatus,
+  IdempotencyConflictError,
+  JobConflictError,
   JobNotFoundError,
   TaskpoolError,
   UnknownTaskError,
   ValidationError,
   type TaskpoolErrorCode,
 } from '@taskpool/core';
+import { BatchValidationError } from './routes/batchValidation.ts';
+import { BadRequestError } from './routes/parseRequest.ts';
 
 /**
  * The codes the HTTP API answers with: every {@link TaskpoolErrorCode}, plus `ROUTE_NOT_FOUND` (no such
@@ -65,8 +69,12 @@ function fromCode(code: TaskpoolErrorCode, message: string): HttpError {
 
 /** The fields of an error a caller may act on; explicit, so nothing internal leaks. */
 function detailsOf(error: TaskpoolError): Record<string, unknown> {
+  if (error instanceof BatchValidationError) return { task: error.task, issues: error.issues, items: error.items };
   if (error instanceof ValidationError) return { task: error.task, issues: error.issues };
   if (error instanceof UnknownTaskError) return { task: error.task };
   if (error instanceof JobNotFoundError) return { jobId: error.jobId };
+  if (error instanceof JobConflictError) return { jobId: error.jobId, state: error.state };
+  if (error instanceof IdempotencyConflictError) return { jobId: error.jobId };
+  if (error instanceof BadRequestError) return { issues: error.issues };
   return {};
 }

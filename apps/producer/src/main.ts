@@ -1,18 +1,26 @@
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { ConfigError, createClient, createLogger, exitOnSignals, loadTaskModule, queueOf, runMain } from '@taskpool/core';
+import { ConfigError, createAdmin, createClient, createLogger, exitOnSignals, loadTaskModule, queueOf, runMain } from '@taskpool/core';
 import { buildServer } from './buildServer.ts';
 import { loadProducerEnv } from './env.ts';
-import { createRedisHealth } from './redisHealth.ts';
+import { startJobEventsRecorder } from './metrics/jobEventsRecorder.ts';
+import { recordMinute } from './metrics/minuteStats.ts';
+import { createProducerMetrics } from './metrics/producerMetrics.ts';
+import { createRedisHealth, guardedBy } from './redisHealth.ts';
 
 const USAGE = `Usage: taskpool-producer --tasks <module> [--port N] [--host H] [--prefix P]
-Env: REDIS_URL, TASKPOOL_TASKS, TASKPOOL_PORT (3000; 0 picks a free port), TASKPOOL_HOST (127.0.0.1),
-     TASKPOOL_PREFIX, TASKPOOL_BODY_LIMIT_BYTES (1 MiB), LOG_LEVEL, LOG_FORMAT (see .env.example)`;
+Env: TASKPOOL_API_TOKENS (required: comma-separated bearer tokens), REDIS_URL, TASKPOOL_TASKS,
+     TASKPOOL_PORT (3000; 0 picks a free port), TASKPOOL_HOST (127.0.0.1), TASKPOOL_PREFIX,
+     TASKPOOL_BODY_LIMIT_BYTES (1 MiB), LOG_LEVEL, LOG_FORMAT (see .env.example)`;
 
 /** How long startup waits for Redis before listening anyway (requests get 503 until Redis answers). */
 const REDIS_STARTUP_WAIT_MS = 5_000;
 /** How long shutdown waits for the Redis connections to close (the client's close waits for Redis). */
 const CLOSE_TIMEOUT_MS = 5_000;
+/** How long a request (or a metrics scrape) waits on Redis before it gets 503. */
+const REDIS_TIMEOUT_MS = 5_000;
+/** Tokens shorter than this are accepted with a warning: guessable. */
+const WEAK_TOKEN_LENGTH = 16;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -35,26 +43,46 @@ async function main(): Promise<void> {
     TASKPOOL_PREFIX: values.prefix,
   });
   if (!env.TASKPOOL_TASKS) throw new ConfigError(`No task module: pass --tasks <module> or set TASKPOOL_TASKS.\n${USAGE}`);
+  const tokens = env.TASKPOOL_API_TOKENS;
+  if (!tokens) {
+    throw new ConfigError(`No API token: set TASKPOOL_API_TOKENS (e.g. to the output of \`openssl rand -hex 24\`).\n${USAGE}`);
+  }
   const logger = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT, base: { service: 'producer' } });
+  if (tokens.some((token) => token.length < WEAK_TOKEN_LENGTH)) {
+    logger.warn({ event: 'producer:weak-token' }, `An API token is shorter than ${WEAK_TOKEN_LENGTH} characters: easy to guess`);
+  }
 
   const { tasks } = await loadTaskModule(env.TASKPOOL_TASKS);
   // Every queue the module names, so `GET /v1/jobs/:id` finds jobs sent before this process started.
   const queues = [...new Set([...tasks.values()].map(queueOf))];
-  const client = createClient({ redisUrl: env.REDIS_URL, prefix: env.TASKPOOL_PREFIX, queues });
+  const prefix = env.TASKPOOL_PREFIX;
+  const client = createClient({ redisUrl: env.REDIS_URL, prefix, queues });
+  const admin = createAdmin({ redisUrl: env.REDIS_URL, prefix, queues });
   const redis = createRedisHealth({ redisUrl: env.REDIS_URL, logger });
-  const app = buildServer({ tasks, client, redis, logger, bodyLimitBytes: env.TASKPOOL_BODY_LIMIT_BYTES });
+  const metrics = createProducerMetrics({ admin, viaRedis: guardedBy(redis, REDIS_TIMEOUT_MS) });
+  const recorder = startJobEventsRecorder({
+    redisUrl: env.REDIS_URL,
+    prefix,
+    queues,
+    logger,
+    onFinished: async (job) => {
+      metrics.record(job);
+      await recordMinute(admin.redis, prefix, job);
+    },
+  });
+  const app = buildServer({ tasks, client, admin, redis, logger, tokens, metrics, bodyLimitBytes: env.TASKPOOL_BODY_LIMIT_BYTES, redisTimeoutMs: REDIS_TIMEOUT_MS });
 
   // Serve even if Redis is away (health says 503, so does every request that needs it), but not before a
   // short wait, so a producer started beside its Redis does not turn away its first requests.
   await redis.whenUp(REDIS_STARTUP_WAIT_MS);
   await app.listen({ port: env.TASKPOOL_PORT, host: env.TASKPOOL_HOST });
   const url = urlOf(app.server.address() as AddressInfo);
-  logger.info({ event: 'producer:ready', url, tasks: [...tasks.keys()], queues, prefix: env.TASKPOOL_PREFIX });
+  logger.info({ event: 'producer:ready', url, dashboard: `${url}/dashboard`, tasks: [...tasks.keys()], queues, prefix });
 
   /** Stops accepting requests, lets those in flight finish, then closes the Redis connections; false if that timed out. */
   const shutdown = async (): Promise<boolean> => {
     await app.close();
-    return settlesWithin(Promise.all([client.close(), redis.close()]), CLOSE_TIMEOUT_MS);
+    return settlesWithin(Promise.all([recorder.close(), client.close(), admin.close(), redis.close()]), CLOSE_TIMEOUT_MS);
   };
   exitOnSignals(logger, 'producer', async () => {
     const closed = await shutdown();

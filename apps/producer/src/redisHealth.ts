@@ -92,3 +92,14 @@ export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number): P
     clearTimeout(timer);
   }
 }
+
+/** Runs a Redis call only while Redis is up, within a deadline: never a request that hangs on Redis. */
+export type ViaRedis = <T>(call: () => Promise<T>) => Promise<T>;
+
+/** A {@link ViaRedis} that refuses at once while `health` says Redis is down, and gives each call `timeoutMs`. */
+export function guardedBy(health: RedisHealth, timeoutMs: number): ViaRedis {
+  return <T>(call: () => Promise<T>): Promise<T> => {
+    if (!health.up) return Promise.reject(new RedisUnavailableError());
+    return withDeadline(call(), timeoutMs);
+  };
+}

@@ -8,6 +8,7 @@ export const errorHttpStatus: Readonly<Record<TaskpoolErrorCode, number>> = Obje
   UNKNOWN_TASK: 404,
   JOB_NOT_FOUND: 404,
   CONFLICT: 409,
+  CANCELLED: 409,
   PAYLOAD_TOO_LARGE: 413,
   INVALID_OUTPUT: 500,
   TASK_FAILED: 500,
@@ -15,5 +16,6 @@ export const errorHttpStatus: Readonly<Record<TaskpoolErrorCode, number>> = Obje
   TASK_MODULE_INVALID: 500,
   CONFIG_INVALID: 500,
   RESULT_TIMEOUT: 504,
+  TASK_TIMEOUT: 504,
   REDIS_UNAVAILABLE: 503,
 });

@@ -15,7 +15,9 @@ export type TaskpoolErrorCode =
   | 'UNAUTHORIZED'
   | 'BAD_REQUEST'
   | 'PAYLOAD_TOO_LARGE'
-  | 'CONFLICT';
+  | 'CONFLICT'
+  | 'TASK_TIMEOUT'
+  | 'CANCELLED';
 
 /** The base of every error taskpool throws: a stable `code`, `name` set, `cause` kept. */
 export class TaskpoolError extends Error {
@@ -73,7 +75,16 @@ export class ResultTimeoutError extends TaskpoolError {
   }
 }
 
-/** The handler failed on the worker; carries the remote error's name, message, stack, code, cause and fields. */
+/**
+ * A job failed for good: the handler threw, or (subclasses) the attempt timed out, was cancelled or lost its
+ * sandbox. Carries the remote error's name, message, stack, code, cause chain and own JSON-safe fields.
+ *
+ * `instanceof RemoteTaskError` is plain prototype inheritance: it is true for this class and its subclasses
+ * ({@link TaskTimeoutError}, {@link CancelledError}, {@link SandboxCrashError}), and false for the two other
+ * shapes a failed job can take on the client: a {@link ValidationError} (reason `invalid`) and an instance of
+ * an error class registered with the client (`createClient({ errors: [QuotaError] })`). For any of them,
+ * `taskFailureOf(error)` gives the job id, reason, attempts and serialized remote error.
+ */
 export class RemoteTaskError extends TaskpoolError {
   override name = 'RemoteTaskError';
   /** The remote error's class name, e.g. `'TypeError'`. */
@@ -101,16 +112,45 @@ export class RemoteTaskError extends TaskpoolError {
   }
 }
 
-/** A sandbox process died while it ran a task (exit, signal, out of memory). */
-export class SandboxCrashError extends TaskpoolError {
+/** An attempt ran past its time limit (reason `timeout`); the worker killed it. Not retried unless attempts remain. */
+export class TaskTimeoutError extends RemoteTaskError {
+  override name = 'TaskTimeoutError';
+  override readonly code = 'TASK_TIMEOUT';
+  /** The limit that was exceeded, when the worker reported it. */
+  readonly timeoutMs: number | undefined;
+  constructor(jobId: string, remote: SerializedError, attemptsMade: number) {
+    super(jobId, remote, attemptsMade);
+    this.timeoutMs = numberField(remote, 'timeoutMs');
+  }
+}
+
+/** The job was cancelled (`handle.cancel()`): removed before it ran, or aborted while it ran. Never retried. */
+export class CancelledError extends RemoteTaskError {
+  override name = 'CancelledError';
+  override readonly code = 'CANCELLED';
+}
+
+/** The sandbox process died while it ran the task (reason `exit`, `signal` or `oom`), or killed it too often (`quarantined`). */
+export class SandboxCrashError extends RemoteTaskError {
   override name = 'SandboxCrashError';
-  constructor(
-    message: string,
-    readonly reason: FailureReason,
-    readonly exitCode: number | null,
-    readonly signal: string | null,
-  ) {
-    super('SANDBOX_CRASHED', message);
+  override readonly code = 'SANDBOX_CRASHED';
+  /** The sandbox's exit code, if it exited. */
+  readonly exitCode: number | null;
+  /** The signal that killed the sandbox, if any. */
+  readonly signal: string | null;
+  constructor(jobId: string, remote: SerializedError, attemptsMade: number) {
+    super(jobId, remote, attemptsMade);
+    this.exitCode = numberField(remote, 'exitCode') ?? null;
+    const signal = remote.fields?.signal;
+    this.signal = typeof signal === 'string' ? signal : null;
+  }
+}
+
+/** The same idempotency key was used again with a different input (HTTP 409); nothing was enqueued. */
+export class IdempotencyConflictError extends TaskpoolError {
+  override name = 'IdempotencyConflictError';
+  constructor(readonly jobId: string) {
+    super('CONFLICT', `This idempotency key was already used with a different input (job ${jobId})`);
   }
 }
 
@@ -137,4 +177,9 @@ function rebuildCause(cause: SerializedError): Error {
   if (cause.code) Object.assign(error, { code: cause.code });
   if (cause.fields) Object.assign(error, cause.fields);
   return error;
+}
+
+function numberField(remote: SerializedError, key: string): number | undefined {
+  const value = remote.fields?.[key];
+  return typeof value === 'number' ? value : undefined;
 }

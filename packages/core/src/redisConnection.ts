@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 
 /**
  * Who uses a connection decides how it behaves when Redis is away (BullMQ's production guide):
- * a `producer` fails fast (no offline queue, one retry per command) so an HTTP request gets an error at once;
- * a `worker` waits and retries for ever.
+ * a `producer` fails fast: a command waits for at most one reconnection attempt (a few hundred ms) and
+ * then rejects, so an HTTP request gets an error at once; the offline queue stays on only so that the first
+ * commands of a new client wait for its first connect. A `worker` waits and retries for ever.
  */
 export type ConnectionRole = 'producer' | 'worker';
 
@@ -12,7 +13,6 @@ export type ConnectionRole = 'producer' | 'worker';
 export function createRedisConnection(url: string, role: ConnectionRole, logger?: Logger): Redis {
   const redis = new Redis(url, {
     maxRetriesPerRequest: role === 'worker' ? null : 1,
-    enableOfflineQueue: role === 'worker',
     connectionName: `taskpool:${role}`,
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5_000),
   });

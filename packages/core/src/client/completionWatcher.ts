@@ -1,119 +1,255 @@
-import { Job, QueueEvents, type Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { jobKey, readJobError } from '../jobRecord.ts';
 import type { SerializedError } from '../serializeError.ts';
+import { QueueEventReader, type QueueEvent } from './queueEventReader.ts';
+import { readJobStates, type JobRef } from './readJobStates.ts';
 
-/** How a job ended. */
+/** How a job ended, as far as its waiters are concerned. */
 export type Settled =
   | { state: 'completed'; value: unknown; attemptsMade: number }
-  | { state: 'failed'; error: SerializedError; attemptsMade: number };
+  | { state: 'failed'; error: SerializedError; attemptsMade: number }
+  /** No such job (never added, or removed by someone other than a cancel). */
+  | { state: 'missing' };
 
-interface Waiter {
-  resolve: (settled: Settled) => void;
+/** A progress value a handler reported with `ctx.progress()`. */
+export type ProgressValue = number | object;
+
+/** Options of {@link CompletionWatcher.wait}. */
+export interface WaitOptions {
+  /** Stops waiting: the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * The add of this job, under way: until it settles a missing job is not final, and no first read is
+   * made (the caller has awaited `listen(queue)` before adding, so the job's events cannot be missed).
+   */
+  adding?: Promise<unknown>;
 }
 
 /** Options of a {@link CompletionWatcher}. */
 export interface CompletionWatcherOptions {
-  prefix: string;
-  /** Opens a connection for BullMQ's blocking event reader. */
+  /** Opens a connection for a queue's blocking event reader (one per queue, retrying for ever); the watcher closes it. */
   connect: () => Redis;
-  /** Reads a queue, for the state checks. */
+  /** A queue, for its key names. */
   queue: (name: string) => Queue;
-  /** Commands (reading the structured error). */
+  /** Commands: the pipelined state reads. */
   redis: Redis;
-  /** How often jobs still awaited are checked in Redis, whatever the events said. Default: 1000 ms. */
+  /** How often jobs still awaited are read in Redis, whatever the events said. Default: 1000 ms. */
   sweepMs?: number;
+  /** Most jobs one sweep reads, round robin over those awaited, in one pipeline. Default: 2000. */
+  sweepBatch?: number;
 }
 
+interface Entry extends JobRef {
+  waiters: Set<(settled: Settled) => void>;
+  /** Adds of the job under way. */
+  adding: number;
+}
+
+interface Reader {
+  reader: QueueEventReader;
+  ready: Promise<void>;
+}
+
+/** Most jobs read in one pipeline when checking those just awaited or named by an event. */
+const CHECK_BATCH = 1_000;
+
 /**
- * Resolves waiters when their jobs finish. BullMQ's event stream is fast but best-effort (trimmed, lost on
- * reconnect), so the job state kept in Redis is the truth: it is read once when a waiter arrives and then
- * swept periodically while anything is awaited; events only make it quick.
+ * Resolves waiters when their jobs finish. BullMQ's event stream is fast but best-effort (trimmed to ~10,000
+ * events, and a reader that was away may find the events it missed trimmed), so the job state kept in Redis
+ * is the truth: it is read when a waiter arrives, when an event names the job, when the event reader
+ * reconnects, and every `sweepMs` while anything is awaited. Reads are batched: one pipeline per batch of
+ * jobs (see `readJobStates.ts`), and a sweep reads at most `sweepBatch` jobs, the least recently read first,
+ * so a client awaiting many thousands of jobs costs Redis a bounded amount per second.
  */
 export class CompletionWatcher {
-  private readonly events = new Map<string, QueueEvents>();
-  private readonly waiting = new Map<string, { queue: string; waiters: Waiter[] }>();
+  private readonly readers = new Map<string, Reader>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly due = new Set<string>();
+  private readonly progress = new Map<string, Set<(value: ProgressValue) => void>>();
+  private checking = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: CompletionWatcherOptions) {}
 
-  /** Starts listening to a queue's events; resolves when the listener is connected. */
-  async listen(queue: string): Promise<void> {
-    if (this.events.has(queue)) return;
-    const events = new QueueEvents(queue, { connection: this.options.connect(), prefix: this.options.prefix, autorun: true });
-    this.events.set(queue, events);
-    events.on('completed', ({ jobId, returnvalue }) => {
-      this.settle(jobId, { state: 'completed', value: returnvalue, attemptsMade: -1 });
-    });
-    events.on('failed', ({ jobId }) => void this.check(queue, jobId));
-    events.on('error', () => this.scheduleSweep(0));
-    await events.waitUntilReady();
+  /**
+   * Starts reading a queue's events; resolves once the reader is connected. It reads from the stream's last
+   * entry at the time of the call, so no event written after `listen()` resolved can be missed (unless trimmed).
+   */
+  listen(queue: string): Promise<void> {
+    let reader = this.readers.get(queue);
+    if (!reader) {
+      reader = this.openReader(queue);
+      this.readers.set(queue, reader);
+    }
+    return reader.ready;
   }
 
-  /** Waits until a job is completed or failed for good; an abort rejects with the signal's reason. */
-  async wait(queue: string, jobId: string, signal?: AbortSignal): Promise<Settled> {
+  /** Waits until a job is completed or failed for good, or is found missing. */
+  wait(queue: string, jobId: string, options: WaitOptions = {}): Promise<Settled> {
+    const { signal, adding } = options;
+    if (this.closed) return Promise.reject(new Error('The client is closed'));
     signal?.throwIfAborted();
-    await this.listen(queue);
+    const id = keyOf(queue, jobId);
+    let entry = this.entries.get(id);
+    if (!entry) {
+      entry = { queue, jobId, waiters: new Set(), adding: 0 };
+      this.entries.set(id, entry);
+    }
+    const target = entry;
     const settled = new Promise<Settled>((resolve, reject) => {
-      const entry = this.waiting.get(jobId) ?? { queue, waiters: [] };
-      const waiter: Waiter = { resolve };
-      entry.waiters.push(waiter);
-      this.waiting.set(jobId, entry);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          entry.waiters = entry.waiters.filter((w) => w !== waiter);
-          if (entry.waiters.length === 0 && this.waiting.get(jobId) === entry) this.waiting.delete(jobId);
-          reject(signal.reason);
-        },
-        { once: true },
-      );
+      const onAbort = (): void => {
+        target.waiters.delete(waiter);
+        if (target.waiters.size === 0 && this.entries.get(id) === target) this.entries.delete(id);
+        reject(signal?.reason);
+      };
+      const waiter = (value: Settled): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(value);
+      };
+      target.waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
-    await this.check(queue, jobId);
+    if (adding) {
+      target.adding++;
+      const done = (): void => {
+        target.adding--;
+      };
+      adding.then(done, done);
+    } else {
+      this.listen(queue).then(
+        () => this.markDue(id),
+        () => this.markDue(id),
+      );
+    }
     this.scheduleSweep();
     return settled;
   }
 
-  /** Stops listening; pending waits never resolve after this. */
-  async close(): Promise<void> {
+  /** Calls `listener` with each progress value a job reports from now on (events are best-effort); returns the unsubscribe. */
+  onProgress(queue: string, jobId: string, listener: (value: ProgressValue) => void): () => void {
+    const id = keyOf(queue, jobId);
+    let listeners = this.progress.get(id);
+    if (!listeners) {
+      listeners = new Set();
+      this.progress.set(id, listeners);
+    }
+    listeners.add(listener);
+    this.listen(queue).catch(() => undefined);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0 && this.progress.get(id) === listeners) this.progress.delete(id);
+    };
+  }
+
+  /** Drops every wait of a job (they never settle): cheaper for a map's many jobs than an abort signal each. */
+  release(queue: string, jobId: string): void {
+    const id = keyOf(queue, jobId);
+    this.entries.delete(id);
+    this.due.delete(id);
+  }
+
+  /** Reads a job's state soon (batched with others), e.g. after cancelling it. */
+  recheck(queue: string, jobId: string): void {
+    this.markDue(keyOf(queue, jobId));
+  }
+
+  /** Stops listening and ends the event readers' connections; pending waits never settle after this. */
+  close(): void {
     this.closed = true;
     clearTimeout(this.sweepTimer);
-    await Promise.all([...this.events.values()].map((e) => e.close()));
-    this.events.clear();
+    for (const { reader } of this.readers.values()) reader.close();
+    this.readers.clear();
   }
 
-  /** Reads the job's state in Redis and settles its waiters if it has finished. */
-  private async check(queue: string, jobId: string): Promise<void> {
-    if (!this.waiting.has(jobId)) return;
-    // State first: a finished job's hash no longer changes, so what is read after it is complete.
-    const q = this.options.queue(queue);
-    const state = await q.getJobState(jobId);
-    if (state !== 'completed' && state !== 'failed') return;
-    const job = await Job.fromId(q, jobId);
-    if (!job) return;
-    if (state === 'completed') {
-      this.settle(jobId, { state: 'completed', value: job.returnvalue, attemptsMade: job.attemptsMade });
-      return;
+  private openReader(queue: string): Reader {
+    const connection = this.options.connect();
+    const reader = new QueueEventReader({
+      connection,
+      key: this.options.queue(queue).toKey('events'),
+      onEvent: (event) => this.onEvent(queue, event),
+      onInterruption: () => this.scheduleSweep(0),
+    });
+    const ready = reader.start().then(() => {
+      // After a reconnect, events written while away may have been trimmed: read every awaited job now.
+      connection.on('ready', () => this.scheduleSweep(0));
+    });
+    const entry: Reader = { reader, ready };
+    ready.catch(() => {
+      reader.close();
+      if (this.readers.get(queue) === entry) this.readers.delete(queue);
+    });
+    return entry;
+  }
+
+  private onEvent(queue: string, event: QueueEvent): void {
+    const id = keyOf(queue, event.jobId);
+    switch (event.event) {
+      case 'completed':
+        // Parsed only for a job awaited here: the stream carries every client's jobs.
+        if (this.entries.has(id)) this.settle(id, { state: 'completed', value: parseJson(event.returnvalue), attemptsMade: -1 });
+        break;
+      case 'progress':
+        if (this.progress.has(id)) this.emitProgress(id, parseJson(event.data) as ProgressValue);
+        break;
+      default:
+        // A failure may be retried and a removal may be a cancel: read the job to know.
+        this.markDue(id);
     }
-    const stack = job.stacktrace?.at(-1);
-    const error = (await readJobError(this.options.redis, jobKey(this.options.prefix, queue, jobId))) ?? {
-      name: 'Error',
-      message: job.failedReason,
-      ...(stack !== undefined && { stack }),
-    };
-    this.settle(jobId, { state: 'failed', error, attemptsMade: job.attemptsMade });
   }
 
-  private settle(jobId: string, settled: Settled): void {
-    const entry = this.waiting.get(jobId);
+  private emitProgress(id: string, value: ProgressValue): void {
+    for (const listener of this.progress.get(id) ?? []) listener(value);
+  }
+
+  private settle(id: string, settled: Settled): void {
+    const entry = this.entries.get(id);
     if (!entry) return;
-    this.waiting.delete(jobId);
-    for (const waiter of entry.waiters) waiter.resolve(settled);
+    this.entries.delete(id);
+    this.due.delete(id);
+    this.progress.delete(id);
+    for (const waiter of entry.waiters) waiter(settled);
+  }
+
+  private markDue(id: string): void {
+    if (this.closed || !this.entries.has(id)) return;
+    this.due.add(id);
+    if (!this.checking) setImmediate(() => void this.checkDue());
+  }
+
+  /** Reads every due job, one pipeline per {@link CHECK_BATCH}. */
+  private async checkDue(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      while (this.due.size > 0 && !this.closed) {
+        const batch = [...this.due].slice(0, CHECK_BATCH);
+        for (const id of batch) this.due.delete(id);
+        await this.check(batch).catch(() => this.scheduleSweep());
+      }
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private async check(ids: string[]): Promise<void> {
+    const refs = ids.flatMap((id) => {
+      const entry = this.entries.get(id);
+      return entry ? [entry] : [];
+    });
+    if (refs.length === 0) return;
+    const states = await readJobStates(this.options.redis, this.options.queue, refs);
+    refs.forEach((entry, i) => {
+      const state = states[i];
+      if (!state || state.state === 'pending') return;
+      if (state.state === 'missing' && entry.adding > 0) return;
+      this.settle(keyOf(entry.queue, entry.jobId), state);
+    });
   }
 
   private scheduleSweep(delayMs = this.options.sweepMs ?? 1_000): void {
-    if (this.closed || (this.sweepTimer && delayMs !== 0)) return;
+    if (this.closed || this.entries.size === 0) return;
+    if (this.sweepTimer && delayMs !== 0) return;
     clearTimeout(this.sweepTimer);
     this.sweepTimer = setTimeout(() => void this.sweep(), delayMs);
     this.sweepTimer.unref();
@@ -121,8 +257,33 @@ export class CompletionWatcher {
 
   private async sweep(): Promise<void> {
     this.sweepTimer = undefined;
-    const pending = [...this.waiting.entries()];
-    await Promise.all(pending.map(([jobId, { queue }]) => this.check(queue, jobId).catch(() => undefined)));
-    if (this.waiting.size > 0) this.scheduleSweep();
+    const limit = this.options.sweepBatch ?? 2_000;
+    const batch: string[] = [];
+    for (const id of this.entries.keys()) {
+      if (batch.length >= limit) break;
+      batch.push(id);
+    }
+    // Round robin: the entries read now go to the end of the map's order.
+    for (const id of batch) {
+      const entry = this.entries.get(id);
+      if (!entry) continue;
+      this.entries.delete(id);
+      this.entries.set(id, entry);
+    }
+    await this.check(batch).catch(() => undefined);
+    this.scheduleSweep();
+  }
+}
+
+function keyOf(queue: string, jobId: string): string {
+  return `${queue}\n${jobId}`;
+}
+
+/** As BullMQ reads a return value or progress: JSON, or the raw string if it is not JSON. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
   }
 }

@@ -1,12 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { Queue, type JobsOptions } from 'bullmq';
-import { DEFAULT_QUEUE, queueOf, type AnyTask, type TaskDefaults, type TaskInput, type TaskOutput } from '../defineTask.ts';
+import { Queue } from 'bullmq';
+import { DEFAULT_QUEUE, queueOf, type AnyTask, type TaskInput, type TaskOutput } from '../defineTask.ts';
+import { IdempotencyConflictError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../jobRecord.ts';
 import { parseTaskInput } from '../parseTaskIO.ts';
 import { createRedisConnection } from '../redisConnection.ts';
+import { cancelTask } from './cancelTask.ts';
 import { CompletionWatcher } from './completionWatcher.ts';
+import { ErrorRegistry, type ErrorClass, type RegisterErrorOptions } from './errorRegistry.ts';
+import { idempotentJobId, jobOptions, type KeepPolicy, type SubmitOptions } from './jobOptions.ts';
 import { readJobView, type JobView } from './jobView.ts';
-import { TaskHandle } from './taskHandle.ts';
+import { MapExecution, type MapHost, type MapItem } from './mapExecution.ts';
+import { MapRun, type MapInputs, type MapOptions } from './mapRun.ts';
+import { TaskHandle, type HandleHost } from './taskHandle.ts';
+import { asCompleted, waitHandles, type WaitHandlesOptions, type WaitHandlesResult } from './waitHandles.ts';
+
+export type { SubmitOptions } from './jobOptions.ts';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -19,56 +28,83 @@ export interface ClientOptions {
   sweepMs?: number;
   /** How long finished jobs are kept. Default: completed 24 h, failed 7 days. */
   keep?: { completedSeconds?: number; failedSeconds?: number };
-}
-
-/** Per-submit overrides of a task's defaults. */
-export interface SubmitOptions extends Omit<TaskDefaults, 'queue'> {
-  /** Run no sooner than this many ms from now. Default: 0. */
-  delayMs?: number;
+  /** Error classes to rebuild remote errors as, matched by name (see {@link TaskpoolClient.registerError}). */
+  errors?: ErrorClass[];
 }
 
 /** Submits tasks and reads their jobs. */
 export interface TaskpoolClient {
-  /** Validates the input (nothing is written to Redis if it is invalid), enqueues it, and returns a handle. */
+  /**
+   * Validates the input (nothing is written to Redis if it is invalid), enqueues it, and returns a handle.
+   * With `idempotencyKey`, a second submit returns the first job (see {@link SubmitOptions.idempotencyKey}).
+   */
   submit<T extends AnyTask>(task: T, input: TaskInput<T>, options?: SubmitOptions): Promise<TaskHandle<TaskOutput<T>>>;
+  /**
+   * Runs a task over many inputs, `chunkSize` per job and at most `window` jobs in flight, and yields the
+   * results in input order (or as they finish); see {@link MapRun} and {@link MapOptions}.
+   */
+  map<T extends AnyTask>(task: T, inputs: MapInputs<TaskInput<T>>, options: MapOptions & { settled: true }): MapRun<MapItem<TaskOutput<T>>>;
+  map<T extends AnyTask>(task: T, inputs: MapInputs<TaskInput<T>>, options?: MapOptions & { settled?: false }): MapRun<TaskOutput<T>>;
+  /** Yields the handles as their tasks finish (succeeded or failed), fastest first. */
+  asCompleted<H extends TaskHandle<unknown>>(handles: Iterable<H>): AsyncIterableIterator<H>;
+  /** Waits for all of the handles' tasks, the first to finish, or the first to fail; see {@link WaitHandlesOptions}. */
+  wait<H extends TaskHandle<unknown>>(handles: Iterable<H>, options?: WaitHandlesOptions): Promise<WaitHandlesResult<H>>;
+  /**
+   * Rebuilds remote errors of this class's name (or `options.name`) as instances of it: prototype, name,
+   * message, remote stack, code, cause and own fields; its constructor is not run. They are not
+   * `instanceof RemoteTaskError`; `taskFailureOf(error)` gives their job.
+   */
+  registerError(type: ErrorClass, options?: RegisterErrorOptions): void;
   /** A handle for a job submitted earlier (by any client). */
   handle<T extends AnyTask>(task: T, jobId: string): TaskHandle<TaskOutput<T>>;
   /** A job's view, searched in every known queue. */
   getJob(jobId: string): Promise<JobView | undefined>;
-  /** Closes every connection. */
+  /** Closes every connection. Waits still pending never settle after this. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Creates a client. Its connections fail fast when Redis is away (no offline queue). */
+/** Creates a client. Its command connection fails fast when Redis is away (no offline queue). */
 export function createClient(options: ClientOptions): TaskpoolClient {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const redis = createRedisConnection(options.redisUrl, 'producer');
   const queues = new Map<string, Queue>();
   const searched = new Set([DEFAULT_QUEUE, ...(options.queues ?? [])]);
-  const keepCompleted = options.keep?.completedSeconds ?? 24 * 3600;
-  const keepFailed = options.keep?.failedSeconds ?? 7 * 24 * 3600;
+  const keep: KeepPolicy = {
+    completedSeconds: options.keep?.completedSeconds ?? 24 * 3600,
+    failedSeconds: options.keep?.failedSeconds ?? 7 * 24 * 3600,
+  };
+  const errors = new ErrorRegistry();
+  for (const type of options.errors ?? []) errors.register(type);
 
   const queue = (name: string): Queue => {
     let q = queues.get(name);
     if (!q) {
       q = new Queue(name, { connection: redis, prefix });
+      // Connection errors reach the commands that fail (a producer connection has no offline queue); without
+      // a listener BullMQ would print each one.
+      q.on('error', () => undefined);
       queues.set(name, q);
       searched.add(name);
     }
     return q;
   };
   const watcher = new CompletionWatcher({
-    prefix,
     redis,
     queue,
     connect: () => createRedisConnection(options.redisUrl, 'worker'),
     ...(options.sweepMs !== undefined && { sweepMs: options.sweepMs }),
   });
-  const host = { watcher, view: (q: string, id: string) => readJobView(queue(q), redis, prefix, id) };
+  const host: HandleHost & MapHost = {
+    watcher,
+    errors,
+    queue,
+    view: (q, id) => readJobView(queue(q), redis, prefix, id),
+    cancel: (q, jobId) => cancelTask(queue(q), redis, { jobId, prefix, markerTtlSeconds: keep.failedSeconds }),
+  };
 
   const close = async (): Promise<void> => {
-    await watcher.close();
+    watcher.close();
     await Promise.all([...queues.values()].map((q) => q.close()));
     await redis.quit().catch(() => redis.disconnect());
   };
@@ -77,10 +113,39 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     async submit<T extends AnyTask>(task: T, input: TaskInput<T>, submitOptions: SubmitOptions = {}) {
       parseTaskInput(task, input);
       const name = queueOf(task);
-      const jobId = randomUUID();
-      await queue(name).add(task.name, input, jobOptions(task.defaults, submitOptions, jobId, { keepCompleted, keepFailed }));
+      const key = submitOptions.idempotencyKey;
+      const jobId = key === undefined ? randomUUID() : idempotentJobId(task.name, key);
+      const q = queue(name);
+      await q.add(task.name, input, { ...jobOptions(task.defaults, submitOptions, keep), jobId });
+      if (key !== undefined) {
+        // BullMQ kept the first job if the id existed: whichever submit won, the loser sees another input.
+        const stored = await redis.hget(q.toKey(jobId), 'data');
+        if (stored !== null && stored !== JSON.stringify(input)) throw new IdempotencyConflictError(jobId);
+      }
       return new TaskHandle<TaskOutput<T>>(jobId, task, name, host);
     },
+    map(task: AnyTask, inputs: MapInputs<unknown>, mapOptions: MapOptions = {}) {
+      const chunkSize = positiveInteger('chunkSize', mapOptions.chunkSize ?? 1);
+      const window = positiveInteger('window', mapOptions.window ?? Math.max(8, Math.ceil(1024 / chunkSize)));
+      const execution = new MapExecution(host, {
+        task,
+        queue: queueOf(task),
+        jobOptions: jobOptions(task.defaults, mapOptions, keep),
+        chunkSize,
+        window,
+        ordered: mapOptions.ordered ?? true,
+        ...(mapOptions.signal && { signal: mapOptions.signal }),
+        onProgress: (progress) => {
+          mapOptions.onProgress?.(progress);
+          run.emitProgress(progress);
+        },
+      }, inputs);
+      const run = new MapRun<never>(execution, mapOptions.settled === true);
+      return run;
+    },
+    asCompleted: (handles) => asCompleted(handles),
+    wait: (handles, waitOptions) => waitHandles(handles, waitOptions),
+    registerError: (type, registerOptions) => errors.register(type, registerOptions),
     handle<T extends AnyTask>(task: T, jobId: string) {
       return new TaskHandle<TaskOutput<T>>(jobId, task, queueOf(task), host);
     },
@@ -96,21 +161,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   };
 }
 
-function jobOptions(
-  defaults: TaskDefaults,
-  overrides: SubmitOptions,
-  jobId: string,
-  keep: { keepCompleted: number; keepFailed: number },
-): JobsOptions {
-  const backoff = overrides.backoff ?? defaults.backoff ?? { type: 'exponential', delayMs: 1_000 };
-  const priority = overrides.priority ?? defaults.priority;
-  return {
-    jobId,
-    attempts: overrides.attempts ?? defaults.attempts ?? 1,
-    backoff: { type: backoff.type, delay: backoff.delayMs },
-    ...(priority !== undefined && { priority }),
-    ...(overrides.delayMs !== undefined && { delay: overrides.delayMs }),
-    removeOnComplete: { age: keep.keepCompleted },
-    removeOnFail: { age: keep.keepFailed },
-  };
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`map: ${name} must be a positive integer, got ${value}`);
+  return value;
 }

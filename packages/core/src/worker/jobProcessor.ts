@@ -7,7 +7,8 @@ import { jobKey, writeJobError } from '../jobRecord.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
 import { CANCEL_FIELD } from '../workerInfo.ts';
 import { AttemptFailure } from './attemptFailure.ts';
-import type { Executor, TaskSlot } from './inlineExecutor.ts';
+import type { CancelBook } from './cancelListener.ts';
+import type { Executor } from './inlineExecutor.ts';
 
 /** Limits applied to every attempt, from the worker's options. */
 export interface AttemptLimits {
@@ -28,8 +29,8 @@ export interface ProcessorContext {
   prefix: string;
   logger: Logger;
   limits: AttemptLimits;
-  /** Sandboxes by the job they run, for cancels. */
-  active: Map<string, TaskSlot>;
+  /** The jobs held here and the cancels heard. */
+  cancels: CancelBook;
   counts: { done: number; failed: number };
   /** True once the shutdown grace period is over: failures then put the job back to waiting. */
   requeueOnFailure: () => boolean;
@@ -58,13 +59,31 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     if (!task) {
       return fail({ ...serializeError(new Error(`Unknown task ${job.name}`)), code: 'UNKNOWN_TASK', reason: 'invalid' }, 0);
     }
-    if ((await redis.hget(key, CANCEL_FIELD)) !== null) {
-      return fail({ name: 'CancelledError', code: 'CANCELLED', reason: 'cancelled', message: 'The task was cancelled before it started' }, 0);
+    const cancelled = (): Promise<never> =>
+      fail({ name: 'CancelledError', code: 'CANCELLED', reason: 'cancelled', message: 'The task was cancelled before it started' }, 0);
+    ctx.cancels.hold(jobId);
+    // A job that ran before (retried, or stalled on a worker that died) may carry a cancel this worker never
+    // heard: read the flag. A fresh job's cancel reaches this worker through the channel (see CancelBook).
+    const ranBefore = job.attemptsMade > 0 || job.stalledCounter > 0;
+    if (ranBefore && (await redis.hget(key, CANCEL_FIELD)) !== null) {
+      ctx.cancels.release(jobId);
+      return cancelled();
     }
-    const sandbox = await pool.acquire();
+    let sandbox: Awaited<ReturnType<Executor['acquire']>>;
+    try {
+      sandbox = await pool.acquire();
+    } catch (error) {
+      ctx.cancels.release(jobId);
+      throw error;
+    }
+    if (ctx.cancels.isCancelled(jobId)) {
+      ctx.cancels.release(jobId);
+      pool.release(sandbox);
+      return cancelled();
+    }
     const started = performance.now();
     const elapsed = (): number => Math.round(performance.now() - started);
-    ctx.active.set(jobId, sandbox);
+    ctx.cancels.attach(jobId, sandbox);
     log.info({ event: 'job:start', sandboxPid: sandbox.pid });
     try {
       const timeoutMs = (job.opts as { timeoutMs?: number }).timeoutMs ?? task.defaults.timeoutMs;
@@ -103,7 +122,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       }
       return await fail(failure, elapsed(), sandbox.pid);
     } finally {
-      ctx.active.delete(jobId);
+      ctx.cancels.release(jobId);
       pool.release(sandbox);
     }
   };

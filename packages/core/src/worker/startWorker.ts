@@ -7,10 +7,10 @@ import { TaskModuleError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../jobRecord.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
 import { createRedisConnection } from '../redisConnection.ts';
-import { listenForCancels } from './cancelListener.ts';
+import { CancelBook, listenForCancels } from './cancelListener.ts';
 import { createJobProcessor } from './jobProcessor.ts';
 import { SandboxPool } from './sandboxPool.ts';
-import { InlineExecutor, type TaskSlot } from './inlineExecutor.ts';
+import { InlineExecutor } from './inlineExecutor.ts';
 import { startHeartbeat } from './workerHeartbeat.ts';
 
 /** Options of {@link startWorker}. */
@@ -98,7 +98,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   await Promise.all(started.map((p) => p.start()));
 
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
-  const active = new Map<string, TaskSlot>();
+  const cancels = new CancelBook();
   const counts = { done: 0, failed: 0 };
   let requeueOnFailure = false;
   // The RSS cap samples a process: it holds for sandbox processes only (a thread's cap is V8's heap limit).
@@ -108,7 +108,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     redis,
     prefix,
     logger,
-    active,
+    cancels,
     counts,
     requeueOnFailure: () => requeueOnFailure,
     limits: {
@@ -140,7 +140,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     worker.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ worker error'));
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  const cancels = await listenForCancels(redis, prefix, active, logger);
+  const cancelListener = await listenForCancels(redis, prefix, cancels, logger);
   const heartbeat = startHeartbeat(redis, prefix, started, { id, queues, concurrency, startedAt, counts }, logger);
   logger.info({ event: 'worker:ready', queues, concurrency, prefix, sandboxPids: started.flatMap((p) => p.pids), tasks: [...mod.tasks.keys()] });
 
@@ -168,7 +168,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       await Promise.race([finished, forced]);
       clearTimeout(timer);
       clearTimeout(force);
-      await Promise.all([cancels.stop(), heartbeat.stop()]);
+      await Promise.all([cancelListener.stop(), heartbeat.stop()]);
       await Promise.all(started.map((p) => p.close()));
       await redis.quit().catch(() => redis.disconnect());
       logger.info({ event: 'worker:stopped' });

@@ -1,0 +1,71 @@
+import { SEARCHABLE_STATES } from '@taskpool/core';
+import { z } from 'zod';
+
+/**
+ * The shapes of the API's own answers, in zod: `/openapi.json` is generated from them (and from each task's
+ * schemas), and the contract tests parse real answers with them, so the document cannot drift from the code.
+ */
+const issue = z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string(), code: z.string() });
+
+export const errorBodySchema = z.object({
+  error: z
+    .object({
+      code: z.string().meta({ description: 'Stable: INVALID_INPUT, BAD_REQUEST, UNAUTHORIZED, UNKNOWN_TASK, JOB_NOT_FOUND, CONFLICT, PAYLOAD_TOO_LARGE, REDIS_UNAVAILABLE, ...' }),
+      message: z.string(),
+      issues: z.array(issue).optional(),
+      items: z.array(z.object({ index: z.number().int(), issues: z.array(issue) })).optional(),
+    })
+    .catchall(z.unknown()),
+});
+
+const jobState = z.enum(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children', 'completed', 'failed', 'unknown']);
+
+interface ResponseError {
+  name: string;
+  message: string;
+  code?: string | undefined;
+  reason?: string | undefined;
+  fields?: Record<string, unknown> | undefined;
+  cause?: ResponseError | undefined;
+}
+const responseError: z.ZodType<ResponseError> = z.lazy(() =>
+  z.object({
+    name: z.string(),
+    message: z.string(),
+    code: z.string().optional(),
+    reason: z.string().optional(),
+    fields: z.record(z.string(), z.unknown()).optional(),
+    cause: responseError.optional(),
+  }),
+);
+
+export const jobResponseSchema = z.object({
+  id: z.string(),
+  task: z.string(),
+  queue: z.string(),
+  state: jobState,
+  attempts: z.number().int(),
+  progress: z.union([z.number(), z.record(z.string(), z.unknown())]),
+  createdAt: z.number(),
+  finishedAt: z.number().optional(),
+  result: z.unknown().optional().meta({ description: "The task's output, once completed (see the task's output schema)" }),
+  error: responseError.optional(),
+});
+
+export const jobSummarySchema = z.object({
+  id: z.string(),
+  task: z.string(),
+  queue: z.string(),
+  state: jobState,
+  attempts: z.number().int(),
+  createdAt: z.number(),
+  finishedAt: z.number().optional(),
+  error: z.object({ name: z.string(), message: z.string(), code: z.string().optional(), reason: z.string().optional() }).optional(),
+});
+
+export const searchResultSchema = z.object({ jobs: z.array(jobSummarySchema), truncated: z.boolean() });
+export const submittedSchema = z.object({ id: z.string(), replayed: z.boolean().optional() });
+export const batchSubmittedSchema = z.object({ ids: z.array(z.string()), replayed: z.boolean() });
+export const retriedFailedSchema = z.object({ task: z.string(), retried: z.number().int() });
+export const cancelOutcomeSchema = z.object({ id: z.string(), queue: z.string(), outcome: z.enum(['removed', 'signalled']) });
+export const searchStateSchema = z.enum(SEARCHABLE_STATES);

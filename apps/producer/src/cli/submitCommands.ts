@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import type { JobResponse } from '../jobResponse.ts';
+import type { ApiClient } from './apiClient.ts';
+import { UsageError, type Command } from './command.ts';
+import { describeJob, errorLine, isFinished } from './output.ts';
+import { createProgressBar } from './progressBar.ts';
+
+/** Inputs per batch request (the API's limit). */
+const BATCH_SIZE = 1_000;
+/** How long each long-poll asks the producer to wait (it caps the wait itself). */
+const POLL_WAIT_MS = 25_000;
+/** Long-polls in flight at once while `map` waits. */
+const WAIT_CONCURRENCY = 16;
+
+/** `taskpool submit <task> --input '{...}' [--wait] [--idempotency-key K]`. */
+export const submit: Command = async (ctx) => {
+  const [task, ...rest] = ctx.args;
+  if (task === undefined || rest.length > 0) throw new UsageError('Expected one task name');
+  if (ctx.flags.input === undefined) throw new UsageError('Missing --input \'{"...": ...}\'');
+  const input = parseJson(ctx.flags.input, '--input');
+  const headers = ctx.flags.idempotencyKey === undefined ? undefined : { 'idempotency-key': ctx.flags.idempotencyKey };
+  const { id } = await ctx.api.post<{ id: string }>(`/v1/tasks/${encodeURIComponent(task)}`, input, headers);
+  if (!ctx.flags.wait) {
+    ctx.out(ctx.flags.json ? JSON.stringify({ id }) : id);
+    return 0;
+  }
+  ctx.note(`Submitted ${task}: ${id}; waiting...`);
+  const job = await waitForJob(ctx.api, id);
+  ctx.out(ctx.flags.json ? JSON.stringify(job) : describeJob(job));
+  return job.state === 'completed' ? 0 : 1;
+};
+
+/** `taskpool map <task> --inputs file.jsonl`: one job per line, submitted in batches, then awaited with a progress bar. */
+export const map: Command = async (ctx) => {
+  const [task, ...rest] = ctx.args;
+  if (task === undefined || rest.length > 0) throw new UsageError('Expected one task name');
+  if (ctx.flags.inputs === undefined) throw new UsageError('Missing --inputs <file.jsonl>');
+  const inputs = parseJsonLines(await readFile(ctx.flags.inputs, 'utf8'), ctx.flags.inputs);
+  const ids: string[] = [];
+  for (let start = 0; start < inputs.length; start += BATCH_SIZE) {
+    const { ids: batch } = await ctx.api.post<{ ids: string[] }>(`/v1/tasks/${encodeURIComponent(task)}/batch`, { inputs: inputs.slice(start, start + BATCH_SIZE) });
+    ids.push(...batch);
+  }
+  const bar = createProgressBar(ids.length, task);
+  const jobs = new Array<JobResponse>(ids.length);
+  let done = 0;
+  let failed = 0;
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < ids.length) {
+      const index = next++;
+      const job = await waitForJob(ctx.api, ids[index]!);
+      jobs[index] = job;
+      done++;
+      if (job.state !== 'completed') failed++;
+      bar.update(done, failed);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(WAIT_CONCURRENCY, ids.length) }, lane));
+  bar.finish();
+  if (ctx.flags.json) {
+    jobs.forEach((job, index) => ctx.out(JSON.stringify({ index, id: job.id, state: job.state, ...(job.result !== undefined && { result: job.result }), ...(job.error && { error: job.error }) })));
+  } else {
+    ctx.out(`${jobs.length} job(s): ${jobs.length - failed} completed, ${failed} failed`);
+    jobs.forEach((job, index) => job.state !== 'completed' && ctx.out(`  line ${index + 1}: ${job.id} ${job.state}${job.error ? `: ${errorLine(job.error)}` : ''}`));
+  }
+  return failed === 0 ? 0 : 1;
+};
+
+/** Long-polls a job until it has finished. */
+async function waitForJob(api: ApiClient, id: string): Promise<JobResponse> {
+  for (;;) {
+    const job = await api.get<JobResponse>(`/v1/jobs/${encodeURIComponent(id)}?waitMs=${POLL_WAIT_MS}`);
+    if (isFinished(job)) return job;
+  }
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${what} is not JSON: ${(error as Error).message}`);
+  }
+}
+
+/** One JSON value per non-blank line; a bad line is named by its number. */
+function parseJsonLines(text: string, file: string): unknown[] {
+  const inputs: unknown[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() !== '') inputs.push(parseJson(line, `${file} line ${i + 1}`));
+  });
+  if (inputs.length === 0) throw new UsageError(`${file} has no input`);
+  return inputs;
+}

@@ -1,0 +1,44 @@
+import { queueOf, type AnyTask, type FailureGroup, type QueueCounts, type TaskJobCounts, type TaskpoolAdmin, type WorkerInfo } from '@taskpool/core';
+import { readLastHour, type HourStats } from './metrics/minuteStats.ts';
+
+/** One task in the overview. */
+export interface TaskOverview {
+  name: string;
+  queue: string;
+  counts: TaskJobCounts['counts'];
+  /** Failed jobs (still kept) grouped by reason, with the latest message of each group. */
+  failures: FailureGroup[];
+  lastHour: HourStats;
+}
+
+/** `GET /v1/stats`: what the dashboard shows and `taskpool stats` prints. */
+export interface OverviewStats {
+  generatedAt: number;
+  prefix: string;
+  queues: QueueCounts[];
+  tasks: TaskOverview[];
+  /** True when a queue held more jobs in a state than are counted per task (the queue counts stay exact). */
+  countsCapped: boolean;
+  workers: WorkerInfo[];
+}
+
+const NO_COUNTS: TaskJobCounts['counts'] = { waiting: 0, active: 0, delayed: 0, prioritized: 0, failed: 0 };
+
+/**
+ * Gathers the overview in four reads: BullMQ's queue counts, the per-task counts (one Lua pass per queue),
+ * the last hour's per-minute statistics (one pipeline) and the worker registry. Tasks are the module's,
+ * plus any other job name found in the queues.
+ */
+export async function overviewStats(admin: TaskpoolAdmin, tasks: ReadonlyMap<string, AnyTask>): Promise<OverviewStats> {
+  const [queues, perQueue, workers] = await Promise.all([admin.queueCounts(), admin.taskCounts(), admin.workers()]);
+  const names = new Map<string, string>([...tasks.values()].map((task) => [task.name, queueOf(task)]));
+  for (const { queue, tasks: found } of perQueue) for (const { task } of found) if (!names.has(task)) names.set(task, queue);
+  const hour = await readLastHour(admin.redis, admin.prefix, [...names.keys()]);
+  const overview = [...names.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, queue]): TaskOverview => {
+      const counted = perQueue.find((q) => q.queue === queue)?.tasks.find((t) => t.task === name);
+      return { name, queue, counts: counted?.counts ?? NO_COUNTS, failures: counted?.failures ?? [], lastHour: hour.get(name)! };
+    });
+  return { generatedAt: Date.now(), prefix: admin.prefix, queues, tasks: overview, countsCapped: perQueue.some((q) => q.capped), workers };
+}

@@ -1,0 +1,78 @@
+import { idempotentJobId, parseTaskInput, queueOf, UnknownTaskError, type AnyTask } from '@taskpool/core';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { taskCatalogue } from '../taskCatalogue.ts';
+import { parseBatch } from './batchValidation.ts';
+import { parseRequest } from './parseRequest.ts';
+import type { RouteContext } from './routeContext.ts';
+
+/** The most inputs one batch request may carry. */
+export const MAX_BATCH_SIZE = 1_000;
+
+/** The body of `POST /v1/tasks/:name/batch`. */
+export const batchBodySchema = z.object({ inputs: z.array(z.unknown()).min(1).max(MAX_BATCH_SIZE) });
+
+/** `Idempotency-Key`: printable ASCII, 1-255 characters (the IETF draft's and Stripe's limits). */
+const idempotencyKeySchema = z.string().regex(/^[\x20-\x7e]{1,255}$/, 'printable ASCII, 1 to 255 characters');
+
+/**
+ * - `POST /v1/tasks/:name` → 202 `{ id }`; with `Idempotency-Key` (the client's `idempotencyKey`), a repeat answers
+ *   the first job (`replayed: true`), the same key with another input 409 `CONFLICT`.
+ * - `POST /v1/tasks/:name/batch` `{ inputs: [...] }` → 202 `{ ids }`, one `addBulk`; any invalid input → 400, nothing enqueued.
+ * - `POST /v1/tasks/:name/retry-failed` → 200 `{ retried }`.
+ * - `GET /v1/tasks` → the catalogue (names, queues, defaults, JSON Schemas of input and output).
+ */
+export function taskRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const catalogue = taskCatalogue(ctx.tasks);
+  const taskOf = (name: string): AnyTask => {
+    const task = ctx.tasks.get(name);
+    if (!task) throw new UnknownTaskError(name);
+    return task;
+  };
+
+  app.get('/v1/tasks', async () => ({ tasks: catalogue }));
+
+  app.post<{ Params: { name: string }; Body: unknown }>('/v1/tasks/:name', async (request, reply) => {
+    const task = taskOf(request.params.name);
+    const key = idempotencyKeyOf(request.headers['idempotency-key']);
+    // Parsed here too (the client parses again), so a bad input is a 400 even while Redis is away.
+    parseTaskInput(task, request.body);
+    if (key === undefined) {
+      const handle = await ctx.viaRedis(() => ctx.client.submit(task, request.body));
+      return accepted(reply, handle.id).send({ id: handle.id });
+    }
+    // `replayed` tells the caller an earlier request made the job; the client's submit decides which one did.
+    const replayed = await ctx.viaRedis(() => jobExists(ctx, task, key));
+    const handle = await ctx.viaRedis(() => ctx.client.submit(task, request.body, { idempotencyKey: key }));
+    return accepted(reply, handle.id).send({ id: handle.id, replayed });
+  });
+
+  app.post<{ Params: { name: string }; Body: unknown }>('/v1/tasks/:name/batch', async (request, reply) => {
+    const task = taskOf(request.params.name);
+    const key = idempotencyKeyOf(request.headers['idempotency-key']);
+    const { inputs } = parseRequest(batchBodySchema, request.body, 'body');
+    parseBatch(task, inputs);
+    const keys = key === undefined ? undefined : inputs.map((_, i) => `${key}#${i}`);
+    const jobs = await ctx.viaRedis(() => ctx.admin.submitBatch(task, inputs, keys));
+    return reply.code(202).send({ ids: jobs.map((job) => job.id), replayed: jobs.some((job) => job.replayed) });
+  });
+
+  app.post<{ Params: { name: string } }>('/v1/tasks/:name/retry-failed', async (request) => {
+    const task = taskOf(request.params.name);
+    const retried = await ctx.viaRedis(() => ctx.admin.retryFailed(task.name, queueOf(task)));
+    return { task: task.name, retried };
+  });
+}
+
+async function jobExists(ctx: RouteContext, task: AnyTask, key: string): Promise<boolean> {
+  return (await ctx.admin.redis.exists(ctx.admin.queue(queueOf(task)).toKey(idempotentJobId(task.name, key)))) === 1;
+}
+
+function accepted(reply: FastifyReply, id: string): FastifyReply {
+  return reply.code(202).header('location', `/v1/jobs/${encodeURIComponent(id)}`);
+}
+
+function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  return parseRequest(idempotencyKeySchema, Array.isArray(header) ? header.join(',') : header, 'Idempotency-Key header');
+}

@@ -1,0 +1,182 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { DEFAULT_QUEUE, queueOf } from '../defineTask.ts';
+import { readJobView, type JobView } from '../client/jobView.ts';
+import { DEFAULT_PREFIX } from '../jobRecord.ts';
+import { createRedisConnection } from '../redisConnection.ts';
+import type { WorkerInfo } from '../workerInfo.ts';
+import { cancelTask } from '../client/cancelTask.ts';
+import type { KeepPolicy } from '../client/jobOptions.ts';
+import type { AnyTask } from '../defineTask.ts';
+import { JobConflictError } from './jobConflictError.ts';
+import { countJobsByTask, type QueueTaskCounts } from './countJobsByTask.ts';
+import { listWorkers } from './listWorkers.ts';
+import { retryFailedJobs, retryJob } from './retryJob.ts';
+import { searchJobs, type JobQuery, type JobSummary } from './searchJobs.ts';
+import { submitBatch, type BatchJob } from './submitBatch.ts';
+
+/** Options of {@link createAdmin}. */
+export interface AdminOptions {
+  redisUrl: string;
+  /** BullMQ key prefix. Default: `'taskpool'`. */
+  prefix?: string;
+  /** The queues to inspect. Default: `['default']`. */
+  queues?: string[];
+  /** How long finished jobs are kept, as the client's option of that name. Default: completed 24 h, failed 7 days. */
+  keep?: { completedSeconds?: number; failedSeconds?: number };
+}
+
+/** What {@link TaskpoolAdmin.cancelJob} did: `removed` a job that had not started, or `signalled` the worker running it. */
+export interface CancelOutcome {
+  id: string;
+  queue: string;
+  outcome: 'removed' | 'signalled';
+}
+
+/** BullMQ's job counts of one queue. */
+export interface QueueCounts {
+  queue: string;
+  counts: Record<'waiting' | 'active' | 'delayed' | 'prioritized' | 'failed' | 'completed', number>;
+}
+
+/**
+ * Operations on jobs that someone other than their submitter performs: an operator, a dashboard, a CLI
+ * (graphile-worker's `WorkerUtils`, Sidekiq's `Sidekiq::API`). Every method searches the known queues for the
+ * job id (ids are UUIDs, unique across queues).
+ */
+export interface TaskpoolAdmin {
+  readonly prefix: string;
+  /** The admin's own connection (fail-fast), for reads of your own. */
+  readonly redis: Redis;
+  /** The known queues, sorted. */
+  readonly queueNames: readonly string[];
+  /** The BullMQ queue of that name (e.g. for Bull Board). */
+  queue(name: string): Queue;
+  getJob(jobId: string): Promise<JobView | undefined>;
+  /** Puts a failed job back to waiting (see `retryJob.ts`); undefined if there is no such job. @throws JobConflictError */
+  retryJob(jobId: string): Promise<JobView | undefined>;
+  /** Retries every failed job of a task in its queue; returns how many. */
+  retryFailed(task: string, queue: string): Promise<number>;
+  /**
+   * Cancels a job as `handle.cancel()` does (`client/cancelTask.ts`); undefined if there is no such job.
+   * @throws JobConflictError when it has already finished.
+   */
+  cancelJob(jobId: string): Promise<CancelOutcome | undefined>;
+  /**
+   * Enqueues validated inputs of a task in one round trip, with the client's job options and idempotent ids
+   * (see `submitBatch.ts`). @throws IdempotencyConflictError
+   */
+  submitBatch(task: AnyTask, inputs: readonly unknown[], idempotencyKeys?: readonly string[]): Promise<BatchJob[]>;
+  /** Jobs matching a query (by id: that job), across the known queues, newest first per state. */
+  searchJobs(query: JobQuery & { id?: string }): Promise<{ jobs: JobSummary[]; truncated: boolean }>;
+  /** BullMQ's per-queue counts. */
+  queueCounts(): Promise<QueueCounts[]>;
+  /** Per-task counts and failure groups, per queue (see `countJobsByTask.ts`). */
+  taskCounts(): Promise<QueueTaskCounts[]>;
+  /** Workers whose heartbeat is fresh. */
+  workers(): Promise<WorkerInfo[]>;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Opens an admin on one fail-fast (producer-role) connection. */
+export function createAdmin(options: AdminOptions): TaskpoolAdmin {
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const redis = createRedisConnection(options.redisUrl, 'producer');
+  const names = [...new Set(options.queues ?? [DEFAULT_QUEUE])].sort();
+  const keep: KeepPolicy = {
+    completedSeconds: options.keep?.completedSeconds ?? 24 * 3600,
+    failedSeconds: options.keep?.failedSeconds ?? 7 * 24 * 3600,
+  };
+  const queues = new Map<string, Queue>();
+  const queue = (name: string): Queue => {
+    let q = queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: redis, prefix });
+      // Connection errors reach the failing commands; BullMQ would print the unheard ones.
+      q.on('error', () => {});
+      queues.set(name, q);
+    }
+    return q;
+  };
+  /** The first known queue holding the job, by one EXISTS per queue. */
+  const locate = async (jobId: string): Promise<Queue | undefined> => {
+    for (const name of names) {
+      const q = queue(name);
+      if ((await redis.exists(q.toKey(jobId))) === 1) return q;
+    }
+    return undefined;
+  };
+  const close = async (): Promise<void> => {
+    await Promise.all([...queues.values()].map((q) => q.close()));
+    await redis.quit().catch(() => redis.disconnect());
+  };
+
+  return {
+    prefix,
+    redis,
+    queueNames: names,
+    queue,
+    async getJob(jobId) {
+      const q = await locate(jobId);
+      return q && readJobView(q, redis, prefix, jobId);
+    },
+    async retryJob(jobId) {
+      const q = await locate(jobId);
+      if (!q || !(await retryJob(q, redis, jobId))) return undefined;
+      return readJobView(q, redis, prefix, jobId);
+    },
+    retryFailed: (task, name) => retryFailedJobs(queue(name), redis, task),
+    async cancelJob(jobId) {
+      const q = await locate(jobId);
+      if (!q) return undefined;
+      const result = await cancelTask(q, redis, { jobId, prefix, markerTtlSeconds: keep.failedSeconds });
+      if (result === 'missing') return undefined;
+      if (result === 'finished') {
+        const state = await q.getJobState(jobId);
+        throw new JobConflictError(jobId, state, `Job ${jobId} has already ${state === 'failed' ? 'failed' : 'completed'}: nothing to cancel`);
+      }
+      return { id: jobId, queue: q.name, outcome: result };
+    },
+    submitBatch: (task, inputs, idempotencyKeys) => submitBatch(queue(queueOf(task)), redis, { task, inputs, idempotencyKeys, keep }),
+    async searchJobs(query) {
+      if (query.id !== undefined) {
+        const view = await this.getJob(query.id);
+        const found = view && (query.task === undefined || view.task === query.task) && (query.state === undefined || view.state === query.state);
+        return { jobs: found ? [summaryOf(view)] : [], truncated: false };
+      }
+      const limit = query.limit ?? 50;
+      const jobs: JobSummary[] = [];
+      let truncated = false;
+      for (const name of names) {
+        if (jobs.length >= limit) break;
+        const found = await searchJobs(queue(name), redis, { ...query, limit: limit - jobs.length });
+        jobs.push(...found.jobs);
+        truncated ||= found.truncated;
+      }
+      return { jobs, truncated };
+    },
+    async queueCounts() {
+      return Promise.all(
+        names.map(async (name) => {
+          const counts = await queue(name).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed');
+          return { queue: name, counts: counts as QueueCounts['counts'] };
+        }),
+      );
+    },
+    taskCounts: () => Promise.all(names.map((name) => countJobsByTask(queue(name), redis))),
+    workers: () => listWorkers(redis, prefix),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function summaryOf(view: JobView): JobSummary {
+  const summary: JobSummary = { id: view.id, task: view.task, queue: view.queue, state: view.state, attempts: view.attempts, createdAt: view.createdAt };
+  if (view.finishedAt !== undefined) summary.finishedAt = view.finishedAt;
+  if (view.error) {
+    const { name, message, code, reason } = view.error;
+    summary.error = { name, message, ...(code !== undefined && { code }), ...(reason !== undefined && { reason }) };
+  }
+  return summary;
+}

@@ -1,0 +1,30 @@
+import type { Redis } from 'ioredis';
+import { HEARTBEAT_MS, workersKey, type WorkerInfo } from '../workerInfo.ts';
+
+/** A worker is live while its last heartbeat is younger than this: it may miss two, not three. */
+export const WORKER_STALE_MS = 3 * HEARTBEAT_MS;
+
+/**
+ * The live workers of a prefix, read from the registry the workers' heartbeats fill (`workersKey`),
+ * sorted by host and pid. Entries whose heartbeat is older than {@link WORKER_STALE_MS} (a worker that
+ * was killed) and entries that do not parse are left out; removing them is the workers' business.
+ */
+export async function listWorkers(redis: Redis, prefix: string, now = Date.now()): Promise<WorkerInfo[]> {
+  const entries = await redis.hgetall(workersKey(prefix));
+  const live: WorkerInfo[] = [];
+  for (const text of Object.values(entries)) {
+    const info = parseWorkerInfo(text);
+    if (info && now - info.heartbeatAt < WORKER_STALE_MS) live.push(info);
+  }
+  return live.sort((a, b) => a.host.localeCompare(b.host) || a.pid - b.pid);
+}
+
+function parseWorkerInfo(text: string): WorkerInfo | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<WorkerInfo>;
+    if (typeof value.heartbeatAt !== 'number' || typeof value.pid !== 'number' || typeof value.host !== 'string') return undefined;
+    return { ...value, sandboxes: Array.isArray(value.sandboxes) ? value.sandboxes : [] } as WorkerInfo;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,72 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { CANCEL_FIELD } from '../workerInfo.ts';
+import { JobConflictError } from './jobConflictError.ts';
+
+/** The job-hash field of the last attempt's structured error (`jobRecord.ts`). */
+const ERROR_FIELD = 'tpError';
+
+/**
+ * Puts a failed job back to waiting with its full attempt budget (a fix was deployed: the job deserves
+ * every attempt again, as Sidekiq's "retry now"). Its last error and any cancel flag are cleared first, so
+ * the worker neither shows the old error nor cancels the new run.
+ *
+ * @throws JobConflictError when the job exists but has not failed.
+ * @returns false when the queue holds no such job.
+ */
+export async function retryJob(queue: Queue, redis: Redis, jobId: string): Promise<boolean> {
+  const state = await queue.getJobState(jobId);
+  if (state === 'unknown') return false;
+  if (state !== 'failed') throw notFailed(jobId, state);
+  const job = await queue.getJob(jobId);
+  if (!job) return false;
+  await redis.hdel(queue.toKey(jobId), ERROR_FIELD, CANCEL_FIELD);
+  try {
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+  } catch (error) {
+    // Another caller retried (or removed) it between the state check and here.
+    const now = await queue.getJobState(jobId);
+    if (now === 'unknown') return false;
+    throw notFailed(jobId, now, error);
+  }
+  return true;
+}
+
+/** How many failed jobs {@link retryFailedJobs} looks at per round trip. */
+const PAGE = 500;
+
+/**
+ * Retries every failed job of one task (BullMQ's `retryJobs` would retry every task of the queue).
+ * Jobs that stop being failed meanwhile are skipped.
+ *
+ * @returns How many jobs were put back to waiting.
+ */
+export async function retryFailedJobs(queue: Queue, redis: Redis, task: string): Promise<number> {
+  const failedKey = queue.toKey('failed');
+  // Collected first: each retry removes its job from the failed set, which would shift a paged scan.
+  const ids: string[] = [];
+  for (let start = 0; ; start += PAGE) {
+    const page = await redis.zrange(failedKey, start, start + PAGE - 1);
+    if (page.length === 0) break;
+    const pipeline = redis.pipeline();
+    for (const id of page) pipeline.hget(queue.toKey(id), 'name');
+    const names = (await pipeline.exec()) ?? [];
+    page.forEach((id, i) => {
+      if (names[i]?.[1] === task) ids.push(id);
+    });
+  }
+  let retried = 0;
+  for (const id of ids) {
+    try {
+      if (await retryJob(queue, redis, id)) retried++;
+    } catch (error) {
+      if (!(error instanceof JobConflictError)) throw error;
+    }
+  }
+  return retried;
+}
+
+function notFailed(jobId: string, state: string, cause?: unknown): JobConflictError {
+  const message = `Job ${jobId} is ${state}, not failed: only a failed job can be retried`;
+  return new JobConflictError(jobId, state, message, cause === undefined ? undefined : { cause });
+}

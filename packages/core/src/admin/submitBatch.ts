@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { idempotentJobId, jobOptions, type KeepPolicy } from '../client/jobOptions.ts';
+import { queueOf, type AnyTask } from '../defineTask.ts';
+import { IdempotencyConflictError } from '../errors.ts';
+
+/** One job of a batch: its id, and whether an earlier submit with the same idempotency key had created it. */
+export interface BatchJob {
+  id: string;
+  replayed: boolean;
+}
+
+/** What {@link submitBatch} enqueues: inputs already validated, and optionally one idempotency key per input. */
+export interface BatchRequest {
+  task: AnyTask;
+  inputs: readonly unknown[];
+  idempotencyKeys?: readonly string[] | undefined;
+  keep: KeepPolicy;
+}
+
+/**
+ * Enqueues validated inputs of one task in one round trip (`Queue.addBulk`, a MULTI), with the job options
+ * and idempotent job ids `client.submit` uses (`client/jobOptions.ts`). With keys, they are checked first: a
+ * key already used with a different input throws {@link IdempotencyConflictError} and nothing is added; a
+ * key already used with the same input returns the first job (BullMQ ignores an add whose id exists).
+ */
+export async function submitBatch(queue: Queue, redis: Redis, request: BatchRequest): Promise<BatchJob[]> {
+  const { task, inputs, idempotencyKeys } = request;
+  if (queue.name !== queueOf(task)) throw new Error(`Task ${task.name} goes to queue ${queueOf(task)}, not ${queue.name}`);
+  const ids = inputs.map((_, i) => (idempotencyKeys ? idempotentJobId(task.name, idempotencyKeys[i]!) : randomUUID()));
+  const stored = idempotencyKeys ? await storedData(queue, redis, ids) : ids.map(() => null);
+  stored.forEach((data, i) => {
+    if (data !== null && data !== JSON.stringify(inputs[i])) throw new IdempotencyConflictError(ids[i]!);
+  });
+  const options = jobOptions(task.defaults, {}, request.keep);
+  await queue.addBulk(inputs.map((input, i) => ({ name: task.name, data: input, opts: { ...options, jobId: ids[i]! } })));
+  return ids.map((id, i) => ({ id, replayed: stored[i] !== null }));
+}
+
+async function storedData(queue: Queue, redis: Redis, ids: string[]): Promise<(string | null)[]> {
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hget(queue.toKey(id), 'data');
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([error, value]) => {
+    if (error) throw error;
+    return (value as string | null) ?? null;
+  });
+}

@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import type { JobsOptions } from 'bullmq';
+import type { TaskDefaults } from '../defineTask.ts';
+
+/** Per-submit overrides of a task's defaults. */
+export interface SubmitOptions extends Pick<TaskDefaults, 'attempts' | 'backoff' | 'priority' | 'timeoutMs'> {
+  /** Run no sooner than this many ms from now. Default: 0. */
+  delayMs?: number;
+  /**
+   * Submits at most once per key and task: the job id is derived from the task's name and the key, and
+   * BullMQ ignores an add whose id exists, so a second submit returns a handle on the first job. The same
+   * key with a different input throws `IdempotencyConflictError`. The guarantee lasts as long as the first
+   * job is kept (by default 24 h once completed, 7 days once failed); a job cancelled before it ran is
+   * removed, so its key can be used again. The HTTP API's `Idempotency-Key` gives the same ids.
+   */
+  idempotencyKey?: string;
+}
+
+/** How long finished jobs are kept, in seconds. */
+export interface KeepPolicy {
+  completedSeconds: number;
+  failedSeconds: number;
+}
+
+/**
+ * BullMQ job options with the per-attempt time limit: BullMQ keeps option keys it does not know in the job
+ * hash (`opts`), and the worker reads `job.opts.timeoutMs` before the task's `defaults.timeoutMs`.
+ */
+export type TaskJobOptions = JobsOptions & { timeoutMs?: number };
+
+/**
+ * The job options of a submit: attempts, backoff and priority from the submit, else the task's defaults,
+ * else 1 attempt and exponential backoff from 1 s; a per-submit `timeoutMs` (the task's default is read by
+ * the worker itself); the keep policy. The caller adds `jobId`.
+ */
+export function jobOptions(defaults: TaskDefaults, overrides: SubmitOptions, keep: KeepPolicy): TaskJobOptions {
+  const backoff = overrides.backoff ?? defaults.backoff ?? { type: 'exponential', delayMs: 1_000 };
+  const priority = overrides.priority ?? defaults.priority;
+  return {
+    attempts: overrides.attempts ?? defaults.attempts ?? 1,
+    backoff: { type: backoff.type, delay: backoff.delayMs },
+    ...(priority !== undefined && { priority }),
+    ...(overrides.delayMs !== undefined && overrides.delayMs > 0 && { delay: overrides.delayMs }),
+    ...(overrides.timeoutMs !== undefined && { timeoutMs: overrides.timeoutMs }),
+    removeOnComplete: { age: keep.completedSeconds },
+    removeOnFail: { age: keep.failedSeconds },
+  };
+}
+
+/**
+ * The job id of an idempotent submit: UUID-shaped (RFC 9562 version 8) from SHA-256 of the task's name and
+ * the key, so it is stable, never clashes between tasks, and is the id the HTTP API derives from the same
+ * `Idempotency-Key`.
+ */
+export function idempotentJobId(task: string, key: string): string {
+  const hex = createHash('sha256').update(`${task}\n${key}`).digest('hex');
+  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}

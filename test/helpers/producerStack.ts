@@ -1,0 +1,55 @@
+import { collectTasks, createAdmin, createClient, createLogger, type TaskpoolAdmin, type TaskpoolClient } from '@taskpool/core';
+import { buildServer, createProducerMetrics, createRedisHealth, guardedBy, type BuildServerDeps, type ProducerMetrics, type RedisHealth } from '@taskpool/producer';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import * as fixtures from '../fixtures/producerTasks.ts';
+
+import { AUTH, TEST_TOKEN } from './testToken.ts';
+
+export { AUTH, TEST_TOKEN };
+
+/** A producer built in-process (no listening) over a real Redis, with its own client and admin. */
+export interface ProducerStack extends AsyncDisposable {
+  app: FastifyInstance;
+  client: TaskpoolClient;
+  admin: TaskpoolAdmin;
+  redis: RedisHealth;
+  /** The registry `/metrics` serves (feed it job events with `startJobEventsRecorder`). */
+  metrics: ProducerMetrics;
+  /** `app.inject` with the test token (unless `headers.authorization` is given). */
+  request(options: InjectOptions): Promise<LightMyRequestResponse>;
+  /** POSTs a JSON body with the token. */
+  post(url: string, body?: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+/** Builds a producer over `test/fixtures/producerTasks.ts`, waiting until its Redis health connection is up. */
+export async function startProducerStack(options: { redisUrl: string; prefix: string } & Partial<BuildServerDeps>): Promise<ProducerStack> {
+  const { redisUrl, prefix, ...deps } = options;
+  const tasks = collectTasks(fixtures);
+  const queues = [...new Set([...tasks.values()].map((t) => t.defaults.queue ?? 'default'))];
+  const logger = createLogger({ level: 'silent' });
+  const client = createClient({ redisUrl, prefix, queues });
+  const admin = createAdmin({ redisUrl, prefix, queues });
+  const redis = createRedisHealth({ redisUrl, logger });
+  if (!(await redis.whenUp(10_000))) throw new Error(`Redis at ${redisUrl} did not answer`);
+  const metrics = createProducerMetrics({ admin, viaRedis: guardedBy(redis, 5_000) });
+  const app = buildServer({ tasks, client, admin, redis, logger, metrics, tokens: [TEST_TOKEN], ...deps });
+  await app.ready();
+  const request = (inject: InjectOptions) => app.inject({ ...inject, headers: { ...AUTH, ...inject.headers } });
+  const close = async () => {
+    await app.close();
+    await Promise.all([client.close(), admin.close(), redis.close()]);
+  };
+  return {
+    app,
+    client,
+    admin,
+    redis,
+    metrics,
+    request,
+    post: (url, body, headers = {}) =>
+      request({ method: 'POST', url, headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...headers }, ...(body !== undefined && { body: JSON.stringify(body) }) }),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
