@@ -1,0 +1,41 @@
+/**
+ * One worker process of a benchmark, so every side runs as it would in production (a process of its own, the
+ * client in the benchmark's process). `argv[2]` picks the side:
+ * - `taskpool-process`, `taskpool-inline`: `startWorker` serving `bench/benchTasks.ts`'s queue of that isolation;
+ * - `bullmq-inline`: a BullMQ `Worker` with a processor function (no isolation);
+ * - `bullmq-sandboxed`: a BullMQ `Worker` with a processor file (BullMQ's own child processes).
+ * Every side runs `CONCURRENCY` jobs at a time. Prints `ready` once serving; exits on SIGTERM.
+ */
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'bullmq';
+import { createLogger } from '@taskpool/core';
+import { startWorker } from '@taskpool/core/worker';
+
+const [side, queue] = process.argv.slice(2);
+const { REDIS_URL, PREFIX, CONCURRENCY } = process.env;
+const concurrency = Number(CONCURRENCY);
+const connection = { url: REDIS_URL! };
+
+let close: () => Promise<unknown>;
+if (side === 'taskpool-process' || side === 'taskpool-inline') {
+  const worker = await startWorker({
+    redisUrl: REDIS_URL!,
+    prefix: PREFIX!,
+    tasksModule: fileURLToPath(new URL('./benchTasks.ts', import.meta.url)),
+    queues: [queue!],
+    concurrency,
+    inlineConcurrency: concurrency,
+    logger: createLogger({ level: 'warn' }),
+  });
+  close = () => worker.close();
+} else if (side === 'bullmq-inline' || side === 'bullmq-sandboxed') {
+  const processor = side === 'bullmq-inline' ? async (job: { data: { i: number } }) => ({ i: job.data.i }) : fileURLToPath(new URL('./bullNoopProcessor.ts', import.meta.url));
+  const worker = new Worker(queue!, processor, { connection, prefix: PREFIX!, concurrency });
+  worker.on('error', (error) => console.error(error));
+  await worker.waitUntilReady();
+  close = () => worker.close();
+} else {
+  throw new Error(`Unknown side ${side}`);
+}
+process.once('SIGTERM', () => void close().finally(() => process.exit(0)));
+console.log('ready');

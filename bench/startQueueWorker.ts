@@ -1,0 +1,46 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import type { BenchContext } from './benchmark.ts';
+
+/** The worker sides the latency and map benchmarks compare (see `queueWorkerChild.ts`). */
+export type WorkerSide = 'taskpool-process' | 'taskpool-inline' | 'bullmq-inline' | 'bullmq-sandboxed';
+
+/** A worker process of one side. */
+export interface QueueWorker {
+  pid: number;
+  /** SIGTERM; resolves once it has exited (SIGKILL after 10 s). */
+  stop(): Promise<void>;
+}
+
+const CHILD = fileURLToPath(new URL('./queueWorkerChild.ts', import.meta.url));
+const TSX = createRequire(import.meta.url).resolve('tsx');
+
+/** Starts `queueWorkerChild.ts` for one side and queue, and resolves once it serves. */
+export async function startQueueWorker(ctx: BenchContext, side: WorkerSide, queue: string, concurrency: number): Promise<QueueWorker> {
+  const child = spawn(process.execPath, ['--import', TSX, CHILD, side, queue], {
+    cwd: ctx.root,
+    env: { ...process.env, REDIS_URL: ctx.redisUrl, PREFIX: ctx.prefix, CONCURRENCY: String(concurrency) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const exited = once(child, 'exit').finally(() => process.removeListener('exit', killOnExit));
+  const lines = createInterface({ input: child.stdout });
+  await new Promise<void>((resolve, reject) => {
+    lines.on('line', (line) => line === 'ready' && resolve());
+    void exited.then(([code, signal]) => reject(new Error(`${side} worker exited (code ${String(code)}, signal ${String(signal)}) before it was ready`)));
+  });
+  return {
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
