@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks';
 import { createClient, type TaskpoolClient } from '@taskpool/core';
 import { calibrateLimit } from '../examples/calibrateLimit.ts';
 import { countPrimes, countPrimesBelow } from '../examples/tasks.ts';
-import { awaitResults } from './awaitResults.ts';
 import { bareParallel } from './bareParallel.ts';
 import type { BenchContext, BenchResult } from './benchmark.ts';
 import { cpuMsOf, machineBusyMs, processUsage } from './processUsage.ts';
@@ -32,7 +31,6 @@ interface Round {
   bareMs: number;
   /** CPU ms spent during the pooled side, by process. */
   cpu: { client: number; supervisor: number; sandboxes: number; redis: number };
-  staleResults: number;
   /** CPU used by processes other than this benchmark's, in % of the machine, over the whole round. */
   otherCpuPct: number;
 }
@@ -68,17 +66,15 @@ export async function cpuSpeedup(ctx: BenchContext): Promise<BenchResult> {
     await runPooled(client, 4 * concurrency, limit, expected);
 
     for (let r = 0; rounds.filter(isQuiet).length < QUIET_ROUNDS && r < MAX_ROUNDS; r++) {
-      const round: Round = { serialMs: 0, pooledMs: 0, bareMs: 0, cpu: cpuNow(), staleResults: 0, otherCpuPct: 0 };
+      const round: Round = { serialMs: 0, pooledMs: 0, bareMs: 0, cpu: cpuNow(), otherCpuPct: 0 };
       const roundStart = { wall: performance.now(), machine: machineBusyMs(), ours: ourCpuMs(pids) };
       for (const side of ORDERS[r % ORDERS.length]!) {
         if (side === 'serial') round.serialMs = runSerial(TASKS, limit, expected);
         if (side === 'bare') round.bareMs = await bareParallel(concurrency, TASKS, limit);
         if (side === 'pooled') {
           const before = cpuNow();
-          const pooled = await runPooled(client, TASKS, limit, expected);
+          round.pooledMs = await runPooled(client, TASKS, limit, expected);
           const after = cpuNow();
-          round.pooledMs = pooled.ms;
-          round.staleResults = pooled.staleResults;
           round.cpu = {
             client: after.client - before.client,
             supervisor: after.supervisor - before.supervisor,
@@ -115,7 +111,8 @@ export async function cpuSpeedup(ctx: BenchContext): Promise<BenchResult> {
       tasks: TASKS,
       concurrency,
       limit,
-      taskMs: round2(msPerCall),
+      taskMs: round2(med((r) => r.serialMs) / TASKS),
+      calibratedTaskMs: round2(msPerCall),
       rounds: rounds.length,
       quietRounds: quiet.length,
       serialMs: Math.round(med((r) => r.serialMs)),
@@ -130,18 +127,17 @@ export async function cpuSpeedup(ctx: BenchContext): Promise<BenchResult> {
       clientCpuMsPerTask: perTask((r) => r.cpu.client),
       supervisorCpuMsPerTask: perTask((r) => r.cpu.supervisor),
       redisCpuMsPerTask: perTask((r) => r.cpu.redis),
-      staleResults: rounds.reduce((sum, r) => sum + r.staleResults, 0),
       otherCpuPct: round2(med((r) => r.otherCpuPct)),
       otherCpuPctMax: round2(Math.max(...used.map((r) => r.otherCpuPct))),
     },
     notes:
       `Medians of the ${quiet.length > 0 ? `${quiet.length} quiet` : `${rounds.length} (all noisy)`} rounds; every round: ${listed.join('; ')}. ` +
+      'taskMs is one call as timed by the serial side (calibratedTaskMs: by the calibration before, a lower limit if the machine was busy then). ' +
       'pooledMs runs from the first submit to the last result, after a warm-up of 4 tasks per sandbox; bareMs is the same ' +
       'calls split over as many bare Node processes (the machine\'s ceiling), poolVsBare = bareMs / pooledMs. ' +
       'sandboxBusyPct is the sandboxes\' CPU time over pooledMs x concurrency; the *CpuMsPerTask figures are the CPU the client ' +
       '(this process), the worker\'s supervising process and redis-server spend per task during the pooled side (10 ms ticks). ' +
-      `otherCpuPct is the CPU that processes outside this benchmark used during a round; above ${NOISY_PCT}% a round is noisy. ` +
-      'staleResults counts result() calls repeated because of the INVALID_OUTPUT race in the client (see BENCHMARKS.md).',
+      `otherCpuPct is the CPU that processes outside this benchmark used during a round; above ${NOISY_PCT}% a round is noisy.`,
   };
 }
 
@@ -150,14 +146,14 @@ function isQuiet(round: Round): boolean {
 }
 
 /** Submits `count` tasks at once; resolves with the wall time from the first submit to the last result. */
-async function runPooled(client: TaskpoolClient, count: number, limit: number, expected: number): Promise<{ ms: number; staleResults: number }> {
+async function runPooled(client: TaskpoolClient, count: number, limit: number, expected: number): Promise<number> {
   const started = performance.now();
   const handles = await Promise.all(Array.from({ length: count }, () => client.submit(countPrimes, { limit })));
-  const { outputs, staleResults } = await awaitResults(handles, RESULT_TIMEOUT_MS);
+  const outputs = await Promise.all(handles.map((h) => h.result({ timeoutMs: RESULT_TIMEOUT_MS })));
   const ms = performance.now() - started;
   const wrong = outputs.filter((o) => o.count !== expected).length;
   if (wrong > 0) throw new Error(`${wrong} of ${count} pooled results differ from the serial count ${expected}`);
-  return { ms, staleResults };
+  return ms;
 }
 
 /** Runs `count` calls one after another here; returns the wall time. */

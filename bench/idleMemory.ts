@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createClient, type TaskHandle } from '@taskpool/core';
 import { countPrimes, sumSqrt } from '../examples/tasks.ts';
-import { awaitResults } from './awaitResults.ts';
 import type { BenchContext, BenchResult } from './benchmark.ts';
 import { cpuMsOf, processUsage } from './processUsage.ts';
 import { spawnWorker } from './spawnWorker.ts';
@@ -25,7 +24,7 @@ export async function idleMemory(ctx: BenchContext): Promise<BenchResult> {
         i % 2 === 0 ? client.submit(sumSqrt, { n: 1_000_000 }) : client.submit(countPrimes, { limit: 100_000 }),
       ),
     );
-    await awaitResults(handles, 60_000);
+    await Promise.all(handles.map((h) => h.result({ timeoutMs: 60_000 })));
     const sandboxPids = worker.sandboxPids();
     const idleAfterMs = await waitUntilIdle([worker.pid, ...sandboxPids]);
     const workerRss = processUsage(worker.pid).rssMiB;

@@ -70,11 +70,7 @@ async function main(): Promise<void> {
   log(`\nWrote bench/results/${file}.json and ${file}.md (${run.durationS} s).`);
 }
 
-main().then(
-  // createClient().close() leaves one Redis connection open (see BENCHMARKS.md), which would keep this process alive.
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -91,11 +91,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  // client.close() leaves one Redis connection open (a bug in core, see BENCHMARKS.md); exit explicitly.
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error instanceof ConfigError ? error.message : error);
-    process.exit(1);
-  },
-);
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exitCode = 1;
+});
