@@ -36,10 +36,9 @@ describe('kill -9', () => {
     process.kill(victim, 'SIGKILL');
     const results = await Promise.all(handles.map((h) => h.result({ timeoutMs: 60_000 })));
     expect(results.map((r) => r.id)).toEqual(handles.map((_, id) => id));
-    expect(results.some((r) => r.pid === victim)).toBe(true);
     expect(new Set(executions(file))).toEqual(new Set(handles.map((_, id) => id)));
     expect(worker.sandboxPids).not.toContain(victim);
-    expect(worker.sandboxPids).toHaveLength(2);
+    await eventually(() => worker.sandboxPids.length === 2, 'a replacement for the killed sandbox');
   });
 
   it('of a whole worker instance mid-run, another alive: every task completes exactly once, none lost', async () => {

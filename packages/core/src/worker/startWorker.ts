@@ -168,9 +168,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       await Promise.race([finished, forced]);
       clearTimeout(timer);
       clearTimeout(force);
-      await Promise.all([cancelListener.stop(), heartbeat.stop()]);
+      // Redis calls are bounded: with Redis gone they would wait for ever (worker connections retry).
+      await settleWithin(Promise.all([cancelListener.stop(), heartbeat.stop()]), 2_000);
       await Promise.all(started.map((p) => p.close()));
-      await redis.quit().catch(() => redis.disconnect());
+      await settleWithin(redis.quit(), 2_000);
+      redis.disconnect();
       logger.info({ event: 'worker:stopped' });
     })();
     return closing;
@@ -218,4 +220,11 @@ function isolationByQueue(tasks: ReadonlyMap<string, AnyTask>): Map<string, Isol
     modes.set(queue, mode);
   }
   return modes;
+}
+
+/** Waits for a promise, at most `ms`; its rejection is ignored. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
