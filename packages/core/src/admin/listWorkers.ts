@@ -7,15 +7,18 @@ export const WORKER_STALE_MS = 3 * HEARTBEAT_MS;
 /**
  * The live workers of a prefix, read from the registry the workers' heartbeats fill (`workersKey`),
  * sorted by host and pid. Entries whose heartbeat is older than {@link WORKER_STALE_MS} (a worker that
- * was killed) and entries that do not parse are left out; removing them is the workers' business.
+ * was killed) and entries that do not parse are left out and deleted, so dead workers don't pile up.
  */
 export async function listWorkers(redis: Redis, prefix: string, now = Date.now()): Promise<WorkerInfo[]> {
   const entries = await redis.hgetall(workersKey(prefix));
   const live: WorkerInfo[] = [];
-  for (const text of Object.values(entries)) {
+  const gone: string[] = [];
+  for (const [id, text] of Object.entries(entries)) {
     const info = parseWorkerInfo(text);
     if (info && now - info.heartbeatAt < WORKER_STALE_MS) live.push(info);
+    else gone.push(id);
   }
+  if (gone.length > 0) await redis.hdel(workersKey(prefix), ...gone);
   return live.sort((a, b) => a.host.localeCompare(b.host) || a.pid - b.pid);
 }
 

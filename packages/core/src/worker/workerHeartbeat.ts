@@ -63,17 +63,3 @@ export function startHeartbeat(redis: Redis, prefix: string, pools: readonly San
     },
   };
 }
-
-/** Reads the live workers of a deployment, dropping (and deleting) those that missed three heartbeats. */
-export async function listWorkers(redis: Redis, prefix: string, now = Date.now()): Promise<WorkerInfo[]> {
-  const entries = await redis.hgetall(workersKey(prefix));
-  const live: WorkerInfo[] = [];
-  const gone: string[] = [];
-  for (const [id, json] of Object.entries(entries)) {
-    const info = JSON.parse(json) as WorkerInfo;
-    if (now - info.heartbeatAt > 3 * HEARTBEAT_MS) gone.push(id);
-    else live.push(info);
-  }
-  if (gone.length > 0) await redis.hdel(workersKey(prefix), ...gone);
-  return live.sort((a, b) => a.startedAt - b.startedAt);
-}
