@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startLocalRedis } from '@taskpool/core/local-redis';
 import type { Benchmark, BenchResult } from './benchmark.ts';
+import { chordFlow } from './chordFlow.ts';
 import { cpuSpeedup } from './cpuSpeedup.ts';
 import { describeMachine } from './describeMachine.ts';
 import { formatMarkdown, formatTable, type BenchRun } from './formatResults.ts';
@@ -22,7 +23,7 @@ import { idleMemory } from './idleMemory.ts';
 import { latency } from './latency.ts';
 import { mapThroughput } from './mapThroughput.ts';
 
-const BENCHMARKS: Record<string, Benchmark> = { cpuSpeedup, idleMemory, latency, mapThroughput };
+const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, idleMemory, latency, mapThroughput };
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));

@@ -22,10 +22,10 @@ export interface ProducerStack extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Builds a producer over `test/fixtures/producerTasks.ts`, waiting until its Redis health connection is up. */
+/** Builds a producer over `test/fixtures/producerTasks.ts` (or `options.tasks`), waiting until its Redis health connection is up. */
 export async function startProducerStack(options: { redisUrl: string; prefix: string } & Partial<BuildServerDeps>): Promise<ProducerStack> {
   const { redisUrl, prefix, ...deps } = options;
-  const tasks = collectTasks(fixtures);
+  const tasks = deps.tasks ?? collectTasks(fixtures);
   const queues = [...new Set([...tasks.values()].map((t) => t.defaults.queue ?? 'default'))];
   const logger = createLogger({ level: 'silent' });
   const client = createClient({ redisUrl, prefix, queues });

@@ -69,3 +69,25 @@ export const batchSubmittedSchema = z.object({ ids: z.array(z.string()), replaye
 export const retriedFailedSchema = z.object({ task: z.string(), retried: z.number().int() });
 export const cancelOutcomeSchema = z.object({ id: z.string(), queue: z.string(), outcome: z.enum(['removed', 'signalled']) });
 export const searchStateSchema = z.enum(SEARCHABLE_STATES);
+
+interface StepResponse {
+  id: string;
+  queue: string;
+  task: string;
+  state: z.infer<typeof jobState>;
+  attempts: number;
+  error?: ResponseError | undefined;
+  children: StepResponse[];
+}
+const stepResponse: z.ZodType<StepResponse> = z.lazy(() =>
+  z.object({ id: z.string(), queue: z.string(), task: z.string(), state: jobState, attempts: z.number().int(), error: responseError.optional(), children: z.array(stepResponse) }),
+);
+export const workflowSubmittedSchema = z.object({ id: z.string() });
+export const workflowResponseSchema = z.object({
+  id: z.string(),
+  state: jobState,
+  result: z.unknown().optional().meta({ description: "The workflow's output (its last step's), once completed" }),
+  error: responseError.optional(),
+  root: stepResponse,
+});
+export const workflowCancelSchema = z.object({ removed: z.number().int(), signalled: z.number().int() });

@@ -10,6 +10,7 @@ import { jobRoutes } from './routes/jobRoutes.ts';
 import type { RouteContext } from './routes/routeContext.ts';
 import { systemRoutes } from './routes/systemRoutes.ts';
 import { taskRoutes } from './routes/taskRoutes.ts';
+import { workflowRoutes } from './routes/workflowRoutes.ts';
 
 /** What {@link buildServer} needs; `main.ts` wires the real ones, tests their own. */
 export interface BuildServerDeps {
@@ -36,7 +37,7 @@ export interface BuildServerDeps {
 
 /**
  * Builds the producer's HTTP API and dashboard without listening (tests call `app.inject`). The routes and
- * their answers are listed in `routes/taskRoutes.ts`, `routes/jobRoutes.ts`, `routes/systemRoutes.ts` and
+ * their answers are listed in `routes/taskRoutes.ts`, `routes/jobRoutes.ts`, `routes/workflowRoutes.ts`, `routes/systemRoutes.ts` and
  * `dashboard/registerDashboard.ts`; every route but `/health` and the login page needs a token (`auth/authHook.ts`).
  *
  * Every error answer is `{ error: { code, message, ...details } }`, its status from core's `errorHttpStatus`.
@@ -72,6 +73,7 @@ export function buildServer(deps: BuildServerDeps): FastifyInstance {
   const tokens = registerAuth(app, deps.tokens);
   taskRoutes(app, ctx);
   jobRoutes(app, ctx);
+  workflowRoutes(app, ctx);
   systemRoutes(app, { ...ctx, redis, metrics });
   registerDashboard(app, { ...ctx, tokens });
 

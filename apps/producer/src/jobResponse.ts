@@ -26,7 +26,8 @@ export function toJobResponse(view: JobView): JobResponse {
   return response;
 }
 
-function withoutStacks(error: SerializedError): JobResponseError {
+/** A serialized error without its stack traces (nor its causes'). */
+export function withoutStacks(error: SerializedError): JobResponseError {
   const { stack: _stack, cause, ...rest } = error;
   return cause ? { ...rest, cause: withoutStacks(cause) } : rest;
 }

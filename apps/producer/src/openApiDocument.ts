@@ -1,4 +1,4 @@
-import type { AnyTask } from '@taskpool/core';
+import { workflowSpecSchema, type AnyTask } from '@taskpool/core';
 import type { z } from 'zod';
 import * as api from './apiSchemas.ts';
 import { MAX_BATCH_SIZE } from './routes/taskRoutes.ts';
@@ -21,6 +21,8 @@ export function openApiDocument(tasks: ReadonlyMap<string, AnyTask>): Record<str
   add('Submitted', json(api.submittedSchema));
   add('BatchSubmitted', json(api.batchSubmittedSchema));
   add('CancelOutcome', json(api.cancelOutcomeSchema));
+  add('WorkflowSpec', toJsonSchema(workflowSpecSchema, 'input'));
+  add('Workflow', json(api.workflowResponseSchema));
   const paths: Record<string, Record<string, Operation>> = {
     '/v1/tasks': { get: op('List the tasks: name, queue, defaults, JSON Schemas of input and output', ok('The catalogue', { type: 'object' })) },
     '/v1/jobs': { get: { ...op('Search jobs by id, task, state or error text', ok('Matching jobs, newest first', ref('SearchResult'))), parameters: searchParameters() } },
@@ -38,6 +40,21 @@ export function openApiDocument(tasks: ReadonlyMap<string, AnyTask>): Record<str
         }),
         parameters: [idParameter()],
       },
+    },
+    '/v1/workflows': {
+      post: {
+        ...op('Run a workflow given as JSON (task, chain, group, chord); every bound input is validated first', accepted(json(api.workflowSubmittedSchema)), invalid(), tooLarge(), errorResponse(404, 'A step names no task (UNKNOWN_TASK)')),
+        requestBody: { required: true, content: jsonContent(ref('WorkflowSpec')) },
+      },
+    },
+    '/v1/workflows/{id}': {
+      get: {
+        ...op("Read a workflow: its state, result or error, and every step's state; with waitMs, wait until it is done (capped)", ok('The workflow', ref('Workflow')), notFound()),
+        parameters: [idParameter(), { name: 'waitMs', in: 'query', schema: { type: 'integer', minimum: 0 } }],
+      },
+    },
+    '/v1/workflows/{id}/cancel': {
+      post: { ...op('Cancel a workflow: remove the steps not started, stop the running ones', accepted(json(api.workflowCancelSchema)), notFound()), parameters: [idParameter()] },
     },
     '/v1/workers': { get: op('The live workers (fresh heartbeat)', ok('Workers', { type: 'object' })) },
     '/v1/stats': { get: op('Counts per queue and task, last hour per task, workers', ok('The overview', { type: 'object' })) },

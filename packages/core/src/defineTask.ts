@@ -1,4 +1,6 @@
 import type { z } from 'zod';
+import type { Spawn } from './workflow/spawn.ts';
+import { signature, type Bound, type StepOptions, type Workflow } from './workflow/workflow.ts';
 
 /** How a task runs and retries unless a submit overrides it. */
 export interface TaskDefaults {
@@ -37,7 +39,17 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** Reports progress to whoever watches the job (a number or any JSON value). */
   progress(value: number | object): void;
+  /**
+   * Dynamic fan-out: return `ctx.spawn(workflow)` and the job starts `workflow` (e.g. a group of 500
+   * signatures, or a chord that reduces them) as its child, releases its sandbox, and once the workflow is
+   * done gives its output (checked by this task's output schema) as its own. A failure of the workflow is
+   * this job's failure.
+   */
+  spawn<O>(workflow: Workflow<Bound, O>): Spawn<O>;
 }
+
+/** What a handler returns: its output, or a {@link TaskContext.spawn} whose workflow gives it. */
+export type HandlerResult<Out> = Out | Spawn<Out> | Promise<Out | Spawn<Out>>;
 
 /** A task: its name, its contract (zod input and output), its defaults and its handler. */
 export interface TaskDefinition<In extends z.ZodType = z.ZodType, Out extends z.ZodType = z.ZodType> {
@@ -47,7 +59,9 @@ export interface TaskDefinition<In extends z.ZodType = z.ZodType, Out extends z.
   readonly output: Out;
   readonly defaults: Readonly<TaskDefaults>;
   /** The handler; runs in a sandbox process. Declared as a method so every task fits `AnyTask`. */
-  run(input: z.output<In>, ctx: TaskContext): Promise<z.input<Out>> | z.input<Out>;
+  run(input: z.output<In>, ctx: TaskContext): HandlerResult<z.input<Out>>;
+  /** A signature: this task with its input, as a workflow step (`chain`, `group`, `chord`, `client.run`). Nothing is sent. */
+  with(input: z.input<In>, options?: StepOptions): Workflow<Bound, z.output<Out>>;
 }
 
 /** Any task, whatever its schemas. */
@@ -64,7 +78,7 @@ export interface TaskSpec<In extends z.ZodType, Out extends z.ZodType> {
   input: In;
   output: Out;
   defaults?: TaskDefaults;
-  run: (input: z.output<In>, ctx: TaskContext) => Promise<z.input<Out>> | z.input<Out>;
+  run: (input: z.output<In>, ctx: TaskContext) => HandlerResult<z.input<Out>>;
 }
 
 const TASK_NAME = /^[A-Za-z0-9][\w.-]{0,127}$/;
@@ -77,14 +91,16 @@ export function defineTask<In extends z.ZodType, Out extends z.ZodType>(spec: Ta
   if (!TASK_NAME.test(spec.name)) {
     throw new TypeError(`Invalid task name ${JSON.stringify(spec.name)}: use letters, digits, '.', '_' or '-' (at most 128).`);
   }
-  return Object.freeze({
+  const task: TaskDefinition<In, Out> = Object.freeze({
     kind: 'taskpool.task' as const,
     name: spec.name,
     input: spec.input,
     output: spec.output,
     defaults: Object.freeze({ ...spec.defaults }),
     run: spec.run,
+    with: (input: z.input<In>, options?: StepOptions) => signature(task, input, options),
   });
+  return task;
 }
 
 /** True for a value made by {@link defineTask}. */

@@ -4,6 +4,7 @@ import type { TaskpoolErrorCode } from './errors.ts';
 export const errorHttpStatus: Readonly<Record<TaskpoolErrorCode, number>> = Object.freeze({
   INVALID_INPUT: 400,
   BAD_REQUEST: 400,
+  INVALID_WORKFLOW: 400,
   UNAUTHORIZED: 401,
   UNKNOWN_TASK: 404,
   JOB_NOT_FOUND: 404,

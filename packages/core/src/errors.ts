@@ -17,7 +17,8 @@ export type TaskpoolErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'CONFLICT'
   | 'TASK_TIMEOUT'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  | 'INVALID_WORKFLOW';
 
 /** The base of every error taskpool throws: a stable `code`, `name` set, `cause` kept. */
 export class TaskpoolError extends Error {
@@ -151,6 +152,14 @@ export class IdempotencyConflictError extends TaskpoolError {
   override name = 'IdempotencyConflictError';
   constructor(readonly jobId: string) {
     super('CONFLICT', `This idempotency key was already used with a different input (job ${jobId})`);
+  }
+}
+
+/** A workflow cannot run as built: e.g. a step that takes an input has none to take, or a malformed JSON spec. */
+export class InvalidWorkflowError extends TaskpoolError {
+  override name = 'InvalidWorkflowError';
+  constructor(message: string) {
+    super('INVALID_WORKFLOW', message);
   }
 }
 

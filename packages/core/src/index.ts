@@ -1,5 +1,27 @@
 export { defineTask, isTask, queueOf, DEFAULT_QUEUE } from './defineTask.ts';
-export type { AnyTask, TaskContext, TaskDefaults, TaskDefinition, TaskInput, TaskOutput, TaskSpec } from './defineTask.ts';
+export type { AnyTask, HandlerResult, TaskContext, TaskDefaults, TaskDefinition, TaskInput, TaskOutput, TaskSpec } from './defineTask.ts';
+export {
+  Workflow,
+  chain,
+  chord,
+  group,
+  signature,
+  type Bound,
+  type ChildFailurePolicy,
+  type FailureInfo,
+  type GroupOptions,
+  type InputOf,
+  type OutputOf,
+  type StepMismatch,
+  type StepOptions,
+  type StepOutcome,
+  type WorkflowLike,
+} from './workflow/workflow.ts';
+export { Spawn } from './workflow/spawn.ts';
+export { failureInfoSchema, serializedErrorSchema } from './workflow/failureInfo.ts';
+export { workflowFromSpec, workflowSpecSchema, type WorkflowSpec } from './workflow/workflowSpec.ts';
+export { WorkflowHandle, type WorkflowCancelResult, type WorkflowStatus } from './client/workflowHandle.ts';
+export type { StepStatus } from './client/readWorkflowTree.ts';
 export { createClient, type ClientOptions, type SubmitOptions, type TaskpoolClient } from './client/createClient.ts';
 export { TaskHandle, type ResultOptions } from './client/taskHandle.ts';
 export type { JobState, JobView } from './client/jobView.ts';
@@ -32,7 +54,7 @@ export type { BatchJob } from './admin/submitBatch.ts';
 export { SEARCHABLE_STATES, type JobQuery, type JobSummary, type SearchableState } from './admin/searchJobs.ts';
 export type { FailureGroup, QueueTaskCounts, TaskJobCounts } from './admin/countJobsByTask.ts';
 export { JobConflictError } from './admin/jobConflictError.ts';
-export { CancelledError, IdempotencyConflictError, TaskTimeoutError } from './errors.ts';
+export { CancelledError, IdempotencyConflictError, InvalidWorkflowError, TaskTimeoutError } from './errors.ts';
 export type { Outcome } from './client/taskHandle.ts';
 export type { CancelResult } from './client/cancelTask.ts';
 export type { ProgressValue } from './client/completionWatcher.ts';

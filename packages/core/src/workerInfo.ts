@@ -43,3 +43,11 @@ export const CANCEL_FIELD = 'tpCancel';
 
 /** How often workers write their heartbeat; a worker missing 3 is gone. */
 export const HEARTBEAT_MS = 2_000;
+
+/**
+ * The key a client sets to cancel a whole workflow (`WorkflowHandle.cancel()`): a worker fails every step of
+ * that workflow it fetches afterwards as cancelled, instead of running it.
+ */
+export function workflowCancelKey(prefix: string, workflowId: string): string {
+  return `${prefix}:tp:wfcancel:${workflowId}`;
+}

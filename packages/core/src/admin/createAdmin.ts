@@ -6,7 +6,7 @@ import { DEFAULT_PREFIX } from '../jobRecord.ts';
 import { createRedisConnection } from '../redisConnection.ts';
 import type { WorkerInfo } from '../workerInfo.ts';
 import { cancelTask } from '../client/cancelTask.ts';
-import type { KeepPolicy } from '../client/jobOptions.ts';
+import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
 import type { AnyTask } from '../defineTask.ts';
 import { JobConflictError } from './jobConflictError.ts';
 import { countJobsByTask, type QueueTaskCounts } from './countJobsByTask.ts';
@@ -84,10 +84,7 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const redis = createRedisConnection(options.redisUrl, 'producer');
   const names = [...new Set(options.queues ?? [DEFAULT_QUEUE])].sort();
-  const keep: KeepPolicy = {
-    completedSeconds: options.keep?.completedSeconds ?? 24 * 3600,
-    failedSeconds: options.keep?.failedSeconds ?? 7 * 24 * 3600,
-  };
+  const keep: KeepPolicy = keepPolicy(options.keep);
   const queues = new Map<string, Queue>();
   const queue = (name: string): Queue => {
     let q = queues.get(name);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
+import { FlowProducer, Queue } from 'bullmq';
 import { DEFAULT_QUEUE, queueOf, type AnyTask, type TaskInput, type TaskOutput } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../jobRecord.ts';
@@ -8,12 +8,16 @@ import { createRedisConnection } from '../redisConnection.ts';
 import { cancelTask } from './cancelTask.ts';
 import { CompletionWatcher } from './completionWatcher.ts';
 import { ErrorRegistry, type ErrorClass, type RegisterErrorOptions } from './errorRegistry.ts';
-import { idempotentJobId, jobOptions, type KeepPolicy, type SubmitOptions } from './jobOptions.ts';
+import { idempotentJobId, jobOptions, keepPolicy, type KeepPolicy, type SubmitOptions } from './jobOptions.ts';
 import { readJobView, type JobView } from './jobView.ts';
 import { MapExecution, type MapHost, type MapItem } from './mapExecution.ts';
 import { MapRun, type MapInputs, type MapOptions } from './mapRun.ts';
 import { TaskHandle, type HandleHost } from './taskHandle.ts';
 import { asCompleted, waitHandles, type WaitHandlesOptions, type WaitHandlesResult } from './waitHandles.ts';
+import { WorkflowHandle, type WorkflowHost } from './workflowHandle.ts';
+import { compileWorkflow } from '../workflow/compileWorkflow.ts';
+import { materialize } from '../workflow/stepTemplate.ts';
+import type { Bound, Workflow } from '../workflow/workflow.ts';
 
 export type { SubmitOptions } from './jobOptions.ts';
 
@@ -55,6 +59,14 @@ export interface TaskpoolClient {
    * `instanceof RemoteTaskError`; `taskFailureOf(error)` gives their job.
    */
   registerError(type: ErrorClass, options?: RegisterErrorOptions): void;
+  /**
+   * Sends a workflow (`chain`, `group`, `chord`, a signature) as one BullMQ flow, atomically: every bound
+   * input is validated first (nothing reaches Redis if one is invalid). Its steps run as their children
+   * finish; see {@link WorkflowHandle}.
+   */
+  run<Out>(workflow: Workflow<Bound, Out>): Promise<WorkflowHandle<Out>>;
+  /** A handle for a workflow sent earlier (by any client), searched in every known queue. */
+  workflow(id: string): Promise<WorkflowHandle<unknown> | undefined>;
   /** A handle for a job submitted earlier (by any client). */
   handle<T extends AnyTask>(task: T, jobId: string): TaskHandle<TaskOutput<T>>;
   /** A job's view, searched in every known queue. */
@@ -70,10 +82,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   const redis = createRedisConnection(options.redisUrl, 'producer');
   const queues = new Map<string, Queue>();
   const searched = new Set([DEFAULT_QUEUE, ...(options.queues ?? [])]);
-  const keep: KeepPolicy = {
-    completedSeconds: options.keep?.completedSeconds ?? 24 * 3600,
-    failedSeconds: options.keep?.failedSeconds ?? 7 * 24 * 3600,
-  };
+  const keep: KeepPolicy = keepPolicy(options.keep);
   const errors = new ErrorRegistry();
   for (const type of options.errors ?? []) errors.register(type);
 
@@ -103,8 +112,20 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     cancel: (q, jobId) => cancelTask(queue(q), redis, { jobId, prefix, markerTtlSeconds: keep.failedSeconds }),
   };
 
+  const flows = new FlowProducer({ connection: redis, prefix });
+  flows.on('error', () => undefined);
+  const workflowHost: WorkflowHost = {
+    watcher,
+    errors,
+    redis,
+    prefix,
+    cancelTtlSeconds: keep.failedSeconds,
+    cancel: host.cancel,
+  };
+
   const close = async (): Promise<void> => {
     watcher.close();
+    await flows.close();
     await Promise.all([...queues.values()].map((q) => q.close()));
     await redis.quit().catch(() => redis.disconnect());
   };
@@ -146,6 +167,19 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     asCompleted: (handles) => asCompleted(handles),
     wait: (handles, waitOptions) => waitHandles(handles, waitOptions),
     registerError: (type, registerOptions) => errors.register(type, registerOptions),
+    async run<Out>(workflow: Workflow<Bound, Out>) {
+      const template = compileWorkflow(workflow.node);
+      const id = randomUUID();
+      queue(template.queue);
+      await flows.add(materialize(template, { id, keep }));
+      return new WorkflowHandle<Out>(id, template.queue, workflowHost);
+    },
+    async workflow(id: string) {
+      for (const name of searched) {
+        if ((await redis.exists(queue(name).toKey(id))) === 1) return new WorkflowHandle<unknown>(id, name, workflowHost);
+      }
+      return undefined;
+    },
     handle<T extends AnyTask>(task: T, jobId: string) {
       return new TaskHandle<TaskOutput<T>>(jobId, task, queueOf(task), host);
     },

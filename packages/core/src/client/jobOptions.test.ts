@@ -5,12 +5,8 @@ const keep = { completedSeconds: 60, failedSeconds: 600 };
 
 describe('jobOptions', () => {
   it('takes the submit options over the task defaults over taskpool defaults', () => {
-    expect(jobOptions({}, {}, keep)).toEqual({
-      attempts: 1,
-      backoff: { type: 'exponential', delay: 1_000 },
-      removeOnComplete: { age: 60 },
-      removeOnFail: { age: 600 },
-    });
+    expect(jobOptions({}, {}, keep)).toEqual({ attempts: 1, removeOnComplete: { age: 60 }, removeOnFail: { age: 600 } });
+    expect(jobOptions({ attempts: 3 }, {}, keep)).toMatchObject({ attempts: 3, backoff: { type: 'exponential', delay: 1_000 } });
     const defaults = { attempts: 3, priority: 5, timeoutMs: 9_000, backoff: { type: 'fixed' as const, delayMs: 10 } };
     expect(jobOptions(defaults, { attempts: 2, delayMs: 50 }, keep)).toMatchObject({ attempts: 2, priority: 5, delay: 50, backoff: { type: 'fixed', delay: 10 } });
   });

@@ -34,17 +34,35 @@ export type TaskJobOptions = JobsOptions & { timeoutMs?: number };
  * the worker itself); the keep policy. The caller adds `jobId`.
  */
 export function jobOptions(defaults: TaskDefaults, overrides: SubmitOptions, keep: KeepPolicy): TaskJobOptions {
+  return {
+    ...attemptOptions(defaults, overrides),
+    ...(overrides.delayMs !== undefined && overrides.delayMs > 0 && { delay: overrides.delayMs }),
+    ...keepOptions(keep),
+  };
+}
+
+/** Attempts, backoff, priority and per-attempt time limit: the overrides, else the task's defaults (see {@link jobOptions}). */
+export function attemptOptions(defaults: TaskDefaults, overrides: Pick<TaskDefaults, 'attempts' | 'backoff' | 'priority' | 'timeoutMs'>): TaskJobOptions {
   const backoff = overrides.backoff ?? defaults.backoff ?? { type: 'exponential', delayMs: 1_000 };
   const priority = overrides.priority ?? defaults.priority;
+  const attempts = overrides.attempts ?? defaults.attempts ?? 1;
   return {
-    attempts: overrides.attempts ?? defaults.attempts ?? 1,
-    backoff: { type: backoff.type, delay: backoff.delayMs },
+    attempts,
+    // A job with one attempt has no backoff to keep (a fan-out of 10,000 saves 50 bytes a job).
+    ...(attempts > 1 && { backoff: { type: backoff.type, delay: backoff.delayMs } }),
     ...(priority !== undefined && { priority }),
-    ...(overrides.delayMs !== undefined && overrides.delayMs > 0 && { delay: overrides.delayMs }),
     ...(overrides.timeoutMs !== undefined && { timeoutMs: overrides.timeoutMs }),
-    removeOnComplete: { age: keep.completedSeconds },
-    removeOnFail: { age: keep.failedSeconds },
   };
+}
+
+/** The keep policy of a client or admin: completed jobs 24 h, failed ones 7 days, unless overridden. */
+export function keepPolicy(keep: Partial<KeepPolicy> = {}): KeepPolicy {
+  return { completedSeconds: keep.completedSeconds ?? 24 * 3600, failedSeconds: keep.failedSeconds ?? 7 * 24 * 3600 };
+}
+
+/** BullMQ's retention options from a keep policy. */
+export function keepOptions(keep: KeepPolicy): Pick<JobsOptions, 'removeOnComplete' | 'removeOnFail'> {
+  return { removeOnComplete: { age: keep.completedSeconds }, removeOnFail: { age: keep.failedSeconds } };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, type FlowProducer, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AnyTask } from '../defineTask.ts';
@@ -9,6 +9,9 @@ import { CANCEL_FIELD } from '../workerInfo.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import type { CancelBook } from './cancelListener.ts';
 import type { Executor } from './inlineExecutor.ts';
+import { isStepData } from '../workflow/stepTemplate.ts';
+import { spawnedTemplate } from '../workflow/spawn.ts';
+import { createStepRunner } from './workflowStep.ts';
 
 /** Limits applied to every attempt, from the worker's options. */
 export interface AttemptLimits {
@@ -27,6 +30,8 @@ export interface ProcessorContext {
   pool: Executor;
   redis: Redis;
   prefix: string;
+  /** Adds the workflows that steps and handlers spawn. */
+  flows: FlowProducer;
   logger: Logger;
   limits: AttemptLimits;
   /** The jobs held here and the cancels heard. */
@@ -40,10 +45,14 @@ const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'oom']);
 const FINAL: ReadonlySet<FailureReason> = new Set(['invalid', 'cancelled', 'quarantined']);
 const CRASH_FIELD = 'tpCrashes';
 
-/** The BullMQ processor of a worker: runs each job in a sandbox and records how it ended. */
+/**
+ * The BullMQ processor of a worker: runs each job in a sandbox and records how it ended. A workflow step
+ * (see `workflowStep.ts`) first gathers its children's outputs; a handler may return `ctx.spawn(...)`.
+ */
 export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: string) => Promise<unknown> {
   const { tasks, pool, redis, prefix, limits } = ctx;
-  return async (job, token) => {
+  const steps = createStepRunner(ctx);
+  const runAttempt = async (job: Job, token: string | undefined, input: unknown): Promise<unknown> => {
     const jobId = job.id ?? '';
     const key = jobKey(prefix, job.queueName, jobId);
     const attempt = job.attemptsMade + 1;
@@ -89,7 +98,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       const timeoutMs = (job.opts as { timeoutMs?: number }).timeoutMs ?? task.defaults.timeoutMs;
       const output = await sandbox.run({
         task: job.name,
-        input: job.data,
+        input,
         jobId,
         attempt,
         onProgress: (value) => void job.updateProgress(value).catch(() => undefined),
@@ -125,6 +134,11 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       ctx.cancels.release(jobId);
       pool.release(sandbox);
     }
+  };
+  return async (job, token) => {
+    if (isStepData(job.data)) return steps.run(job, token, (input) => runAttempt(job, token, input));
+    const output = await runAttempt(job, token, job.data);
+    return spawnedTemplate(output) ? steps.spawn(job, token, output) : output;
   };
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism, hostname } from 'node:os';
-import { Worker } from 'bullmq';
+import { FlowProducer, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { isolationOf, queueOf, type AnyTask, type Isolation } from '../defineTask.ts';
 import { TaskModuleError } from '../errors.ts';
@@ -98,6 +98,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   await Promise.all(started.map((p) => p.start()));
 
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
+  const flows = new FlowProducer({ connection: redis, prefix });
+  flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
   const cancels = new CancelBook();
   const counts = { done: 0, failed: 0 };
   let requeueOnFailure = false;
@@ -107,6 +109,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     pool: executor,
     redis,
     prefix,
+    flows,
     logger,
     cancels,
     counts,
@@ -169,7 +172,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       clearTimeout(timer);
       clearTimeout(force);
       // Redis calls are bounded: with Redis gone they would wait for ever (worker connections retry).
-      await settleWithin(Promise.all([cancelListener.stop(), heartbeat.stop()]), 2_000);
+      await settleWithin(Promise.all([cancelListener.stop(), heartbeat.stop(), flows.close()]), 2_000);
       await Promise.all(started.map((p) => p.close()));
       await settleWithin(redis.quit(), 2_000);
       redis.disconnect();

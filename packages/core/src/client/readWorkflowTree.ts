@@ -1,0 +1,104 @@
+import type { Redis } from 'ioredis';
+import type { JobState } from './jobView.ts';
+import type { SerializedError } from '../serializeError.ts';
+
+/** One step of a workflow as `WorkflowHandle.status()` shows it. */
+export interface StepStatus {
+  /** The step's job id (`<workflow id>.<index>...`). */
+  id: string;
+  queue: string;
+  /** The task's name, or `$group` / `$spawn` for a group or a fan-out step. */
+  task: string;
+  /** BullMQ's state; `unknown` once the job is gone (removed by a cancel, or past the keep policy). */
+  state: JobState;
+  /** Attempts made so far. */
+  attempts: number;
+  /** The last attempt's error, if any. */
+  error?: SerializedError;
+  /** Its children, in order; a spawned workflow comes last. */
+  children: StepStatus[];
+}
+
+const FIELDS = ['name', 'atm', 'failedReason', 'tpError'] as const;
+const COMMANDS = 9;
+
+/**
+ * Reads a workflow's tree of steps from Redis, level by level, one pipeline per level: each step's job hash,
+ * its state (BullMQ's sets and lock), and its children (the parent's `dependencies`, `processed` and
+ * `failed` keys, where BullMQ keeps its children's job keys).
+ */
+export async function readWorkflowTree(redis: Redis, prefix: string, rootQueue: string, rootId: string): Promise<StepStatus> {
+  const root: StepStatus = { id: rootId, queue: rootQueue, task: '', state: 'unknown', attempts: 0, children: [] };
+  let level = [root];
+  while (level.length > 0) {
+    const pipeline = redis.pipeline();
+    for (const step of level) {
+      const queueKey = `${prefix}:${step.queue}`;
+      const key = `${queueKey}:${step.id}`;
+      pipeline.hmget(key, ...FIELDS);
+      pipeline.zscore(`${queueKey}:completed`, step.id);
+      pipeline.zscore(`${queueKey}:failed`, step.id);
+      pipeline.zscore(`${queueKey}:waiting-children`, step.id);
+      pipeline.zscore(`${queueKey}:delayed`, step.id);
+      pipeline.exists(`${key}:lock`);
+      pipeline.smembers(`${key}:dependencies`);
+      pipeline.hkeys(`${key}:processed`);
+      pipeline.hkeys(`${key}:failed`);
+    }
+    const replies = ((await pipeline.exec()) ?? []).map(([error, value]) => (error ? null : value));
+    const next: StepStatus[] = [];
+    level.forEach((step, i) => {
+      const [fields, completed, failed, waitingChildren, delayed, locked, pending, processed, failedChildren] = replies.slice(i * COMMANDS, (i + 1) * COMMANDS) as [
+        (string | null)[] | null,
+        string | null,
+        string | null,
+        string | null,
+        string | null,
+        number | null,
+        string[] | null,
+        string[] | null,
+        string[] | null,
+      ];
+      const [name, atm, failedReason, tpError] = fields ?? [];
+      step.task = name ?? '';
+      step.attempts = Number(atm ?? 0);
+      step.state =
+        name === null || name === undefined
+          ? 'unknown'
+          : completed !== null
+            ? 'completed'
+            : failed !== null
+              ? 'failed'
+              : waitingChildren !== null
+                ? 'waiting-children'
+                : delayed !== null
+                  ? 'delayed'
+                  : locked === 1
+                    ? 'active'
+                    : 'waiting';
+      if (tpError) step.error = JSON.parse(tpError) as SerializedError;
+      else if (failedReason) step.error = { name: 'Error', message: failedReason };
+      const keys = new Set([...(pending ?? []), ...(processed ?? []), ...(failedChildren ?? [])]);
+      step.children = [...keys]
+        .map((key) => ({ key, index: indexOf(step.id, key) }))
+        .sort((a, b) => a.index - b.index)
+        .map(({ key }) => ({
+          id: key.slice(key.lastIndexOf(':') + 1),
+          queue: key.slice(prefix.length + 1, key.lastIndexOf(':')),
+          task: '',
+          state: 'unknown' as const,
+          attempts: 0,
+          children: [],
+        }));
+      next.push(...step.children);
+    });
+    level = next;
+  }
+  return root;
+}
+
+/** A child's place among its siblings: its index, the spawned workflow (`.s`) last. */
+function indexOf(parentId: string, key: string): number {
+  const suffix = key.slice(key.lastIndexOf(':') + 1).slice(parentId.length + 1);
+  return suffix === 's' ? Number.MAX_SAFE_INTEGER : Number(suffix);
+}

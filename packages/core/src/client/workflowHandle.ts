@@ -1,0 +1,90 @@
+import type { Redis } from 'ioredis';
+import { JobNotFoundError } from '../errors.ts';
+import { workflowCancelKey } from '../workerInfo.ts';
+import type { CancelResult } from './cancelTask.ts';
+import type { CompletionWatcher, Settled } from './completionWatcher.ts';
+import type { ErrorRegistry } from './errorRegistry.ts';
+import { readWorkflowTree, type StepStatus } from './readWorkflowTree.ts';
+import { JobFuture, type Outcome } from './jobFuture.ts';
+
+/** What a workflow handle needs from its client. */
+export interface WorkflowHost {
+  readonly watcher: CompletionWatcher;
+  readonly errors: ErrorRegistry;
+  readonly redis: Redis;
+  readonly prefix: string;
+  /** How long a cancel's mark lasts, seconds (the failed-job retention). */
+  readonly cancelTtlSeconds: number;
+  cancel(queue: string, jobId: string): Promise<CancelResult>;
+}
+
+/** A workflow's state: its root's, and every step's in a tree. */
+export interface WorkflowStatus {
+  id: string;
+  /** The root step's state: `completed` or `failed` once the workflow is done. */
+  state: StepStatus['state'];
+  root: StepStatus;
+}
+
+/** What `WorkflowHandle.cancel()` did: the steps it removed (not started) and signalled (running). */
+export interface WorkflowCancelResult {
+  removed: number;
+  signalled: number;
+}
+
+const UNFINISHED: ReadonlySet<StepStatus['state']> = new Set(['waiting', 'prioritized', 'delayed', 'active']);
+
+/**
+ * A running workflow (`client.run()`): a future for its output (the root step's), a tree of its steps'
+ * states, and a cancel. Its id is its root job's id. `result()` rejects with the error of the step that
+ * failed it, its class rebuilt as for a single task (`RemoteTaskError`, `CancelledError`, a registered
+ * class...), or with `ResultTimeoutError` after `timeoutMs` (the workflow goes on).
+ */
+export class WorkflowHandle<Out> extends JobFuture<Out> {
+  constructor(id: string, queue: string, private readonly host: WorkflowHost) {
+    super(id, queue, host.watcher);
+  }
+
+  /** Every step's state, attempts and error, as a tree from the root. */
+  async status(): Promise<WorkflowStatus> {
+    const root = await readWorkflowTree(this.host.redis, this.host.prefix, this.queue, this.id);
+    return { id: this.id, state: root.state, root };
+  }
+
+  /**
+   * Cancels everything not finished: marks the workflow cancelled (a worker fails any of its steps it fetches
+   * afterwards as cancelled), removes the steps not started and stops the running ones (their handlers'
+   * signal fires, their sandboxes are killed after the grace period). `result()` then rejects with
+   * `CancelledError`. Steps that finished keep their outputs.
+   */
+  async cancel(): Promise<WorkflowCancelResult> {
+    await this.host.redis.set(workflowCancelKey(this.host.prefix, this.id), '1', 'EX', this.host.cancelTtlSeconds);
+    const tree = await readWorkflowTree(this.host.redis, this.host.prefix, this.queue, this.id);
+    const result: WorkflowCancelResult = { removed: 0, signalled: 0 };
+    // Leaves first, so that no parent is woken with a child that is still about to run.
+    for (const step of unfinished(tree).reverse()) {
+      const done = await this.host.cancel(step.queue, step.id);
+      if (done === 'removed') result.removed++;
+      if (done === 'signalled') result.signalled++;
+    }
+    this.host.watcher.recheck(this.queue, this.id);
+    return result;
+  }
+
+  protected toOutcome(settled: Settled): Outcome<Out> {
+    if (settled.state === 'missing') return { ok: false, error: new JobNotFoundError(this.id) };
+    if (settled.state === 'failed') return { ok: false, error: this.host.errors.rebuild(this.id, settled.error, settled.attemptsMade) };
+    return { ok: true, value: settled.value as Out };
+  }
+}
+
+/** The steps not finished and not waiting for children, parents before their children. */
+function unfinished(root: StepStatus): StepStatus[] {
+  const found: StepStatus[] = [];
+  const visit = (step: StepStatus): void => {
+    if (UNFINISHED.has(step.state)) found.push(step);
+    step.children.forEach(visit);
+  };
+  visit(root);
+  return found;
+}

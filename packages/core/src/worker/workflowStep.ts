@@ -1,0 +1,213 @@
+import { UnrecoverableError, WaitingChildrenError, type FlowProducer, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { KeepPolicy } from '../client/jobOptions.ts';
+import type { AnyTask } from '../defineTask.ts';
+import { jobKey, writeJobError } from '../jobRecord.ts';
+import { parseTaskOutput } from '../parseTaskIO.ts';
+import { serializeError, type SerializedError } from '../serializeError.ts';
+import { cancelChannel, workflowCancelKey } from '../workerInfo.ts';
+import { spawnedTemplate } from '../workflow/spawn.ts';
+import { childFailureOptions, childId, isStepData, materialize, workflowIdOf, type StepData, type StepMeta, type StepTemplate } from '../workflow/stepTemplate.ts';
+import type { FailureInfo, StepOutcome } from '../workflow/workflow.ts';
+
+/** What the step runner shares with its worker. */
+export interface StepRunnerContext {
+  tasks: ReadonlyMap<string, AnyTask>;
+  redis: Redis;
+  prefix: string;
+  /** Adds spawned workflows and callbacks. */
+  flows: FlowProducer;
+  logger: Logger;
+  counts: { failed: number };
+}
+
+/** Runs a job's task in a slot with the given input; resolves to the output, or throws the error BullMQ records. */
+export type RunAttempt = (input: unknown) => Promise<unknown>;
+
+const WORKFLOW_CANCELLED: SerializedError = { name: 'CancelledError', code: 'CANCELLED', reason: 'cancelled', message: 'The workflow was cancelled' };
+
+/** The fallback keep policy of a spawned workflow whose parent has none. */
+const DEFAULT_KEEP: KeepPolicy = { completedSeconds: 24 * 3600, failedSeconds: 7 * 24 * 3600 };
+
+/**
+ * Runs workflow steps (jobs whose data is `{ $wf, input? }`, see `stepTemplate.ts`) and spawns (a handler
+ * that returned `ctx.spawn(...)`). A step first reads its children (their outputs and failures, kept by
+ * BullMQ in the parent's `processed` and `failed` hashes), applies its failure policy, then gives the group's
+ * outputs, starts its fan-out, or runs its task with the input they make. A step that fails for good
+ * because of a child carries that child's error (same name, code, fields, stack).
+ */
+export function createStepRunner(ctx: StepRunnerContext): {
+  run(job: Job, token: string | undefined, attempt: RunAttempt): Promise<unknown>;
+  spawn(job: Job, token: string | undefined, output: unknown): Promise<unknown>;
+} {
+  const { redis, prefix } = ctx;
+
+  const failStep = async (job: Job, error: SerializedError): Promise<never> => {
+    await writeJobError(redis, jobKey(prefix, job.queueName, job.id ?? ''), error);
+    ctx.counts.failed++;
+    ctx.logger.warn({ event: 'step:fail', jobId: job.id, task: job.name, reason: error.reason, err: error }, error.message);
+    const failure = new UnrecoverableError(error.message);
+    if (error.stack) failure.stack = error.stack;
+    throw failure;
+  };
+
+  /** The children's outcomes by index (`.s`, the spawned workflow, at index -1). */
+  const readChildren = async (job: Job): Promise<Map<number, StepOutcome<unknown>>> => {
+    const [values, failures] = await Promise.all([job.getChildrenValues(), job.getIgnoredChildrenFailures()]);
+    const outcomes = new Map<number, StepOutcome<unknown>>();
+    for (const [key, value] of Object.entries(values ?? {})) outcomes.set(indexOf(job, key), { ok: true, value });
+    const failed = Object.entries(failures ?? {});
+    if (failed.length > 0) {
+      const pipeline = redis.pipeline();
+      for (const [key] of failed) pipeline.hget(key, 'tpError');
+      const errors = (await pipeline.exec()) ?? [];
+      failed.forEach(([key, reason], i) => {
+        const text = errors[i]?.[1];
+        const error: SerializedError = typeof text === 'string' ? (JSON.parse(text) as SerializedError) : { name: 'Error', message: String(reason) };
+        outcomes.set(indexOf(job, key), { ok: false, error });
+      });
+    }
+    return outcomes;
+  };
+
+  /** Under the `fail` policy: stops the rest of the children (removes those not started, cancels those running). */
+  const stopChildren = async (job: Job): Promise<void> => {
+    try {
+      await job.removeUnprocessedChildren();
+      const running = await redis.smembers(`${jobKey(prefix, job.queueName, job.id ?? '')}:dependencies`);
+      for (const key of running) {
+        const id = key.slice(key.lastIndexOf(':') + 1);
+        const queue = key.slice(prefix.length + 1, key.lastIndexOf(':'));
+        await redis.publish(cancelChannel(prefix), JSON.stringify({ queue, jobId: id }));
+      }
+    } catch (error) {
+      ctx.logger.warn({ event: 'step:stop-children-failed', jobId: job.id, err: error }, 'Could not stop the remaining children');
+    }
+  };
+
+  /** What the step's children give it, by its policy; fails the step under `fail`. */
+  const gather = async (job: Job, meta: StepMeta): Promise<unknown> => {
+    const outcomes = await readChildren(job);
+    const count = meta.count ?? 0;
+    const ordered: StepOutcome<unknown>[] = [];
+    for (let i = 0; i < count; i++) ordered.push(outcomes.get(i) ?? { ok: false, error: removedChild(childId(job.id ?? '', i)) });
+    const policy = meta.policy ?? 'fail';
+    if (policy === 'fail') {
+      const failed = ordered.find((o) => !o.ok && o.error.reason !== 'cancelled') ?? ordered.find((o) => !o.ok);
+      if (failed && !failed.ok) {
+        await stopChildren(job);
+        return failStep(job, failed.error);
+      }
+    }
+    if (meta.from === 'child') return ordered[0]?.ok ? ordered[0].value : undefined;
+    if (policy === 'collect') return ordered;
+    return ordered.flatMap((o) => (o.ok ? [o.value] : []));
+  };
+
+  const cancelled = async (job: Job): Promise<boolean> => (await redis.exists(workflowCancelKey(prefix, workflowIdOf(job.id ?? '')))) === 1;
+
+  /** Starts `template` as child `<id>.s` of the job, then waits for it without holding anything. */
+  const startSpawn = async (job: Job, token: string | undefined, data: StepData, template: StepTemplate, input: unknown): Promise<unknown> => {
+    const id = job.id ?? '';
+    if (await cancelled(job)) return failStep(job, WORKFLOW_CANCELLED);
+    const flow = materialize({ ...template, opts: { ...template.opts, ...childFailureOptions('fail') } }, { id: childId(id, 's'), keep: keepOf(job), input });
+    await ctx.flows.add({ ...flow, opts: { ...flow.opts, parent: { id, queue: job.queueQualifiedName } } });
+    await job.updateData({ ...data, $wf: { ...data.$wf, spawned: true } });
+    ctx.logger.info({ event: 'step:spawned', jobId: id, task: job.name, child: childId(id, 's') });
+    if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
+    return join(job);
+  };
+
+  /** The output of the workflow the job spawned. */
+  const join = async (job: Job): Promise<unknown> => {
+    const outcome = (await readChildren(job)).get(-1) ?? { ok: false as const, error: removedChild(childId(job.id ?? '', 's')) };
+    if (!outcome.ok) return failStep(job, outcome.error);
+    const task = ctx.tasks.get(job.name);
+    if (!task) return outcome.value;
+    try {
+      return parseTaskOutput(task, outcome.value);
+    } catch (error) {
+      return failStep(job, { ...serializeError(error), reason: 'invalid' });
+    }
+  };
+
+  const output = async (job: Job, token: string | undefined, data: StepData, attempt: RunAttempt): Promise<unknown> => {
+    const meta = data.$wf;
+    // A leaf's cancel reaches it as a single job's does (removed, or signalled); a step with children is woken
+    // by their removal or failure, so it reads the workflow's mark.
+    if (((meta.count ?? 0) > 0 || meta.spawned) && (await cancelled(job))) {
+      await stopChildren(job);
+      return failStep(job, WORKFLOW_CANCELLED);
+    }
+    if (meta.spawned) return join(job);
+    const gathered = (meta.count ?? 0) > 0 ? await gather(job, meta) : undefined;
+    if (meta.kind === 'group') return gathered;
+    if (meta.kind === 'spawn') return startSpawn(job, token, data, meta.sub!, gathered);
+    const result = await attempt(meta.from ? gathered : data.input);
+    const template = spawnedTemplate(result);
+    return template ? startSpawn(job, token, data, template, undefined) : result;
+  };
+
+  const callbacks = async (job: Job, templates: StepTemplate[] | undefined, suffix: 'ok' | 'err', input: unknown): Promise<void> => {
+    if (!templates?.length) return;
+    const keep = keepOf(job);
+    await ctx.flows.addBulk(templates.map((template, i) => materialize(template, { id: `${job.id}.${suffix}${i}`, keep, input })));
+  };
+
+  return {
+    async run(job, token, attempt) {
+      const data = job.data as StepData;
+      const meta = data.$wf;
+      try {
+        const result = await output(job, token, data, attempt);
+        await callbacks(job, meta.onSuccess, 'ok', result);
+        return result;
+      } catch (error) {
+        if (meta.onFailure?.length && isFinalFailure(job, error)) {
+          const stored = await redis.hget(jobKey(prefix, job.queueName, job.id ?? ''), 'tpError');
+          const info: FailureInfo = {
+            workflowId: workflowIdOf(job.id ?? ''),
+            jobId: job.id ?? '',
+            task: job.name,
+            error: stored ? (JSON.parse(stored) as SerializedError) : serializeError(error),
+          };
+          await callbacks(job, meta.onFailure, 'err', info);
+        }
+        throw error;
+      }
+    },
+    /** A plain job's handler returned `ctx.spawn(...)`: the job becomes the root of the workflow it starts. */
+    spawn(job, token, result) {
+      const data: StepData = isStepData(job.data) ? job.data : { $wf: {}, input: job.data };
+      return startSpawn(job, token, data, spawnedTemplate(result)!, undefined);
+    },
+  };
+}
+
+/** A child's index from its job key (`<prefix>:<queue>:<parent id>.<index>`); the spawned child `.s` is -1. */
+function indexOf(job: Job, key: string): number {
+  const id = key.slice(key.lastIndexOf(':') + 1);
+  const suffix = id.slice((job.id ?? '').length + 1);
+  return suffix === 's' ? -1 : Number(suffix);
+}
+
+function removedChild(id: string): SerializedError {
+  return { name: 'CancelledError', code: 'CANCELLED', reason: 'cancelled', message: `Step ${id} was removed before it finished` };
+}
+
+function keepOf(job: Job): KeepPolicy {
+  const age = (option: unknown): number | undefined =>
+    typeof option === 'object' && option !== null && typeof (option as { age?: unknown }).age === 'number' ? (option as { age: number }).age : undefined;
+  return {
+    completedSeconds: age(job.opts.removeOnComplete) ?? DEFAULT_KEEP.completedSeconds,
+    failedSeconds: age(job.opts.removeOnFail) ?? DEFAULT_KEEP.failedSeconds,
+  };
+}
+
+/** True when BullMQ will not retry the job after this error. */
+function isFinalFailure(job: Job, error: unknown): boolean {
+  if (error instanceof WaitingChildrenError || (error as Error | undefined)?.name === 'WaitingError') return false;
+  if (error instanceof UnrecoverableError) return true;
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
