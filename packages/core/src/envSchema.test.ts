@@ -12,6 +12,11 @@ describe('parseEnv', () => {
     });
   });
 
+  it('accepts a Redis Cluster address', () => {
+    expect(parseEnv(baseEnvSchema, { REDIS_URL: 'redis-cluster://10.0.0.1:7000,redis-b:7001' }).REDIS_URL).toBe('redis-cluster://10.0.0.1:7000,redis-b:7001');
+    expect(() => parseEnv(baseEnvSchema, { REDIS_URL: 'redis-cluster://10.0.0.1' })).toThrow(/REDIS_URL/);
+  });
+
   it('names every bad variable at once', () => {
     const parse = () => parseEnv(baseEnvSchema, { REDIS_URL: 'http://x', LOG_LEVEL: 'loud', TASKPOOL_PREFIX: 'a b' });
     expect(parse).toThrow(ConfigError);

@@ -4,8 +4,10 @@ import { DEFAULT_PREFIX } from './jobRecord.ts';
 
 /** The variables every taskpool process reads; apps extend this schema. Parsing it reads nothing by itself. */
 export const baseEnvSchema = z.object({
-  /** Redis to use. Default: `redis://127.0.0.1:6379`. */
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /** Redis to use: `redis://`, `rediss://`, or `redis-cluster://host:port,host:port` (seed nodes of a Redis Cluster). Default: `redis://127.0.0.1:6379`. */
+  REDIS_URL: z
+    .union([z.url({ protocol: /^rediss?$/ }), z.string().regex(/^redis-cluster:\/\/[\w.-]+:\d+(,[\w.-]+:\d+)*$/, 'redis-cluster://host:port,host:port')])
+    .default('redis://127.0.0.1:6379'),
   /** BullMQ key prefix shared by producers and workers. Default: `taskpool`. */
   TASKPOOL_PREFIX: z
     .string()

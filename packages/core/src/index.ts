@@ -43,7 +43,7 @@ export { serializeError, type FailureReason, type JsonValue, type SerializedErro
 export { loadTaskModule, collectTasks, type TaskModule } from './loadTaskModule.ts';
 export { parseTaskInput, parseTaskOutput, toIssues } from './parseTaskIO.ts';
 export { createLogger, type LogFormat, type Logger, type LoggerOptions } from './logger.ts';
-export { createRedisConnection, type ConnectionRole } from './redisConnection.ts';
+export { CLUSTER_SCHEME, checkClusterPrefix, createRedisConnection, isClusterUrl, type ConnectionRole, type RedisClient } from './redisConnection.ts';
 export { DEFAULT_PREFIX } from './jobRecord.ts';
 export { baseEnvSchema, parseEnv } from './envSchema.ts';
 export { exitOnSignals, runMain } from './runService.ts';

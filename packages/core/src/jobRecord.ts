@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redisConnection.ts';
 import type { SerializedError } from './serializeError.ts';
 
 /** The default BullMQ key prefix of taskpool's queues. */
@@ -13,12 +13,12 @@ export function jobKey(prefix: string, queue: string, jobId: string): string {
 }
 
 /** Keeps a failed attempt's structured error beside the job (BullMQ keeps only message and stack). */
-export async function writeJobError(redis: Redis, key: string, error: SerializedError): Promise<void> {
+export async function writeJobError(redis: RedisClient, key: string, error: SerializedError): Promise<void> {
   await redis.hset(key, ERROR_FIELD, JSON.stringify(error));
 }
 
 /** Reads the structured error the worker kept for a job, if any. */
-export async function readJobError(redis: Redis, key: string): Promise<SerializedError | undefined> {
+export async function readJobError(redis: RedisClient, key: string): Promise<SerializedError | undefined> {
   const text = await redis.hget(key, ERROR_FIELD);
   return text ? (JSON.parse(text) as SerializedError) : undefined;
 }

@@ -31,6 +31,8 @@ export interface StartLocalRedisOptions {
   appendOnly?: boolean;
   /** Path of the redis-server binary. Default: the one on PATH. */
   redisServerPath?: string;
+  /** More redis-server arguments, e.g. `['--cluster-enabled', 'yes']`. Default: none. */
+  extraArgs?: string[];
 }
 
 const READY_TIMEOUT_MS = 10_000;
@@ -75,7 +77,7 @@ export async function startLocalRedis(opts: StartLocalRedisOptions): Promise<Loc
   for (let attempt = 1; ; attempt++) {
     const port = opts.port ?? (await getPort({ host: '127.0.0.1', exclude: [DEFAULT_REDIS_PORT] }));
     try {
-      return await startOnPort(redisServerPath, dir, port, opts.appendOnly ?? false);
+      return await startOnPort(redisServerPath, dir, port, opts.appendOnly ?? false, opts.extraArgs ?? []);
     } catch (error) {
       if (!(error instanceof PortTakenError) || attempt >= attempts) throw error;
     }
@@ -86,7 +88,7 @@ class PortTakenError extends TaskpoolError {
   override name = 'PortTakenError';
 }
 
-async function startOnPort(redisServerPath: string, dir: string, port: number, appendOnly: boolean): Promise<LocalRedis> {
+async function startOnPort(redisServerPath: string, dir: string, port: number, appendOnly: boolean, extraArgs: string[]): Promise<LocalRedis> {
   const logFile = join(dir, 'redis.log');
   // redis-server appends to its log; only what this start writes explains this start's failure.
   const logStart = await stat(logFile).then((s) => s.size, () => 0);
@@ -99,6 +101,7 @@ async function startOnPort(redisServerPath: string, dir: string, port: number, a
     '--save', '',
     '--daemonize', 'no',
     '--logfile', logFile,
+    ...extraArgs,
   ];
   // Its own process group: a Ctrl-C in the terminal must not stop Redis before the workers have finished.
   const child = spawn(redisServerPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });

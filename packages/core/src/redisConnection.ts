@@ -1,5 +1,9 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { ConfigError } from './errors.ts';
+
+/** A connection to one Redis server or to a Redis Cluster: both answer the same commands. */
+export type RedisClient = Redis | Cluster;
 
 /**
  * Who uses a connection decides how it behaves when Redis is away (BullMQ's production guide):
@@ -9,13 +13,22 @@ import type { Logger } from 'pino';
  */
 export type ConnectionRole = 'producer' | 'worker';
 
-/** Opens an ioredis connection for a role; connection errors go to the logger (or are left to the failing commands). */
-export function createRedisConnection(url: string, role: ConnectionRole, logger?: Logger): Redis {
-  const redis = new Redis(url, {
+/** The scheme of a Redis Cluster's address: `redis-cluster://host:port,host:port` (any nodes of it, as seeds). */
+export const CLUSTER_SCHEME = 'redis-cluster://';
+
+/**
+ * Opens an ioredis connection for a role; connection errors go to the logger (or are left to the failing
+ * commands). A `redis-cluster://` address opens an ioredis `Cluster` (see {@link checkClusterPrefix}).
+ */
+export function createRedisConnection(url: string, role: ConnectionRole, logger?: Logger): RedisClient {
+  const options: RedisOptions = {
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     connectionName: `taskpool:${role}`,
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5_000),
-  });
+  };
+  const redis = isClusterUrl(url)
+    ? new Cluster(clusterNodes(url), { redisOptions: options, clusterRetryStrategy: options.retryStrategy! })
+    : new Redis(url, options);
   let lastLogged = 0;
   redis.on('error', (err: Error) => {
     // Reconnection errors repeat every retry: one line per 10 s is enough.
@@ -24,4 +37,30 @@ export function createRedisConnection(url: string, role: ConnectionRole, logger?
     logger.warn({ event: 'redis:error', role, err }, `Redis connection error: ${err.message}`);
   });
   return redis;
+}
+
+/** True for a `redis-cluster://` address. */
+export function isClusterUrl(url: string): boolean {
+  return url.startsWith(CLUSTER_SCHEME);
+}
+
+/**
+ * On a Redis Cluster every key of a queue, and of a workflow across queues, must live in one slot: BullMQ's
+ * rule, met when the prefix is a hash tag such as `{taskpool}`. Throws {@link ConfigError} otherwise.
+ */
+export function checkClusterPrefix(url: string, prefix: string): void {
+  if (isClusterUrl(url) && !/^\{[^{}]+\}/.test(prefix)) {
+    throw new ConfigError(`A Redis Cluster needs a key prefix that starts with a hash tag, e.g. {${prefix}} (got ${prefix})`);
+  }
+}
+
+function clusterNodes(url: string): { host: string; port: number }[] {
+  return url
+    .slice(CLUSTER_SCHEME.length)
+    .split(',')
+    .map((node) => {
+      const [host, port] = node.trim().split(':');
+      if (!host || !port || !/^\d+$/.test(port)) throw new ConfigError(`Invalid Redis Cluster node ${JSON.stringify(node)}: use host:port`);
+      return { host, port: Number(port) };
+    });
 }

@@ -1,6 +1,6 @@
 import { createRedisConnection, type Logger } from '@taskpool/core';
 import { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@taskpool/core';
 import type { FinishedJob } from './finishedJob.ts';
 
 /** Options of {@link startJobEventsRecorder}. */
@@ -50,7 +50,7 @@ export function startJobEventsRecorder(options: JobEventsRecorderOptions): JobEv
   };
 }
 
-async function finishedJob(redis: Redis, prefix: string, queue: string, jobId: string, outcome: FinishedJob['outcome']): Promise<FinishedJob> {
+async function finishedJob(redis: RedisClient, prefix: string, queue: string, jobId: string, outcome: FinishedJob['outcome']): Promise<FinishedJob> {
   const [name, processedOn, finishedOn, tpError] = (await redis.hmget(`${prefix}:${queue}:${jobId}`, 'name', 'processedOn', 'finishedOn', 'tpError')) as (string | null)[];
   const finishedAt = finishedOn ? Number(finishedOn) : Date.now();
   const job: FinishedJob = { jobId, task: name ?? 'unknown', queue, outcome, finishedAt };

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@taskpool/core';
 import { bucketOf, DURATION_BOUNDS_MS, quantileOf } from './durationBuckets.ts';
 import type { FinishedJob } from './finishedJob.ts';
 
@@ -52,7 +52,7 @@ export function minuteStatsKey(prefix: string, task: string, minute: number): st
 }
 
 /** Adds a finished job to its minute; false when another producer had already counted it. */
-export async function recordMinute(redis: Redis, prefix: string, job: FinishedJob): Promise<boolean> {
+export async function recordMinute(redis: RedisClient, prefix: string, job: FinishedJob): Promise<boolean> {
   const minute = Math.floor(job.finishedAt / MINUTE_MS) * MINUTE_MS;
   const fields: string[] = [job.outcome];
   if (job.outcome === 'failed') fields.push(`r:${job.reason ?? 'unknown'}`);
@@ -63,7 +63,7 @@ export async function recordMinute(redis: Redis, prefix: string, job: FinishedJo
 }
 
 /** Reads the last 60 minutes (the current one included) of each task, in one pipeline. */
-export async function readLastHour(redis: Redis, prefix: string, tasks: readonly string[], now = Date.now()): Promise<Map<string, HourStats>> {
+export async function readLastHour(redis: RedisClient, prefix: string, tasks: readonly string[], now = Date.now()): Promise<Map<string, HourStats>> {
   const current = Math.floor(now / MINUTE_MS) * MINUTE_MS;
   const minutes = Array.from({ length: 60 }, (_, i) => current - (59 - i) * MINUTE_MS);
   const pipeline = redis.pipeline();

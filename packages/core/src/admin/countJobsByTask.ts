@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import type { FailureReason } from '../serializeError.ts';
 
 /** The states counted per task. Completed jobs are not: their numbers come from the producer's statistics. */
@@ -90,7 +90,7 @@ return out
  *
  * @param cap - Jobs read per state at most (newest first). Default: 10,000.
  */
-export async function countJobsByTask(queue: Queue, redis: Redis, cap = 10_000): Promise<QueueTaskCounts> {
+export async function countJobsByTask(queue: Queue, redis: RedisClient, cap = 10_000): Promise<QueueTaskCounts> {
   const args = STATE_KEYS.flat();
   const reply = (await redis.eval(COUNT_SCRIPT, 0, queue.toKey(''), String(cap), ...args)) as (string | number)[];
   const capped = reply.pop() === 1;

@@ -1,9 +1,9 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import { DEFAULT_QUEUE, queueOf } from '../defineTask.ts';
 import { readJobView, type JobView } from '../client/jobView.ts';
 import { DEFAULT_PREFIX } from '../jobRecord.ts';
-import { createRedisConnection } from '../redisConnection.ts';
+import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
 import type { WorkerInfo } from '../workerInfo.ts';
 import { cancelTask } from '../client/cancelTask.ts';
 import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
@@ -17,6 +17,7 @@ import { submitBatch, type BatchJob } from './submitBatch.ts';
 
 /** Options of {@link createAdmin}. */
 export interface AdminOptions {
+  /** As `ClientOptions.redisUrl` (a `redis-cluster://` address for a Redis Cluster). */
   redisUrl: string;
   /** BullMQ key prefix. Default: `'taskpool'`. */
   prefix?: string;
@@ -47,7 +48,7 @@ export interface QueueCounts {
 export interface TaskpoolAdmin {
   readonly prefix: string;
   /** The admin's own connection (fail-fast), for reads of your own. */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** The known queues, sorted. */
   readonly queueNames: readonly string[];
   /** The BullMQ queue of that name (e.g. for Bull Board). */
@@ -82,6 +83,7 @@ export interface TaskpoolAdmin {
 /** Opens an admin on one fail-fast (producer-role) connection. */
 export function createAdmin(options: AdminOptions): TaskpoolAdmin {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
+  checkClusterPrefix(options.redisUrl, prefix);
   const redis = createRedisConnection(options.redisUrl, 'producer');
   const names = [...new Set(options.queues ?? [DEFAULT_QUEUE])].sort();
   const keep: KeepPolicy = keepPolicy(options.keep);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import { HEARTBEAT_MS, workersKey, type WorkerInfo } from '../workerInfo.ts';
 
 /** A worker is live while its last heartbeat is younger than this: it may miss two, not three. */
@@ -9,7 +9,7 @@ export const WORKER_STALE_MS = 3 * HEARTBEAT_MS;
  * sorted by host and pid. Entries whose heartbeat is older than {@link WORKER_STALE_MS} (a worker that
  * was killed) and entries that do not parse are left out and deleted, so dead workers don't pile up.
  */
-export async function listWorkers(redis: Redis, prefix: string, now = Date.now()): Promise<WorkerInfo[]> {
+export async function listWorkers(redis: RedisClient, prefix: string, now = Date.now()): Promise<WorkerInfo[]> {
   const entries = await redis.hgetall(workersKey(prefix));
   const live: WorkerInfo[] = [];
   const gone: string[] = [];

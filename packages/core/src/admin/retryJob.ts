@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import { CANCEL_FIELD } from '../workerInfo.ts';
 import { JobConflictError } from './jobConflictError.ts';
 
@@ -14,7 +14,7 @@ const ERROR_FIELD = 'tpError';
  * @throws JobConflictError when the job exists but has not failed.
  * @returns false when the queue holds no such job.
  */
-export async function retryJob(queue: Queue, redis: Redis, jobId: string): Promise<boolean> {
+export async function retryJob(queue: Queue, redis: RedisClient, jobId: string): Promise<boolean> {
   const state = await queue.getJobState(jobId);
   if (state === 'unknown') return false;
   if (state !== 'failed') throw notFailed(jobId, state);
@@ -41,7 +41,7 @@ const PAGE = 500;
  *
  * @returns How many jobs were put back to waiting.
  */
-export async function retryFailedJobs(queue: Queue, redis: Redis, task: string): Promise<number> {
+export async function retryFailedJobs(queue: Queue, redis: RedisClient, task: string): Promise<number> {
   const failedKey = queue.toKey('failed');
   // Collected first: each retry removes its job from the failed set, which would shift a paged scan.
   const ids: string[] = [];

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import type { JobState } from '../client/jobView.ts';
 import type { FailureReason, SerializedError } from '../serializeError.ts';
 
@@ -54,7 +54,7 @@ const KEYS: Record<SearchableState, string[]> = {
  *
  * @returns The matches (at most `limit`) and whether the scan stopped at {@link SEARCH_SCAN_LIMIT}.
  */
-export async function searchJobs(queue: Queue, redis: Redis, query: JobQuery): Promise<{ jobs: JobSummary[]; truncated: boolean }> {
+export async function searchJobs(queue: Queue, redis: RedisClient, query: JobQuery): Promise<{ jobs: JobSummary[]; truncated: boolean }> {
   const limit = query.limit ?? 50;
   const text = query.text?.toLowerCase();
   const jobs: JobSummary[] = [];

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import { idempotentJobId, jobOptions, type KeepPolicy } from '../client/jobOptions.ts';
 import { queueOf, type AnyTask } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
@@ -25,7 +25,7 @@ export interface BatchRequest {
  * key already used with a different input throws {@link IdempotencyConflictError} and nothing is added; a
  * key already used with the same input returns the first job (BullMQ ignores an add whose id exists).
  */
-export async function submitBatch(queue: Queue, redis: Redis, request: BatchRequest): Promise<BatchJob[]> {
+export async function submitBatch(queue: Queue, redis: RedisClient, request: BatchRequest): Promise<BatchJob[]> {
   const { task, inputs, idempotencyKeys } = request;
   if (queue.name !== queueOf(task)) throw new Error(`Task ${task.name} goes to queue ${queueOf(task)}, not ${queue.name}`);
   const ids = inputs.map((_, i) => (idempotencyKeys ? idempotentJobId(task.name, idempotencyKeys[i]!) : randomUUID()));
@@ -38,7 +38,7 @@ export async function submitBatch(queue: Queue, redis: Redis, request: BatchRequ
   return ids.map((id, i) => ({ id, replayed: stored[i] !== null }));
 }
 
-async function storedData(queue: Queue, redis: Redis, ids: string[]): Promise<(string | null)[]> {
+async function storedData(queue: Queue, redis: RedisClient, ids: string[]): Promise<(string | null)[]> {
   const pipeline = redis.pipeline();
   for (const id of ids) pipeline.hget(queue.toKey(id), 'data');
   const replies = (await pipeline.exec()) ?? [];

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import type { SerializedError } from '../serializeError.ts';
 import { CANCEL_FIELD, cancelChannel } from '../workerInfo.ts';
 
@@ -48,7 +48,7 @@ return 'queued'
  * `remove` (which refuses a locked job: one that started meanwhile is signalled instead, and, having seen
  * the flag, is not run). A running job gets `PUBLISH cancelChannel(prefix) {"queue","jobId"}`.
  */
-export async function cancelTask(queue: Queue, redis: Redis, options: { jobId: string; prefix: string; markerTtlSeconds: number }): Promise<CancelResult> {
+export async function cancelTask(queue: Queue, redis: RedisClient, options: { jobId: string; prefix: string; markerTtlSeconds: number }): Promise<CancelResult> {
   const { jobId, prefix } = options;
   const key = queue.toKey(jobId);
   const keys = [key, queue.toKey('completed'), queue.toKey('failed'), `${key}:lock`, cancelledMarkerKey(key)];

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import type { SerializedError } from '../serializeError.ts';
 import { QueueEventReader, type QueueEvent } from './queueEventReader.ts';
 import { readJobStates, type JobRef } from './readJobStates.ts';
@@ -28,11 +28,11 @@ export interface WaitOptions {
 /** Options of a {@link CompletionWatcher}. */
 export interface CompletionWatcherOptions {
   /** Opens a connection for a queue's blocking event reader (one per queue, retrying for ever); the watcher closes it. */
-  connect: () => Redis;
+  connect: () => RedisClient;
   /** A queue, for its key names. */
   queue: (name: string) => Queue;
   /** Commands: the pipelined state reads. */
-  redis: Redis;
+  redis: RedisClient;
   /** How often jobs still awaited are read in Redis, whatever the events said. Default: 1000 ms. */
   sweepMs?: number;
   /** Most jobs one sweep reads, round robin over those awaited, in one pipeline. Default: 2000. */

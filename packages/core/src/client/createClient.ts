@@ -4,7 +4,7 @@ import { DEFAULT_QUEUE, queueOf, type AnyTask, type TaskInput, type TaskOutput }
 import { IdempotencyConflictError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../jobRecord.ts';
 import { parseTaskInput } from '../parseTaskIO.ts';
-import { createRedisConnection } from '../redisConnection.ts';
+import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
 import { cancelTask } from './cancelTask.ts';
 import { CompletionWatcher } from './completionWatcher.ts';
 import { ErrorRegistry, type ErrorClass, type RegisterErrorOptions } from './errorRegistry.ts';
@@ -23,8 +23,9 @@ export type { SubmitOptions } from './jobOptions.ts';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
+  /** `redis://` or `rediss://` URL, or `redis-cluster://host:port,host:port` for a Redis Cluster (seed nodes). */
   redisUrl: string;
-  /** BullMQ key prefix; workers must use the same. Default: `'taskpool'`. */
+  /** BullMQ key prefix; workers must use the same; on a Redis Cluster, a hash tag such as `{taskpool}`. Default: `'taskpool'`. */
   prefix?: string;
   /** Queues `getJob` searches besides those this client sent to. Default: `['default']`. */
   queues?: string[];
@@ -79,6 +80,7 @@ export interface TaskpoolClient {
 /** Creates a client. Its command connection fails fast when Redis is away (no offline queue). */
 export function createClient(options: ClientOptions): TaskpoolClient {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
+  checkClusterPrefix(options.redisUrl, prefix);
   const redis = createRedisConnection(options.redisUrl, 'producer');
   const queues = new Map<string, Queue>();
   const searched = new Set([DEFAULT_QUEUE, ...(options.queues ?? [])]);

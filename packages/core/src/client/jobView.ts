@@ -1,5 +1,5 @@
 import { Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import { jobKey, readJobError } from '../jobRecord.ts';
 import type { SerializedError } from '../serializeError.ts';
 
@@ -26,7 +26,7 @@ export interface JobView {
 }
 
 /** Reads a job's view from its queue, or undefined if there is no such job. */
-export async function readJobView(queue: Queue, redis: Redis, prefix: string, jobId: string): Promise<JobView | undefined> {
+export async function readJobView(queue: Queue, redis: RedisClient, prefix: string, jobId: string): Promise<JobView | undefined> {
   // State first: a job that finishes between the two reads then shows its result with an older state,
   // never `completed` without its result.
   const state = (await queue.getJobState(jobId)) as JobState;

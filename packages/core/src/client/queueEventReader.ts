@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 
 /** The events of a queue the client acts on. */
 export type QueueEvent =
@@ -10,7 +10,7 @@ export type QueueEvent =
 /** Options of {@link QueueEventReader}. */
 export interface QueueEventReaderOptions {
   /** A connection of its own (it blocks); the reader closes it. It should retry for ever (role `worker`). */
-  connection: Redis;
+  connection: RedisClient;
   /** The queue's event stream (`<prefix>:<queue>:events`). */
   key: string;
   onEvent: (event: QueueEvent) => void;

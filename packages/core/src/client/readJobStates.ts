@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import type { SerializedError } from '../serializeError.ts';
 import { CANCELLED_BEFORE_START, cancelledMarkerKey } from './cancelTask.ts';
 import type { Settled } from './completionWatcher.ts';
@@ -25,7 +25,7 @@ const COMMANDS_PER_JOB = 4;
  * neither set is pending if its hash exists, cancelled if our cancel marker exists (it was removed before
  * it ran), else missing. A command that failed (e.g. the connection dropped) leaves its job pending.
  */
-export async function readJobStates(redis: Redis, queueOf: (name: string) => Queue, refs: readonly JobRef[]): Promise<JobStateRead[]> {
+export async function readJobStates(redis: RedisClient, queueOf: (name: string) => Queue, refs: readonly JobRef[]): Promise<JobStateRead[]> {
   if (refs.length === 0) return [];
   const pipeline = redis.pipeline();
   for (const { queue, jobId } of refs) {

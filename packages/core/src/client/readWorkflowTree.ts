@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import type { JobState } from './jobView.ts';
 import type { SerializedError } from '../serializeError.ts';
 
@@ -27,7 +27,7 @@ const COMMANDS = 9;
  * its state (BullMQ's sets and lock), and its children (the parent's `dependencies`, `processed` and
  * `failed` keys, where BullMQ keeps its children's job keys).
  */
-export async function readWorkflowTree(redis: Redis, prefix: string, rootQueue: string, rootId: string): Promise<StepStatus> {
+export async function readWorkflowTree(redis: RedisClient, prefix: string, rootQueue: string, rootId: string): Promise<StepStatus> {
   const root: StepStatus = { id: rootId, queue: rootQueue, task: '', state: 'unknown', attempts: 0, children: [] };
   let level = [root];
   while (level.length > 0) {

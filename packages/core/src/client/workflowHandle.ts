@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import { JobNotFoundError } from '../errors.ts';
 import { workflowCancelKey } from '../workerInfo.ts';
 import type { CancelResult } from './cancelTask.ts';
@@ -11,7 +11,7 @@ import { JobFuture, type Outcome } from './jobFuture.ts';
 export interface WorkflowHost {
   readonly watcher: CompletionWatcher;
   readonly errors: ErrorRegistry;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly prefix: string;
   /** How long a cancel's mark lasts, seconds (the failed-job retention). */
   readonly cancelTtlSeconds: number;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import { cancelChannel } from '../workerInfo.ts';
 import type { TaskSlot } from './inlineExecutor.ts';
@@ -49,7 +49,7 @@ export class CancelBook {
  * job aborts it (the handler's signal, then SIGKILL of its sandbox after the kill grace), or fails it
  * before it starts if it is still waiting for a sandbox.
  */
-export async function listenForCancels(redis: Redis, prefix: string, book: CancelBook, logger: Logger): Promise<{ stop(): Promise<void> }> {
+export async function listenForCancels(redis: RedisClient, prefix: string, book: CancelBook, logger: Logger): Promise<{ stop(): Promise<void> }> {
   const subscriber = redis.duplicate();
   const channel = cancelChannel(prefix);
   subscriber.on('message', (_channel: string, text: string) => {

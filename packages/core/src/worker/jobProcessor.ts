@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { UnrecoverableError, WaitingError, type FlowProducer, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import type { AnyTask } from '../defineTask.ts';
 import { jobKey, writeJobError } from '../jobRecord.ts';
@@ -28,7 +28,7 @@ export interface ProcessorContext {
   tasks: ReadonlyMap<string, AnyTask>;
   /** Where the queue's jobs run: the sandbox pool, or the inline executor. */
   pool: Executor;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** Adds the workflows that steps and handlers spawn. */
   flows: FlowProducer;

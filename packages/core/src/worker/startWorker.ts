@@ -6,7 +6,7 @@ import { isolationOf, queueOf, type AnyTask, type Isolation } from '../defineTas
 import { TaskModuleError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../jobRecord.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
-import { createRedisConnection } from '../redisConnection.ts';
+import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
 import { CancelBook, listenForCancels } from './cancelListener.ts';
 import { createJobProcessor } from './jobProcessor.ts';
 import { SandboxPool } from './sandboxPool.ts';
@@ -15,6 +15,7 @@ import { startHeartbeat } from './workerHeartbeat.ts';
 
 /** Options of {@link startWorker}. */
 export interface StartWorkerOptions {
+  /** As `ClientOptions.redisUrl` (a `redis-cluster://` address for a Redis Cluster, with a hash-tagged prefix). */
   redisUrl: string;
   /** Path of the task module (every exported `defineTask` is served). */
   tasksModule: string;
@@ -69,6 +70,7 @@ export interface TaskpoolWorker {
  */
 export async function startWorker(options: StartWorkerOptions): Promise<TaskpoolWorker> {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
+  checkClusterPrefix(options.redisUrl, prefix);
   const concurrency = options.concurrency ?? availableParallelism();
   const shutdownGraceMs = options.shutdownGraceMs ?? 30_000;
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;

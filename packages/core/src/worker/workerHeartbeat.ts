@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import { HEARTBEAT_MS, workersKey, type WorkerInfo } from '../workerInfo.ts';
 import { ProcessStats } from './processStats.ts';
@@ -21,7 +21,7 @@ export interface HeartbeatSource {
  * Writes the worker's {@link WorkerInfo} into the registry hash every {@link HEARTBEAT_MS}; readers drop
  * entries whose heartbeat is older than three periods. `stop()` removes the entry.
  */
-export function startHeartbeat(redis: Redis, prefix: string, pools: readonly SandboxPool[], source: HeartbeatSource, logger: Logger): { stop(): Promise<void> } {
+export function startHeartbeat(redis: RedisClient, prefix: string, pools: readonly SandboxPool[], source: HeartbeatSource, logger: Logger): { stop(): Promise<void> } {
   const stats = new ProcessStats();
   const key = workersKey(prefix);
   const beat = async (): Promise<void> => {

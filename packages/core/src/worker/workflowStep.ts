@@ -1,5 +1,5 @@
 import { UnrecoverableError, WaitingChildrenError, type FlowProducer, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import type { KeepPolicy } from '../client/jobOptions.ts';
 import type { AnyTask } from '../defineTask.ts';
@@ -14,7 +14,7 @@ import type { FailureInfo, StepOutcome } from '../workflow/workflow.ts';
 /** What the step runner shares with its worker. */
 export interface StepRunnerContext {
   tasks: ReadonlyMap<string, AnyTask>;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** Adds spawned workflows and callbacks. */
   flows: FlowProducer;

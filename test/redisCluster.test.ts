@@ -1,0 +1,68 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chain, chord, ConfigError, createClient, group, type TaskpoolClient } from '@taskpool/core';
+import { startTestWorker } from '@taskpool/core/testing';
+import type { TaskpoolWorker } from '@taskpool/core/worker';
+import { fanOut, inc, sleepy, square, sum } from './fixtures/workflowTasks.ts';
+import { startRedisCluster, type LocalRedisCluster } from './helpers/redisCluster.ts';
+import { eventually } from './helpers/spawnService.ts';
+
+// A real three-node Redis Cluster of this file's own (not the run's shared Redis).
+const prefix = '{tp-t-cluster}';
+let cluster: LocalRedisCluster;
+let client: TaskpoolClient;
+let worker: TaskpoolWorker;
+
+beforeAll(async () => {
+  cluster = await startRedisCluster(3);
+  client = createClient({ redisUrl: cluster.url, prefix });
+  worker = await startTestWorker({ redisUrl: cluster.url, prefix, tasksModule: 'test/fixtures/workflowTasks.ts', concurrency: 2 });
+}, 60_000);
+
+afterAll(async () => {
+  await client?.close();
+  await worker?.close();
+  await cluster?.stop();
+});
+
+const squares = (count: number): number => Array.from({ length: count }, (_, n) => n * n).reduce((a, b) => a + b, 0);
+
+describe('on a Redis Cluster, with a hash-tagged prefix', () => {
+  it('runs tasks and maps', async () => {
+    expect(await (await client.submit(square, { n: 12 })).result({ timeoutMs: 20_000 })).toBe(144);
+    const inputs = Array.from({ length: 300 }, (_, n) => ({ n }));
+    expect(await client.map(square, inputs, { chunkSize: 7 }).toArray()).toEqual(inputs.map(({ n }) => n * n));
+  });
+
+  it('runs a workflow with a chord, a fan-out from a handler and a nested group', async () => {
+    const handle = await client.run(chain(square.with({ n: 2 }), inc, group([inc, chord(group([square.with({ n: 3 }), fanOut.with({ count: 30 })]), sum)]), sum));
+    expect(await handle.result({ timeoutMs: 60_000 })).toBe(6 + 9 + squares(30));
+    expect((await handle.status()).state).toBe('completed');
+  });
+
+  it('cancels a workflow', async () => {
+    const handle = await client.run(chord(group([1, 2, 3, 4].map((n) => sleepy.with({ n, ms: 60_000 }))), sum));
+    await eventually(async () => (await handle.status()).root.children.some((s) => s.state === 'active'), 'a member running');
+    await handle.cancel();
+    await expect(handle.result({ timeoutMs: 20_000 })).rejects.toMatchObject({ code: 'CANCELLED' });
+  });
+
+  it('keeps every key in the one slot of the prefix’s hash tag, on one node', async () => {
+    const perNode = await Promise.all(
+      cluster.nodes.map(async (node) => {
+        const redis = new Redis(node.url);
+        try {
+          return Number(await redis.dbsize());
+        } finally {
+          redis.disconnect();
+        }
+      }),
+    );
+    expect(perNode.filter((n) => n > 0)).toHaveLength(1);
+    expect(Math.max(...perNode)).toBeGreaterThan(50);
+  });
+
+  it('refuses a prefix without a hash tag', () => {
+    expect(() => createClient({ redisUrl: cluster.url, prefix: 'taskpool' })).toThrow(ConfigError);
+  });
+});
