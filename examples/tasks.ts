@@ -2,7 +2,7 @@
  * Example task module: `taskpool-worker --tasks examples/tasks.ts` serves every task exported here,
  * and `taskpool-producer --tasks examples/tasks.ts` accepts them over HTTP.
  */
-import { defineTask } from '@taskpool/core';
+import { defineTask } from '@taskpool/core/task';
 import { z } from 'zod';
 
 /** CPU-bound: the sum of the square roots of 0..n-1, and which process computed it. */
@@ -24,6 +24,14 @@ export const countPrimes = defineTask({
   input: z.object({ limit: z.number().int().min(2).max(50_000_000) }),
   output: z.object({ count: z.number().int(), pid: z.number() }),
   run: ({ limit }) => ({ count: countPrimesBelow(limit), pid: process.pid }),
+});
+
+/** Fan-in: the total of many `countPrimes` results, e.g. a chord's callback. */
+export const totalPrimes = defineTask({
+  name: 'math.totalPrimes',
+  input: z.array(z.object({ count: z.number().int(), pid: z.number() })),
+  output: z.object({ total: z.number().int(), processes: z.number().int() }),
+  run: (counts) => ({ total: counts.reduce((sum, { count }) => sum + count, 0), processes: new Set(counts.map(({ pid }) => pid)).size }),
 });
 
 /** Counts the primes below `limit`; exported for the serial baseline of the speedup example. */
