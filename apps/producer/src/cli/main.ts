@@ -5,6 +5,7 @@ import { loadCliEnv } from './env.ts';
 import { stats, workers } from './infoCommands.ts';
 import { cancel, retry, status } from './jobCommands.ts';
 import { map, submit } from './submitCommands.ts';
+import { run, tree } from './workflowCommands.ts';
 
 const USAGE = `Usage: taskpool <command> [options]
 
@@ -14,6 +15,8 @@ Commands:
   status <id>                                                    a job's state, result or error
   retry <id> | retry --failed <task>                             retry a failed job, or every failed job of a task
   cancel <id>                                                    remove a job not started, or abort a running one
+  run <workflow.json | -> [--wait]                               run a JSON workflow ({"chain": [...]}, {"chord": ...})
+  tree <id>                                                      a workflow's steps, with its result or error
   workers                                                        the live workers
   stats                                                          counts and the last hour per task
 
@@ -24,7 +27,7 @@ Options:
 
 Exit codes: 0 done, 1 a job failed or the API refused, 2 wrong usage or configuration.`;
 
-const COMMANDS: Record<string, Command> = { submit, map, status, retry, cancel, workers, stats };
+const COMMANDS: Record<string, Command> = { submit, map, status, retry, cancel, run, tree, workers, stats };
 
 async function main(): Promise<void> {
   const { values, positionals } = parseFlags();
