@@ -19,4 +19,5 @@ export const errorHttpStatus: Readonly<Record<TaskpoolErrorCode, number>> = Obje
   RESULT_TIMEOUT: 504,
   TASK_TIMEOUT: 504,
   REDIS_UNAVAILABLE: 503,
+  CLIENT_CLOSED: 503,
 });

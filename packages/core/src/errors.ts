@@ -18,7 +18,8 @@ export type TaskpoolErrorCode =
   | 'CONFLICT'
   | 'TASK_TIMEOUT'
   | 'CANCELLED'
-  | 'INVALID_WORKFLOW';
+  | 'INVALID_WORKFLOW'
+  | 'CLIENT_CLOSED';
 
 /** The base of every error taskpool throws: a stable `code`, `name` set, `cause` kept. */
 export class TaskpoolError extends Error {
@@ -152,6 +153,14 @@ export class IdempotencyConflictError extends TaskpoolError {
   override name = 'IdempotencyConflictError';
   constructor(readonly jobId: string) {
     super('CONFLICT', `This idempotency key was already used with a different input (job ${jobId})`);
+  }
+}
+
+/** The client was closed while something still waited on it (a result, a map); the jobs themselves go on. */
+export class ClientClosedError extends TaskpoolError {
+  override name = 'ClientClosedError';
+  constructor() {
+    super('CLIENT_CLOSED', 'The client was closed before the job finished (the job goes on)');
   }
 }
 

@@ -54,7 +54,7 @@ export type { BatchJob } from './admin/submitBatch.ts';
 export { SEARCHABLE_STATES, type JobQuery, type JobSummary, type SearchableState } from './admin/searchJobs.ts';
 export type { FailureGroup, QueueTaskCounts, TaskJobCounts } from './admin/countJobsByTask.ts';
 export { JobConflictError } from './admin/jobConflictError.ts';
-export { CancelledError, IdempotencyConflictError, InvalidWorkflowError, TaskTimeoutError } from './errors.ts';
+export { CancelledError, ClientClosedError, IdempotencyConflictError, InvalidWorkflowError, TaskTimeoutError } from './errors.ts';
 export type { Outcome } from './client/taskHandle.ts';
 export type { CancelResult } from './client/cancelTask.ts';
 export type { ProgressValue } from './client/completionWatcher.ts';

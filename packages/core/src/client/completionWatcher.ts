@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { ClientClosedError } from '../errors.ts';
 import type { RedisClient } from '../redisConnection.ts';
 import type { SerializedError } from '../serializeError.ts';
 import { QueueEventReader, type QueueEvent } from './queueEventReader.ts';
@@ -40,9 +41,15 @@ export interface CompletionWatcherOptions {
 }
 
 interface Entry extends JobRef {
-  waiters: Set<(settled: Settled) => void>;
+  waiters: Set<Waiter>;
   /** Adds of the job under way. */
   adding: number;
+}
+
+/** One `wait()`: settled with the job's end, or failed when the client closes. */
+interface Waiter {
+  settle(settled: Settled): void;
+  fail(error: Error): void;
 }
 
 interface Reader {
@@ -88,7 +95,7 @@ export class CompletionWatcher {
   /** Waits until a job is completed or failed for good, or is found missing. */
   wait(queue: string, jobId: string, options: WaitOptions = {}): Promise<Settled> {
     const { signal, adding } = options;
-    if (this.closed) return Promise.reject(new Error('The client is closed'));
+    if (this.closed) return Promise.reject(new ClientClosedError());
     signal?.throwIfAborted();
     const id = keyOf(queue, jobId);
     let entry = this.entries.get(id);
@@ -103,9 +110,15 @@ export class CompletionWatcher {
         if (target.waiters.size === 0 && this.entries.get(id) === target) this.entries.delete(id);
         reject(signal?.reason);
       };
-      const waiter = (value: Settled): void => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(value);
+      const waiter: Waiter = {
+        settle: (value) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        fail: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
       };
       target.waiters.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -154,9 +167,13 @@ export class CompletionWatcher {
     this.markDue(keyOf(queue, jobId));
   }
 
-  /** Stops listening and ends the event readers' connections; pending waits never settle after this. */
+  /** Stops listening and ends the event readers' connections; pending waits reject with `ClientClosedError`. */
   close(): void {
     this.closed = true;
+    const error = new ClientClosedError();
+    for (const entry of this.entries.values()) for (const waiter of entry.waiters) waiter.fail(error);
+    this.entries.clear();
+    this.due.clear();
     clearTimeout(this.sweepTimer);
     for (const { reader } of this.readers.values()) reader.close();
     this.readers.clear();
@@ -208,7 +225,7 @@ export class CompletionWatcher {
     this.entries.delete(id);
     this.due.delete(id);
     this.progress.delete(id);
-    for (const waiter of entry.waiters) waiter(settled);
+    for (const waiter of entry.waiters) waiter.settle(settled);
   }
 
   private markDue(id: string): void {

@@ -72,7 +72,7 @@ export interface TaskpoolClient {
   handle<T extends AnyTask>(task: T, jobId: string): TaskHandle<TaskOutput<T>>;
   /** A job's view, searched in every known queue. */
   getJob(jobId: string): Promise<JobView | undefined>;
-  /** Closes every connection. Waits still pending never settle after this. */
+  /** Closes every connection. Waits still pending (results, maps) reject with `ClientClosedError`; the jobs go on. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }

@@ -25,11 +25,13 @@ export interface WaitHandlesResult<H> {
 
 /**
  * Yields the handles as their tasks finish (succeeded or failed), fastest first; `await handle.result()`
- * on a yielded handle does not wait. Each handle is yielded once, duplicates included.
+ * on a yielded handle does not wait. Each handle is yielded once, duplicates included. Throws
+ * `ClientClosedError` if the client closes first.
  */
 export async function* asCompleted<H extends AnyHandle>(handles: Iterable<H>): AsyncGenerator<H, void, undefined> {
   const list = [...handles];
   const finished: H[] = [];
+  let failure: unknown;
   let wake: (() => void) | undefined;
   for (const handle of list) {
     void handle.settled().then(
@@ -37,10 +39,14 @@ export async function* asCompleted<H extends AnyHandle>(handles: Iterable<H>): A
         finished.push(handle);
         wake?.();
       },
-      () => undefined,
+      (error: unknown) => {
+        failure ??= error;
+        wake?.();
+      },
     );
   }
   for (let yielded = 0; yielded < list.length; ) {
+    if (failure !== undefined && finished.length === 0) throw failure;
     const handle = finished.shift();
     if (handle === undefined) {
       await new Promise<void>((resolve) => (wake = resolve));
@@ -51,13 +57,16 @@ export async function* asCompleted<H extends AnyHandle>(handles: Iterable<H>): A
   }
 }
 
-/** Waits until the handles' tasks have finished, as `returnWhen` says, or until `timeoutMs`. */
+/**
+ * Waits until the handles' tasks have finished, as `returnWhen` says, or until `timeoutMs`. Rejects with
+ * `ClientClosedError` if the client closes first.
+ */
 export async function waitHandles<H extends AnyHandle>(handles: Iterable<H>, options: WaitHandlesOptions = {}): Promise<WaitHandlesResult<H>> {
   const list = [...handles];
   const returnWhen = options.returnWhen ?? 'all';
   const done = new Set<H>();
   const distinct = new Set(list).size;
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const finish = (): void => {
       clearTimeout(timer);
@@ -72,7 +81,10 @@ export async function waitHandles<H extends AnyHandle>(handles: Iterable<H>, opt
           done.add(handle);
           if (returnWhen === 'first-completed' || (returnWhen === 'first-failed' && !outcome.ok) || done.size === distinct) finish();
         },
-        () => undefined,
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error as Error);
+        },
       );
     }
   });
