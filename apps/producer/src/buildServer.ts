@@ -33,6 +33,8 @@ export interface BuildServerDeps {
   redisTimeoutMs?: number;
   /** The longest long-poll (`GET /v1/jobs/:id?waitMs=`). Default: 30000 ms. */
   maxWaitMs?: number;
+  /** Dashboard login attempts per client IP and minute; more get 429 `RATE_LIMITED`. Default: 10. */
+  loginAttemptsPerMinute?: number;
 }
 
 /**
@@ -75,7 +77,7 @@ export function buildServer(deps: BuildServerDeps): FastifyInstance {
   jobRoutes(app, ctx);
   workflowRoutes(app, ctx);
   systemRoutes(app, { ...ctx, redis, metrics });
-  registerDashboard(app, { ...ctx, tokens });
+  registerDashboard(app, { ...ctx, tokens, loginAttemptsPerMinute: deps.loginAttemptsPerMinute ?? 10 });
 
   app.setNotFoundHandler(async (request, reply) => {
     const body: HttpErrorBody = { error: { code: 'ROUTE_NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` } };

@@ -19,7 +19,8 @@ export type TaskpoolErrorCode =
   | 'TASK_TIMEOUT'
   | 'CANCELLED'
   | 'INVALID_WORKFLOW'
-  | 'CLIENT_CLOSED';
+  | 'CLIENT_CLOSED'
+  | 'RATE_LIMITED';
 
 /** The base of every error taskpool throws: a stable `code`, `name` set, `cause` kept. */
 export class TaskpoolError extends Error {

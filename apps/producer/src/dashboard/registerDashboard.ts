@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { JobQuery, TaskpoolAdmin } from '@taskpool/core';
+import rateLimit from '@fastify/rate-limit';
+import { TaskpoolError } from '@taskpool/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TokenCheck } from '../auth/apiTokens.ts';
 import { SESSION_COOKIE, SESSION_TTL_MS, sessionValue } from '../auth/session.ts';
@@ -27,7 +29,8 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
  * The dashboard, behind the same tokens as the API:
  *
  * - `GET /dashboard/login` (public) → the login form; `POST /dashboard/login` (form: token, next) → 303 to
- *   `next` with a signed, HttpOnly, SameSite=Strict session cookie (12 h), or 401 with the form again.
+ *   `next` with a signed, HttpOnly, SameSite=Strict session cookie (12 h), or 401 with the form again; past
+ *   `loginAttemptsPerMinute` attempts from one IP, 429 `RATE_LIMITED` (with `retry-after`).
  * - `POST /dashboard/logout` → 303 to the login page, cookie cleared.
  * - `GET /dashboard` → the overview page; `GET /dashboard/fragments/overview` and `/dashboard/fragments/jobs?...`
  *   → the HTML its script swaps in (live refresh every 2 s, search results; `watch=id,...` keeps acted-on jobs in view).
@@ -36,8 +39,10 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
  *
  * Its buttons call the API (`/v1/jobs/:id/retry`, `/cancel`, `/v1/tasks/:name/retry-failed`) with the cookie.
  */
-export function registerDashboard(app: FastifyInstance, ctx: RouteContext & { tokens: TokenCheck }): void {
+export function registerDashboard(app: FastifyInstance, ctx: RouteContext & { tokens: TokenCheck; loginAttemptsPerMinute: number }): void {
   void app.register(async (scope) => {
+    // Guessing tokens through the login form: a few tries a minute per IP (@fastify/rate-limit, in memory, per process).
+    await scope.register(rateLimit, { global: false });
     // Only the login form posts form-encoded data; the API accepts JSON alone.
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
@@ -47,7 +52,12 @@ export function registerDashboard(app: FastifyInstance, ctx: RouteContext & { to
       sendHtml(reply, loginPage({ next: localNext(request.query.next) })),
     );
 
-    scope.post<{ Body: { token?: unknown; next?: unknown } }>('/dashboard/login', { config: { public: true } }, async (request, reply) => {
+    const loginLimit = {
+      max: ctx.loginAttemptsPerMinute,
+      timeWindow: 60_000,
+      errorResponseBuilder: (_request: unknown, limit: { after: string }) => new TaskpoolError('RATE_LIMITED', `Too many login attempts; try again in ${limit.after}`),
+    };
+    scope.post<{ Body: { token?: unknown; next?: unknown } }>('/dashboard/login', { config: { public: true, rateLimit: loginLimit } }, async (request, reply) => {
       const next = localNext(request.body?.next);
       const token = typeof request.body?.token === 'string' ? request.body.token : '';
       const fingerprint = ctx.tokens.match(token);
