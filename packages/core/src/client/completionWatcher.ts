@@ -73,6 +73,8 @@ export class CompletionWatcher {
   private readonly entries = new Map<string, Entry>();
   private readonly due = new Set<string>();
   private readonly progress = new Map<string, Set<(value: ProgressValue) => void>>();
+  /** The last progress value given to a job's listeners (JSON), while it has listeners. */
+  private readonly lastProgress = new Map<string, string>();
   private checking = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -151,7 +153,10 @@ export class CompletionWatcher {
     this.listen(queue).catch(() => undefined);
     return () => {
       listeners.delete(listener);
-      if (listeners.size === 0 && this.progress.get(id) === listeners) this.progress.delete(id);
+      if (listeners.size === 0 && this.progress.get(id) === listeners) {
+        this.progress.delete(id);
+        this.lastProgress.delete(id);
+      }
     };
   }
 
@@ -216,10 +221,17 @@ export class CompletionWatcher {
   }
 
   private emitProgress(id: string, value: ProgressValue): void {
+    this.lastProgress.set(id, JSON.stringify(value));
     for (const listener of this.progress.get(id) ?? []) listener(value);
   }
 
-  private settle(id: string, settled: Settled): void {
+  private settle(id: string, settled: Settled, finalProgress?: ProgressValue): void {
+    // Settled from a state read, the job's last progress may still be on its way in the event stream: give it
+    // to the listeners now, since they are dropped with the settle (unless they have seen it already).
+    if (finalProgress !== undefined && this.progress.has(id) && this.lastProgress.get(id) !== JSON.stringify(finalProgress)) {
+      this.emitProgress(id, finalProgress);
+    }
+    this.lastProgress.delete(id);
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
@@ -260,7 +272,8 @@ export class CompletionWatcher {
       const state = states[i];
       if (!state || state.state === 'pending') return;
       if (state.state === 'missing' && entry.adding > 0) return;
-      this.settle(keyOf(entry.queue, entry.jobId), state);
+      const { progress, ...settled } = state as Settled & { progress?: ProgressValue };
+      this.settle(keyOf(entry.queue, entry.jobId), settled as Settled, progress);
     });
   }
 

@@ -10,11 +10,11 @@ export interface JobRef {
   jobId: string;
 }
 
-/** What {@link readJobStates} found: finished, missing, or not finished yet. */
-export type JobStateRead = Settled | { state: 'pending' };
+/** What {@link readJobStates} found: finished (with the job's last progress, if any), missing, or not finished yet. */
+export type JobStateRead = (Settled & { progress?: number | object }) | { state: 'pending' };
 
 /** The job-hash fields read; `atm` is BullMQ 5+'s name of `attemptsMade`. */
-const FIELDS = ['returnvalue', 'atm', 'attemptsMade', 'failedReason', 'stacktrace', 'tpError', 'timestamp'] as const;
+const FIELDS = ['returnvalue', 'atm', 'attemptsMade', 'failedReason', 'stacktrace', 'tpError', 'timestamp', 'progress'] as const;
 const COMMANDS_PER_JOB = 4;
 
 /**
@@ -46,10 +46,12 @@ export async function readJobStates(redis: RedisClient, queueOf: (name: string) 
 }
 
 function interpret(completed: boolean, failed: boolean, fields: (string | null)[], cancelled: boolean): JobStateRead {
-  const [returnvalue, atm, attemptsMade, failedReason, stacktrace, tpError, timestamp] = fields;
+  const [returnvalue, atm, attemptsMade, failedReason, stacktrace, tpError, timestamp, progressText] = fields;
   const attempts = Number(atm ?? attemptsMade ?? 0);
   if (timestamp === null || timestamp === undefined) return cancelled ? { state: 'failed', error: CANCELLED_BEFORE_START, attemptsMade: 0 } : { state: 'missing' };
-  if (completed) return { state: 'completed', value: parseReturnValue(returnvalue ?? null), attemptsMade: attempts };
+  // BullMQ writes `progress` only once the handler reports some.
+  const progress = progressText ? { progress: parseReturnValue(progressText) as number | object } : {};
+  if (completed) return { state: 'completed', value: parseReturnValue(returnvalue ?? null), attemptsMade: attempts, ...progress };
   if (!failed) return { state: 'pending' };
   const stack = parseJson<string[]>(stacktrace ?? null)?.at(-1);
   const error = parseJson<SerializedError>(tpError ?? null) ?? {
@@ -57,7 +59,7 @@ function interpret(completed: boolean, failed: boolean, fields: (string | null)[
     message: failedReason ?? 'The job failed',
     ...(stack !== undefined && { stack }),
   };
-  return { state: 'failed', error, attemptsMade: attempts };
+  return { state: 'failed', error, attemptsMade: attempts, ...progress };
 }
 
 /** As BullMQ reads it: JSON, or the raw string if it is not JSON. */
