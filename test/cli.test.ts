@@ -3,40 +3,24 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { AUTH, TEST_TOKEN } from './helpers/testToken.ts';
-import { eventually, spawnService, spawnWorker, type Service } from './helpers/spawnService.ts';
-import { countKeys, redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { eventually } from './helpers/spawnService.ts';
+import { useSpawnedStack } from './helpers/spawnStack.ts';
+import { expectNothingWritten } from './helpers/testRedis.ts';
 
 // The `taskpool` bin against a real stack: a producer process and a worker process over the run's Redis.
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const prefix = testPrefix(import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'tp-cli-'));
-const services: Service[] = [];
-let baseUrl: string;
-let workerPid: number;
-
-beforeAll(async () => {
-  const producer = spawnService('taskpool-producer', ['--tasks', 'test/fixtures/producerTasks.ts', '--port', '0'], {
-    REDIS_URL: redisUrl(),
-    TASKPOOL_PREFIX: prefix,
-    TASKPOOL_API_TOKENS: TEST_TOKEN,
-  });
-  services.push(producer);
-  const worker = await spawnWorker({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/producerTasks.ts', concurrency: 2 });
-  services.push(worker);
-  workerPid = worker.pid;
-  baseUrl = String((await producer.waitFor((line) => line.event === 'producer:ready', 60_000)).url);
-});
-
 afterAll(async () => {
-  await Promise.all(services.map((s) => s.stop()));
   rmSync(dir, { recursive: true, force: true });
 });
 
+const stack = useSpawnedStack({ tasks: 'test/fixtures/producerTasks.ts', concurrency: 2 });
+
 /** A job's state over the API directly: for waiting, where spawning the CLI would only cost time. */
 async function stateOf(id: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/v1/jobs/${id}`, { headers: AUTH });
+  const res = await fetch(`${stack.url}/v1/jobs/${id}`, { headers: AUTH });
   return ((await res.json()) as { state: string }).state;
 }
 
@@ -52,7 +36,7 @@ function taskpool(args: string[], env: Record<string, string> = {}): Promise<Run
     execFile(
       process.execPath,
       [`${ROOT}node_modules/.bin/taskpool`, ...args],
-      { cwd: ROOT, env: { ...process.env, TASKPOOL_URL: baseUrl, TASKPOOL_TOKEN: TEST_TOKEN, ...env }, timeout: 60_000 },
+      { cwd: ROOT, env: { ...process.env, TASKPOOL_URL: stack.url, TASKPOOL_TOKEN: TEST_TOKEN, ...env }, timeout: 60_000 },
       (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
     );
   });
@@ -76,12 +60,12 @@ describe('taskpool submit', () => {
   });
 
   it('prints the field-level issues of a bad input, exits 1, and enqueues nothing', async () => {
-    const before = await countKeys(redisUrl(), prefix);
-    const run = await taskpool(['submit', 'test.sumSqrt', '--input', '{"n": "many"}']);
-    expect(run.code).toBe(1);
-    expect(run.stderr).toContain('error INVALID_INPUT');
-    expect(run.stderr).toMatch(/ {2}n: /);
-    expect(await countKeys(redisUrl(), prefix)).toBe(before);
+    await expectNothingWritten(stack.prefix, async () => {
+      const run = await taskpool(['submit', 'test.sumSqrt', '--input', '{"n": "many"}']);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('error INVALID_INPUT');
+      expect(run.stderr).toMatch(/ {2}n: /);
+    });
   });
 });
 
@@ -146,9 +130,9 @@ describe('taskpool workers, stats', () => {
   it('lists the live worker', async () => {
     const human = await taskpool(['workers']);
     expect(human.stdout).toMatch(/^HOST +PID +BUSY/);
-    expect(human.stdout).toContain(String(workerPid));
+    expect(human.stdout).toContain(String(stack.workers[0]!.pid));
     const json = await taskpool(['workers', '--json']);
-    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ pid: workerPid, concurrency: 2 })]);
+    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ pid: stack.workers[0]!.pid, concurrency: 2 })]);
   });
 
   it('prints per-task counts and the last hour', async () => {

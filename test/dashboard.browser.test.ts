@@ -4,30 +4,22 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnService, spawnWorker, type Service } from './helpers/spawnService.ts';
-import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { useSpawnedStack } from './helpers/spawnStack.ts';
 import { AUTH, TEST_TOKEN } from './helpers/testToken.ts';
 
 // The dashboard in headless Chromium against a real stack: a producer process and two worker processes.
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SCREENSHOT = join(ROOT, 'test-results', 'dashboard.png');
-const prefix = testPrefix(import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'tp-dashboard-'));
-const services: Service[] = [];
-let baseUrl: string;
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const stack = useSpawnedStack({ tasks: 'test/fixtures/producerTasks.ts', workers: 2, concurrency: 1 });
 let browser: BrowserContext | undefined;
 
 beforeAll(async () => {
-  const producer = spawnService('taskpool-producer', ['--tasks', 'test/fixtures/producerTasks.ts', '--port', '0'], {
-    REDIS_URL: redisUrl(),
-    TASKPOOL_PREFIX: prefix,
-    TASKPOOL_API_TOKENS: TEST_TOKEN,
-  });
-  services.push(producer);
-  const workers = await Promise.all([1, 2].map(() => spawnWorker({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/producerTasks.ts', concurrency: 1 })));
-  services.push(...workers);
-  baseUrl = String((await producer.waitFor((line) => line.event === 'producer:ready', 60_000)).url);
   browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
@@ -38,12 +30,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await Promise.all(services.map((s) => s.stop()));
-  rmSync(dir, { recursive: true, force: true });
 });
 
 async function api<T>(path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${baseUrl}${path}`, {
+  const res = await fetch(`${stack.url}${path}`, {
     method: body === undefined ? 'GET' : 'POST',
     headers: { ...AUTH, ...(body !== undefined && { 'content-type': 'application/json' }) },
     ...(body !== undefined && { body: JSON.stringify(body) }),
@@ -74,11 +64,11 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
 });
 
 async function walkThrough(page: Page, id: string, marker: string): Promise<void> {
-    await page.goto(`${baseUrl}/dashboard`);
+    await page.goto(`${stack.url}/dashboard`);
     await page.waitForURL(/\/dashboard\/login/);
     await page.fill('#token', TEST_TOKEN);
     await page.click('button[type=submit]');
-    await page.waitForURL(`${baseUrl}/dashboard`);
+    await page.waitForURL(`${stack.url}/dashboard`);
     // Marks this document: a reload or navigation would drop the mark.
     await page.evaluate(() => Object.assign(globalThis, { __sameDocument: true }));
 

@@ -1,25 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, type MapProgress } from '@taskpool/core';
 import { startTestWorker } from '@taskpool/core/testing';
-import type { TaskpoolWorker } from '@taskpool/core/worker';
 import { square, squarePlusOne } from './fixtures/mapTasks.ts';
-import { startDropProxy, type DropProxy } from './helpers/dropProxy.ts';
+import { startDropProxy } from './helpers/dropProxy.ts';
 import { connectRedis, redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { useFixture } from './helpers/useFixture.ts';
 
 const prefix = testPrefix(import.meta.url);
-let worker: TaskpoolWorker;
-let proxy: DropProxy;
-
-beforeAll(async () => {
-  // The worker talks to Redis directly; only the client's connections go through the proxy.
-  worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/mapTasks.ts', concurrency: 2 });
-  proxy = await startDropProxy(redisUrl());
-});
-
-afterAll(async () => {
-  await worker?.close();
-  await proxy?.close();
-});
+// The worker talks to Redis directly; only the client's connections go through the proxy.
+useFixture(() => startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/mapTasks.ts', concurrency: 2 }));
+const proxy = useFixture(() => startDropProxy(redisUrl()));
 
 const ITEMS = 30_000;
 const CHUNK = 10;

@@ -1,26 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, TEST_TOKEN } from './helpers/testToken.ts';
-import { eventually, spawnService, spawnWorker, type Service } from './helpers/spawnService.ts';
-import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { describe, expect, it } from 'vitest';
+import { AUTH } from './helpers/testToken.ts';
+import { eventually } from './helpers/spawnService.ts';
+import { useSpawnedStack } from './helpers/spawnStack.ts';
 
-const prefix = testPrefix(import.meta.url);
-const services: Service[] = [];
-let workers: (Service & { sandboxPids: number[] })[];
-let baseUrl: string;
-
-beforeAll(async () => {
-  const env = { REDIS_URL: redisUrl(), TASKPOOL_PREFIX: prefix, TASKPOOL_API_TOKENS: TEST_TOKEN };
-  const producer = spawnService('taskpool-producer', ['--tasks', 'test/fixtures/tasks.ts', '--port', '0'], env);
-  services.push(producer);
-  workers = await Promise.all([0, 1].map(() => spawnWorker({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/tasks.ts', concurrency: 2 })));
-  services.push(...workers);
-  const ready = await producer.waitFor((line) => line.event === 'producer:ready', 60_000);
-  baseUrl = String(ready.url);
-});
-
-afterAll(async () => {
-  await Promise.all(services.map((s) => s.stop()));
-});
+const stack = useSpawnedStack({ tasks: 'test/fixtures/tasks.ts', workers: 2, concurrency: 2 });
 
 function expectedSum(n: number): number {
   let s = 0;
@@ -33,7 +16,7 @@ describe('producer HTTP + 2 worker processes + Redis', () => {
     const inputs = Array.from({ length: 200 }, (_, i) => 200_000 + i * 1_000);
     const ids = await Promise.all(
       inputs.map(async (n) => {
-        const res = await fetch(`${baseUrl}/v1/tasks/test.sumSqrt`, {
+        const res = await fetch(`${stack.url}/v1/tasks/test.sumSqrt`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...AUTH },
           body: JSON.stringify({ n }),
@@ -50,7 +33,7 @@ describe('producer HTTP + 2 worker processes + Redis', () => {
         const pending = ids.filter((id) => !results.has(id));
         await Promise.all(
           pending.map(async (id) => {
-            const res = await fetch(`${baseUrl}/v1/jobs/${id}`, { headers: AUTH });
+            const res = await fetch(`${stack.url}/v1/jobs/${id}`, { headers: AUTH });
             const body = (await res.json()) as { state: string; result?: { sum: number; pid: number; ppid: number } };
             expect(body.state).not.toBe('failed');
             if (body.state === 'completed' && body.result) results.set(id, body.result);
@@ -66,8 +49,8 @@ describe('producer HTTP + 2 worker processes + Redis', () => {
     ids.forEach((id, i) => expect(results.get(id)!.sum).toBe(expectedSum(inputs[i]!)));
     const ppids = new Set([...results.values()].map((r) => r.ppid));
     const pids = new Set([...results.values()].map((r) => r.pid));
-    expect([...ppids].sort()).toEqual(workers.map((w) => w.pid).sort());
+    expect([...ppids].sort()).toEqual(stack.workers.map((w) => w.pid).sort());
     expect(pids.size).toBeGreaterThan(1);
-    for (const pid of pids) expect(workers.flatMap((w) => w.sandboxPids)).toContain(pid);
+    for (const pid of pids) expect(stack.workers.flatMap((w) => w.sandboxPids)).toContain(pid);
   });
 });

@@ -1,32 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, JobNotFoundError, type Outcome, type ProgressValue } from '@taskpool/core';
-import { startTestWorker } from '@taskpool/core/testing';
-import type { TaskpoolWorker } from '@taskpool/core/worker';
+import { describe, expect, it } from 'vitest';
+import { JobNotFoundError, type Outcome, type ProgressValue } from '@taskpool/core';
 import { misbehave, nap } from './fixtures/mapTasks.ts';
 import { eventually } from './helpers/spawnService.ts';
-import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { useTestStack } from './helpers/useTestStack.ts';
 
-const prefix = testPrefix(import.meta.url);
-const client = createClient({ redisUrl: redisUrl(), prefix });
-let worker: TaskpoolWorker;
+// Four sandboxes, so four naps of different lengths run at once and finish in the order of their lengths.
+const stack = useTestStack({ tasksModule: 'test/fixtures/mapTasks.ts', concurrency: 4 });
 
-beforeAll(async () => {
-  // Four sandboxes, so four naps of different lengths run at once and finish in the order of their lengths.
-  worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/mapTasks.ts', concurrency: 4 });
-});
-
-afterAll(async () => {
-  await client.close();
-  await worker?.close();
-});
-
-const napFor = (id: string, ms: number) => client.submit(nap, { id, ms });
+const napFor = (id: string, ms: number) => stack.client.submit(nap, { id, ms });
 
 describe('asCompleted', () => {
   it('yields handles in completion order, whatever the order given', async () => {
     const handles = await Promise.all([napFor('c', 900), napFor('a', 100), napFor('d', 1_300), napFor('b', 500)]);
     const order: string[] = [];
-    for await (const handle of client.asCompleted(handles)) {
+    for await (const handle of stack.client.asCompleted(handles)) {
       order.push((await handle.result()).id);
       expect(handles).toContain(handle);
     }
@@ -34,11 +21,11 @@ describe('asCompleted', () => {
   });
 
   it('yields failed tasks too, and handles that had finished before', async () => {
-    const failed = await client.submit(misbehave, { how: 'throw' });
+    const failed = await stack.client.submit(misbehave, { how: 'throw' });
     await expect(failed.result({ timeoutMs: 10_000 })).rejects.toThrow('misbehaving on purpose');
     const later = await napFor('later', 300);
     const yielded = [];
-    for await (const handle of client.asCompleted([later, failed])) yielded.push(handle);
+    for await (const handle of stack.client.asCompleted([later, failed])) yielded.push(handle);
     expect(yielded).toEqual([failed, later]);
   });
 });
@@ -46,14 +33,14 @@ describe('asCompleted', () => {
 describe('wait', () => {
   it("returns when all have finished ('all', the default)", async () => {
     const handles = await Promise.all([napFor('w1', 100), napFor('w2', 400)]);
-    const { done, pending } = await client.wait(handles);
+    const { done, pending } = await stack.client.wait(handles);
     expect(done).toEqual(handles);
     expect(pending).toEqual([]);
   });
 
   it("returns at the first to finish with 'first-completed'", async () => {
     const [slow, fast] = await Promise.all([napFor('slow', 3_000), napFor('fast', 100)]);
-    const { done, pending } = await client.wait([slow!, fast!], { returnWhen: 'first-completed' });
+    const { done, pending } = await stack.client.wait([slow!, fast!], { returnWhen: 'first-completed' });
     expect(done).toEqual([fast]);
     expect(pending).toEqual([slow]);
     await slow!.cancel();
@@ -62,21 +49,21 @@ describe('wait', () => {
   it("returns at the first failure with 'first-failed', or when all are done", async () => {
     const slow = await napFor('slow-f', 3_000);
     const fine = await napFor('fine', 50);
-    const bad = await client.submit(misbehave, { how: 'throw' });
-    const first = await client.wait([slow, fine, bad], { returnWhen: 'first-failed' });
+    const bad = await stack.client.submit(misbehave, { how: 'throw' });
+    const first = await stack.client.wait([slow, fine, bad], { returnWhen: 'first-failed' });
     expect(first.done).toContain(bad);
     expect(first.pending).toContain(slow);
     await slow.cancel();
 
     const ok = await Promise.all([napFor('ok1', 50), napFor('ok2', 150)]);
-    const all = await client.wait(ok, { returnWhen: 'first-failed' });
+    const all = await stack.client.wait(ok, { returnWhen: 'first-failed' });
     expect(all).toEqual({ done: ok, pending: [] });
   });
 
   it('returns what has finished when the timeout is over, without throwing', async () => {
     const [fast, slow] = await Promise.all([napFor('t-fast', 50), napFor('t-slow', 5_000)]);
     const started = Date.now();
-    const { done, pending } = await client.wait([fast!, slow!], { timeoutMs: 800 });
+    const { done, pending } = await stack.client.wait([fast!, slow!], { timeoutMs: 800 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(790);
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(done).toEqual([fast]);
@@ -85,7 +72,7 @@ describe('wait', () => {
   });
 
   it('returns at once for no handles', async () => {
-    expect(await client.wait([], { returnWhen: 'first-completed' })).toEqual({ done: [], pending: [] });
+    expect(await stack.client.wait([], { returnWhen: 'first-completed' })).toEqual({ done: [], pending: [] });
   });
 });
 
@@ -100,7 +87,7 @@ describe('onDone', () => {
     handle.onDone((outcome) => after.push(outcome)).onDone((outcome) => after.push(outcome));
     await eventually(() => after.length === 2, 'both callbacks added after completion ran');
     // Nothing runs twice, however long we look.
-    await client.wait([await napFor('settle-time', 200)]);
+    await stack.client.wait([await napFor('settle-time', 200)]);
     expect(before).toEqual([{ ok: true, value }]);
     expect(after).toEqual([
       { ok: true, value },
@@ -109,12 +96,12 @@ describe('onDone', () => {
   });
 
   it('gets the error of a failed task, and of a job that does not exist', async () => {
-    const bad = await client.submit(misbehave, { how: 'throw' });
+    const bad = await stack.client.submit(misbehave, { how: 'throw' });
     const outcome = await new Promise<Outcome<unknown>>((resolve) => bad.onDone(resolve));
     expect(outcome.ok).toBe(false);
     expect(!outcome.ok && outcome.error.message).toBe('misbehaving on purpose');
 
-    const ghost = client.handle(nap, '00000000-0000-4000-8000-000000000000');
+    const ghost = stack.client.handle(nap, '00000000-0000-4000-8000-000000000000');
     const missing = await new Promise<Outcome<unknown>>((resolve) => ghost.onDone(resolve));
     expect(!missing.ok && missing.error).toBeInstanceOf(JobNotFoundError);
   });

@@ -1,21 +1,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startTestWorker } from '@taskpool/core/testing';
-import type { TaskpoolWorker } from '@taskpool/core/worker';
 import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { useFixture } from './helpers/useFixture.ts';
 
 const prefix = testPrefix(import.meta.url);
-let worker: TaskpoolWorker;
-
-beforeAll(async () => {
-  worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/mapTasks.ts', concurrency: 2 });
-});
-
-afterAll(async () => {
-  await worker?.close();
-});
+// The client runs in a process of its own (the probe), to measure its heap alone.
+useFixture(() => startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/mapTasks.ts', concurrency: 2 }));
 
 const ITEMS = 1_000_000;
 const CHUNK = 1_000;

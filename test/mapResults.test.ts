@@ -1,25 +1,16 @@
 import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CancelledError, createClient, taskFailureOf, ValidationError, type MapItem, type MapProgress } from '@taskpool/core';
-import { startTestWorker } from '@taskpool/core/testing';
-import type { TaskpoolWorker } from '@taskpool/core/worker';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CancelledError, taskFailureOf, ValidationError, type MapItem, type MapProgress } from '@taskpool/core';
 import { nap, QuotaExceededError, square, squarePlusOne } from './fixtures/mapTasks.ts';
 import { eventually } from './helpers/spawnService.ts';
-import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { redisUrl } from './helpers/testRedis.ts';
+import { useTestStack } from './helpers/useTestStack.ts';
 
-const prefix = testPrefix(import.meta.url);
-const client = createClient({ redisUrl: redisUrl(), prefix, errors: [QuotaExceededError] });
-const queue = new Queue('default', { connection: { url: redisUrl() }, prefix });
-let worker: TaskpoolWorker;
-
-beforeAll(async () => {
-  worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/mapTasks.ts', concurrency: 2 });
-});
+const stack = useTestStack({ tasksModule: 'test/fixtures/mapTasks.ts', concurrency: 2, client: { errors: [QuotaExceededError] } });
+const queue = new Queue('default', { connection: { url: redisUrl() }, prefix: stack.prefix });
 
 afterAll(async () => {
-  await client.close();
   await queue.close();
-  await worker?.close();
 });
 
 const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
@@ -28,7 +19,7 @@ describe('map', () => {
   it('maps 10,000 inputs in chunks of 100, in input order: the same list as a local Array.map', async () => {
     const inputs = range(10_000);
     const progress: MapProgress[] = [];
-    const results = await client.map(square, inputs, { chunkSize: 100, onProgress: (p) => progress.push(p) }).toArray();
+    const results = await stack.client.map(square, inputs, { chunkSize: 100, onProgress: (p) => progress.push(p) }).toArray();
     expect(results).toEqual(inputs.map(squarePlusOne));
     expect(progress).toHaveLength(100);
     expect(progress.at(-1)).toEqual({ done: 10_000, failed: 0, total: 10_000 });
@@ -37,21 +28,21 @@ describe('map', () => {
 
   it('maps them unordered: the same set, each once', async () => {
     const inputs = range(10_000);
-    const results = await client.map(square, inputs, { chunkSize: 100, ordered: false }).toArray();
+    const results = await stack.client.map(square, inputs, { chunkSize: 100, ordered: false }).toArray();
     expect(results).toHaveLength(10_000);
     expect([...results].sort((a, b) => a - b)).toEqual(inputs.map(squarePlusOne));
   });
 
   it('yields unordered results as jobs finish, not in input order', async () => {
     const inputs = [{ id: 'slow', ms: 1_500 }, { id: 'fast', ms: 10 }];
-    const ids = (await client.map(nap, inputs, { ordered: false }).toArray()).map((r) => r.id);
+    const ids = (await stack.client.map(nap, inputs, { ordered: false }).toArray()).map((r) => r.id);
     expect(ids).toEqual(['fast', 'slow']);
   });
 
   it('sends chunkSize 1 as plain jobs and larger chunks as { $chunk } envelopes', async () => {
     const tag = 7_000_000 + Math.floor(Math.random() * 1_000_000);
-    await client.map(square, [tag], { chunkSize: 1 }).toArray();
-    await client.map(square, [tag + 1, tag + 2, tag + 3], { chunkSize: 3 }).toArray();
+    await stack.client.map(square, [tag], { chunkSize: 1 }).toArray();
+    await stack.client.map(square, [tag + 1, tag + 2, tag + 3], { chunkSize: 3 }).toArray();
     const jobs = await queue.getJobs(['completed'], 0, -1);
     expect(jobs.find((j) => j.data === tag)?.returnvalue).toBe(squarePlusOne(tag));
     const chunk = jobs.find((j) => (j.data as { $chunk?: number[] }).$chunk?.[0] === tag + 1);
@@ -64,14 +55,14 @@ describe('map', () => {
     const seen: number[] = [];
     let thrown: unknown;
     try {
-      for await (const value of client.map(square, inputs, { chunkSize: 2 })) seen.push(value);
+      for await (const value of stack.client.map(square, inputs, { chunkSize: 2 })) seen.push(value);
     } catch (error) {
       thrown = error;
     }
     expect(seen).toEqual([2, 5]);
     expect(thrown).toBeInstanceOf(QuotaExceededError);
 
-    const items = await client.map(square, inputs, { chunkSize: 2, settled: true }).toArray();
+    const items = await stack.client.map(square, inputs, { chunkSize: 2, settled: true }).toArray();
     expect(items.map((item) => (item.ok ? item.value : item.error.name))).toEqual([2, 5, 'QuotaExceededError', 17, 'ValidationError', 37]);
     expect(items.map((item) => item.index)).toEqual(range(6));
     const quota = failedItem(items[2]!);
@@ -93,7 +84,7 @@ describe('map', () => {
         yield i;
       }
     }
-    const run = client.map(square, inputs(), { chunkSize: 7, window: 2 });
+    const run = stack.client.map(square, inputs(), { chunkSize: 7, window: 2 });
     expect(read).toBe(0);
     const totals: (number | undefined)[] = [];
     run.on('progress', (p) => totals.push(p.total));
@@ -120,7 +111,7 @@ describe('map', () => {
       }
     })();
     const inputs = range(24).map((i) => ({ id: String(i), ms: 50 }));
-    const results = await client.map(nap, inputs, { window: 3 }).toArray();
+    const results = await stack.client.map(nap, inputs, { window: 3 }).toArray();
     sampling = false;
     await sampler;
     expect(results.map((r) => r.id)).toEqual(inputs.map((i) => i.id));
@@ -131,7 +122,7 @@ describe('map', () => {
   it('cancels its jobs still queued or running when the loop is left early', async () => {
     // Two sandboxes: the first result comes while the second input has been running for a while.
     const inputs = range(8).map((i) => ({ id: `early-${i}`, ms: i === 0 ? 300 : 4_000 }));
-    const run = client.map(nap, inputs, { window: 8 });
+    const run = stack.client.map(nap, inputs, { window: 8 });
     for await (const first of run) {
       expect(first.id).toBe('early-0');
       break;
@@ -148,13 +139,13 @@ describe('map', () => {
     // in the worker, be missed and finish instead: a known worker race, not the client's.)
     expect(cancelled.map((j) => (j.data as { id: string }).id)).toContain('early-1');
     expect(ended.every((j) => j.finishedOn !== undefined)).toBe(true);
-    await expect(client.handle(nap, cancelled[0]!.id!).result()).rejects.toBeInstanceOf(CancelledError);
+    await expect(stack.client.handle(nap, cancelled[0]!.id!).result()).rejects.toBeInstanceOf(CancelledError);
   });
 
   it('refuses a bad chunkSize or window, and a second iteration', async () => {
-    expect(() => client.map(square, [1], { chunkSize: 0 })).toThrow(RangeError);
-    expect(() => client.map(square, [1], { window: 1.5 })).toThrow(RangeError);
-    const run = client.map(square, [1]);
+    expect(() => stack.client.map(square, [1], { chunkSize: 0 })).toThrow(RangeError);
+    expect(() => stack.client.map(square, [1], { window: 1.5 })).toThrow(RangeError);
+    const run = stack.client.map(square, [1]);
     expect(await run.toArray()).toEqual([2]);
     expect(() => run[Symbol.asyncIterator]()).toThrow(/once/);
   });

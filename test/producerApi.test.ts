@@ -1,48 +1,22 @@
 import { createServer } from 'node:net';
 import { collectTasks, createAdmin, createClient, createLogger, type TaskpoolAdmin, type TaskpoolClient } from '@taskpool/core';
-import { startWorker, type TaskpoolWorker } from '@taskpool/core/worker';
+import { startTestWorker } from '@taskpool/core/testing';
 import { buildServer, createRedisHealth, type JobResponse, type RedisHealth } from '@taskpool/producer';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fixtures from './fixtures/tasks.ts';
+import { useProducerStack } from './helpers/producerStack.ts';
 import { AUTH, TEST_TOKEN } from './helpers/testToken.ts';
 import { eventually } from './helpers/spawnService.ts';
-import { countKeys, redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { countKeys, expectNothingWritten, redisUrl } from './helpers/testRedis.ts';
+import { useFixture } from './helpers/useFixture.ts';
 
-const prefix = testPrefix(import.meta.url);
 const logger = createLogger({ level: 'silent' });
 const tasks = collectTasks(fixtures);
-let client: TaskpoolClient;
-let admin: TaskpoolAdmin;
-let redis: RedisHealth;
-let app: FastifyInstance;
-let worker: TaskpoolWorker | undefined;
+const stack = useProducerStack({ tasks });
+const { prefix } = stack;
 
-beforeAll(async () => {
-  client = createClient({ redisUrl: redisUrl(), prefix });
-  admin = createAdmin({ redisUrl: redisUrl(), prefix });
-  redis = createRedisHealth({ redisUrl: redisUrl(), logger });
-  expect(await redis.whenUp(10_000)).toBe(true);
-  app = buildServer({ tasks, client, admin, redis, logger, tokens: [TEST_TOKEN] });
-});
-
-afterAll(async () => {
-  await app?.close();
-  await worker?.close();
-  await client?.close();
-  await admin?.close();
-  await redis?.close();
-});
-
-const postTask = (name: string, body: unknown) =>
-  app.inject({ method: 'POST', url: `/v1/tasks/${name}`, headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify(body) });
-
-/** Runs `act` and checks that it wrote no key under the file's prefix. */
-async function expectNoKeyWritten(act: () => Promise<void>): Promise<void> {
-  const before = await countKeys(redisUrl(), prefix);
-  await act();
-  expect(await countKeys(redisUrl(), prefix)).toBe(before);
-}
+const postTask = (name: string, body: unknown) => stack.post(`/v1/tasks/${name}`, body);
 
 // No worker runs in this block, so the keys under the prefix change only when a POST enqueues.
 describe('POST /v1/tasks/:name', () => {
@@ -52,12 +26,12 @@ describe('POST /v1/tasks/:name', () => {
     const { id } = res.json<{ id: string }>();
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.headers.location).toBe(`/v1/jobs/${id}`);
-    expect(await client.getJob(id)).toMatchObject({ id, task: 'test.sumSqrt', input: { n: 10 } });
+    expect(await stack.client.getJob(id)).toMatchObject({ id, task: 'test.sumSqrt', input: { n: 10 } });
     expect(await countKeys(redisUrl(), prefix)).toBeGreaterThan(0);
   });
 
   it('answers 400 INVALID_INPUT with every field-level issue, and enqueues nothing', async () => {
-    await expectNoKeyWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       const res = await postTask('test.slowRecord', { id: 1.5, ms: -1 });
       expect(res.statusCode).toBe(400);
       const { error } = res.json<{ error: { code: string; task: string; issues: { path: unknown[]; message: string; code: string }[] } }>();
@@ -71,7 +45,7 @@ describe('POST /v1/tasks/:name', () => {
   });
 
   it('answers 404 UNKNOWN_TASK for a task the module does not export, and enqueues nothing', async () => {
-    await expectNoKeyWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       const res = await postTask('test.nope', { n: 1 });
       expect(res.statusCode).toBe(404);
       expect(res.json()).toEqual({ error: { code: 'UNKNOWN_TASK', message: 'Unknown task "test.nope"', task: 'test.nope' } });
@@ -79,8 +53,8 @@ describe('POST /v1/tasks/:name', () => {
   });
 
   it('answers 400 BAD_REQUEST for malformed JSON, and enqueues nothing', async () => {
-    await expectNoKeyWritten(async () => {
-      const res = await app.inject({
+    await expectNothingWritten(prefix, async () => {
+      const res = await stack.app.inject({
         method: 'POST',
         url: '/v1/tasks/test.sumSqrt',
         headers: { 'content-type': 'application/json', ...AUTH },
@@ -92,7 +66,7 @@ describe('POST /v1/tasks/:name', () => {
   });
 
   it('answers 413 PAYLOAD_TOO_LARGE past the 1 MiB default, and enqueues nothing', async () => {
-    await expectNoKeyWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       // A valid input (unknown keys are stripped), so only its size refuses it.
       const res = await postTask('test.sumSqrt', { n: 10, padding: 'x'.repeat(1024 * 1024) });
       expect(res.statusCode).toBe(413);
@@ -102,16 +76,14 @@ describe('POST /v1/tasks/:name', () => {
 });
 
 describe('GET /v1/jobs/:id', () => {
-  beforeAll(async () => {
-    worker = await startWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/tasks.ts', concurrency: 1, logger });
-  });
+  const worker = useFixture(() => startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/tasks.ts' }));
 
   /** Polls the job over the API until it has finished for good. */
   async function settled(id: string): Promise<JobResponse> {
     let job: JobResponse | undefined;
     await eventually(
       async () => {
-        const res = await app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: AUTH });
+        const res = await stack.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: AUTH });
         expect(res.statusCode).toBe(200);
         job = res.json<JobResponse>();
         return job.state === 'completed' || job.state === 'failed';
@@ -123,7 +95,7 @@ describe('GET /v1/jobs/:id', () => {
   }
 
   it('answers 404 JOB_NOT_FOUND for an id no queue holds', async () => {
-    const res = await app.inject({ method: 'GET', url: '/v1/jobs/no-such-job', headers: AUTH });
+    const res = await stack.app.inject({ method: 'GET', url: '/v1/jobs/no-such-job', headers: AUTH });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ error: { code: 'JOB_NOT_FOUND', message: 'No job with id "no-such-job"', jobId: 'no-such-job' } });
   });
@@ -134,7 +106,7 @@ describe('GET /v1/jobs/:id', () => {
     let sum = 0;
     for (let i = 0; i < 1000; i++) sum += Math.sqrt(i);
     expect(job).toMatchObject({ id, task: 'test.sumSqrt', queue: 'default', state: 'completed', attempts: 1 });
-    expect(job.result).toEqual({ sum, pid: worker!.sandboxPids[0], ppid: process.pid });
+    expect(job.result).toEqual({ sum, pid: worker.sandboxPids[0], ppid: process.pid });
     expect(job.error).toBeUndefined();
     expect(job).not.toHaveProperty('input');
   });
@@ -151,7 +123,7 @@ describe('GET /v1/jobs/:id', () => {
 
 describe('GET /health', () => {
   it('answers 200 while Redis answers', async () => {
-    const res = await app.inject({ method: 'GET', url: '/health' });
+    const res = await stack.app.inject({ method: 'GET', url: '/health' });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ ok: true });
   });

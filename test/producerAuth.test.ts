@@ -1,17 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, startProducerStack, TEST_TOKEN, type ProducerStack } from './helpers/producerStack.ts';
-import { countKeys, redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { describe, expect, it } from 'vitest';
+import { AUTH, TEST_TOKEN, useProducerStack } from './helpers/producerStack.ts';
+import { expectNothingWritten } from './helpers/testRedis.ts';
 
-const prefix = testPrefix(import.meta.url);
-let stack: ProducerStack;
-
-beforeAll(async () => {
-  stack = await startProducerStack({ redisUrl: redisUrl(), prefix });
-});
-
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useProducerStack();
 
 /** Every route but /health, with a body where it takes one. */
 const ROUTES: { method: 'GET' | 'POST'; url: string; body?: unknown }[] = [
@@ -46,18 +37,18 @@ describe('every route but /health needs a token', () => {
     ['another scheme', `Basic ${TEST_TOKEN}`],
   ] as const) {
     it(`answers 401 UNAUTHORIZED to ${name}, and writes nothing`, async () => {
-      const before = await countKeys(redisUrl(), prefix);
-      for (const route of ROUTES) {
-        const res = await stack.app.inject({
-          method: route.method,
-          url: route.url,
-          headers: { ...(authorization && { authorization }), ...(route.body !== undefined && { 'content-type': 'application/json' }) },
-          ...(route.body !== undefined && { body: JSON.stringify(route.body) }),
-        });
-        expect(res.statusCode, `${route.method} ${route.url}`).toBe(401);
-        expect(res.json().error.code).toBe('UNAUTHORIZED');
-      }
-      expect(await countKeys(redisUrl(), prefix)).toBe(before);
+      await expectNothingWritten(stack.prefix, async () => {
+        for (const route of ROUTES) {
+          const res = await stack.app.inject({
+            method: route.method,
+            url: route.url,
+            headers: { ...(authorization && { authorization }), ...(route.body !== undefined && { 'content-type': 'application/json' }) },
+            ...(route.body !== undefined && { body: JSON.stringify(route.body) }),
+          });
+          expect(res.statusCode, `${route.method} ${route.url}`).toBe(401);
+          expect(res.json().error.code).toBe('UNAUTHORIZED');
+        }
+      });
     });
   }
 

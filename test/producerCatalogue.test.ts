@@ -1,19 +1,9 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { errorBodySchema, jobResponseSchema, searchResultSchema } from '@taskpool/producer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProducerStack, type ProducerStack } from './helpers/producerStack.ts';
-import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { describe, expect, it } from 'vitest';
+import { useProducerStack } from './helpers/producerStack.ts';
 
-const prefix = testPrefix(import.meta.url);
-let stack: ProducerStack;
-
-beforeAll(async () => {
-  stack = await startProducerStack({ redisUrl: redisUrl(), prefix });
-});
-
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useProducerStack();
 
 describe('GET /v1/tasks', () => {
   it("lists every task of the module with its queue, defaults and the JSON Schemas of its zod input and output", async () => {

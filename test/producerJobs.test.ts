@@ -1,35 +1,23 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CANCEL_FIELD, cancelChannel, createLogger, type JobView } from '@taskpool/core';
-import { startWorker, type TaskpoolWorker } from '@taskpool/core/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProducerStack, type ProducerStack } from './helpers/producerStack.ts';
+import { CANCEL_FIELD, cancelChannel, type JobView } from '@taskpool/core';
+import { startTestWorker } from '@taskpool/core/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useProducerStack } from './helpers/producerStack.ts';
 import { eventually } from './helpers/spawnService.ts';
-import { connectRedis, countKeys, redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { connectRedis, countKeys, redisUrl } from './helpers/testRedis.ts';
+import { useFixture } from './helpers/useFixture.ts';
 
-const prefix = testPrefix(import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'tp-producer-jobs-'));
-let stack: ProducerStack;
-let worker: TaskpoolWorker;
-
-beforeAll(async () => {
-  stack = await startProducerStack({ redisUrl: redisUrl(), prefix, maxWaitMs: 1_500 });
-  worker = await startWorker({
-    redisUrl: redisUrl(),
-    prefix,
-    tasksModule: 'test/fixtures/producerTasks.ts',
-    concurrency: 2,
-    shutdownGraceMs: 500,
-    logger: createLogger({ level: 'silent' }),
-  });
-});
-
 afterAll(async () => {
-  await worker?.close();
-  await stack?.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+const stack = useProducerStack({ maxWaitMs: 1_500 });
+const { prefix } = stack;
+// A worker serving the producer's tasks, so jobs run.
+useFixture(() => startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/producerTasks.ts', concurrency: 2, shutdownGraceMs: 500 }));
 
 const submit = async (task: string, input: unknown): Promise<string> => {
   const res = await stack.post(`/v1/tasks/${task}`, input);

@@ -1,21 +1,20 @@
 import { createLogger } from '@taskpool/core';
-import { startWorker, type TaskpoolWorker } from '@taskpool/core/worker';
+import { startTestWorker } from '@taskpool/core/testing';
 import { recordMinute, startJobEventsRecorder, type JobEventsRecorder, type OverviewStats } from '@taskpool/producer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProducerStack, type ProducerStack } from './helpers/producerStack.ts';
+import { useProducerStack } from './helpers/producerStack.ts';
 import { parsePrometheusText, type Exposition } from './helpers/prometheusText.ts';
 import { eventually } from './helpers/spawnService.ts';
-import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { redisUrl } from './helpers/testRedis.ts';
+import { useFixture } from './helpers/useFixture.ts';
 
-const prefix = testPrefix(import.meta.url);
 const logger = createLogger({ level: 'silent' });
-let stack: ProducerStack;
-let worker: TaskpoolWorker;
+const stack = useProducerStack();
+const { prefix } = stack;
 const recorders: JobEventsRecorder[] = [];
 
 beforeAll(async () => {
   // Wired as main.ts does: the recorder feeds the registry /metrics serves and the per-minute stats in Redis.
-  stack = await startProducerStack({ redisUrl: redisUrl(), prefix });
   const recorder = (feedsMetrics: boolean) =>
     startJobEventsRecorder({
       redisUrl: redisUrl(),
@@ -31,14 +30,14 @@ beforeAll(async () => {
   // scraped here): the per-minute statistics in Redis must still count each job once.
   recorders.push(recorder(true), recorder(false));
   await Promise.all(recorders.map((r) => r.ready));
-  worker = await startWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/producerTasks.ts', concurrency: 2, logger });
 });
 
 afterAll(async () => {
-  await worker?.close();
   await Promise.all(recorders.map((r) => r.close()));
-  await stack?.close();
 });
+
+// Started once the recorders listen.
+useFixture(() => startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/producerTasks.ts', concurrency: 2 }));
 
 async function scrape(): Promise<Exposition> {
   const res = await stack.request({ method: 'GET', url: '/metrics' });

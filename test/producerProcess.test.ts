@@ -1,21 +1,14 @@
 import { createClient } from '@taskpool/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, TEST_TOKEN } from './helpers/testToken.ts';
-import { spawnService, type Service } from './helpers/spawnService.ts';
+import { spawnProducer, spawnService, type ProducerService } from './helpers/spawnService.ts';
 import { redisUrl, testPrefix } from './helpers/testRedis.ts';
 
 const prefix = testPrefix(import.meta.url);
-let producer: Service;
-let baseUrl: string;
+let producer: ProducerService;
 
 beforeAll(async () => {
-  producer = spawnService('taskpool-producer', ['--tasks', 'test/fixtures/tasks.ts', '--port', '0'], {
-    REDIS_URL: redisUrl(),
-    TASKPOOL_PREFIX: prefix,
-    TASKPOOL_API_TOKENS: TEST_TOKEN,
-  });
-  const ready = await producer.waitFor((line) => line.event === 'producer:ready', 60_000);
-  baseUrl = String(ready.url);
+  producer = await spawnProducer({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/tasks.ts' });
 });
 
 afterAll(async () => {
@@ -24,12 +17,12 @@ afterAll(async () => {
 
 describe('taskpool-producer process', () => {
   it('logs producer:ready with the real port it picked for --port 0', () => {
-    const { port } = new URL(baseUrl);
+    const { port } = new URL(producer.url);
     expect(Number(port)).toBeGreaterThan(0);
   });
 
   it('accepts a task over HTTP and enqueues it under its prefix', async () => {
-    const res = await fetch(`${baseUrl}/v1/tasks/test.sumSqrt`, {
+    const res = await fetch(`${producer.url}/v1/tasks/test.sumSqrt`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...AUTH },
       body: JSON.stringify({ n: 10 }),
@@ -40,19 +33,19 @@ describe('taskpool-producer process', () => {
     // No worker runs: the job waits, and another client on the same prefix sees it.
     await using client = createClient({ redisUrl: redisUrl(), prefix });
     expect(await client.getJob(id)).toMatchObject({ id, task: 'test.sumSqrt', state: 'waiting' });
-    const job = await fetch(`${baseUrl}/v1/jobs/${id}`, { headers: AUTH });
+    const job = await fetch(`${producer.url}/v1/jobs/${id}`, { headers: AUTH });
     expect(job.status).toBe(200);
     expect(await job.json()).toMatchObject({ id, task: 'test.sumSqrt', state: 'waiting', attempts: 0 });
   });
 
   it('refuses a request without the token with 401', async () => {
-    const res = await fetch(`${baseUrl}/v1/jobs/whatever`);
+    const res = await fetch(`${producer.url}/v1/jobs/whatever`);
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED');
   });
 
   it('answers /health', async () => {
-    const res = await fetch(`${baseUrl}/health`);
+    const res = await fetch(`${producer.url}/health`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true });
   });

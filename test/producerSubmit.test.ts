@@ -1,25 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProducerStack, type ProducerStack } from './helpers/producerStack.ts';
-import { connectRedis, countKeys, redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { describe, expect, it } from 'vitest';
+import { useProducerStack } from './helpers/producerStack.ts';
+import { connectRedis, countKeys, expectNothingWritten, redisUrl } from './helpers/testRedis.ts';
 
 // No worker: jobs stay waiting, so the keys under the prefix change only when a request enqueues or removes.
-const prefix = testPrefix(import.meta.url);
-let stack: ProducerStack;
-
-beforeAll(async () => {
-  stack = await startProducerStack({ redisUrl: redisUrl(), prefix, bodyLimitBytes: 64 * 1024 });
-});
-
-afterAll(async () => {
-  await stack?.close();
-});
-
-/** Runs `act` and checks that it wrote no key under the file's prefix. */
-async function expectNothingWritten(act: () => Promise<void>): Promise<void> {
-  const before = await countKeys(redisUrl(), prefix);
-  await act();
-  expect(await countKeys(redisUrl(), prefix)).toBe(before);
-}
+const stack = useProducerStack({ bodyLimitBytes: 64 * 1024 });
+const { prefix } = stack;
 
 describe('POST /v1/tasks/:name/batch', () => {
   it('enqueues every input in one request and answers 202 with the ids in order', async () => {
@@ -40,7 +25,7 @@ describe('POST /v1/tasks/:name/batch', () => {
   });
 
   it('refuses the whole batch when one input is bad: 400 INVALID_INPUT with the issues of each bad index', async () => {
-    await expectNothingWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       const res = await stack.post('/v1/tasks/test.sumSqrt/batch', { inputs: [{ n: 1 }, { n: -1 }, { n: 2 }, { m: 1 }] });
       expect(res.statusCode).toBe(400);
       const { error } = res.json();
@@ -61,7 +46,7 @@ describe('POST /v1/tasks/:name/batch', () => {
     ['an empty batch', { inputs: [] }],
     ['more than 1000 inputs', { inputs: Array.from({ length: 1001 }, () => ({ n: 1 })) }],
   ])('answers %s with 400 BAD_REQUEST, and enqueues nothing', async (_name, body) => {
-    await expectNothingWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       const res = await stack.post('/v1/tasks/test.sumSqrt/batch', body);
       expect(res.statusCode).toBe(400);
       expect(res.json().error.code).toBe('BAD_REQUEST');
@@ -69,7 +54,7 @@ describe('POST /v1/tasks/:name/batch', () => {
   });
 
   it('answers an unknown task with 404 UNKNOWN_TASK, and enqueues nothing', async () => {
-    await expectNothingWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       const res = await stack.post('/v1/tasks/test.nope/batch', { inputs: [{ n: 1 }] });
       expect(res.statusCode).toBe(404);
       expect(res.json().error).toMatchObject({ code: 'UNKNOWN_TASK', task: 'test.nope' });
@@ -77,7 +62,7 @@ describe('POST /v1/tasks/:name/batch', () => {
   });
 
   it('answers malformed JSON with 400 and a body over the limit with 413, and enqueues nothing', async () => {
-    await expectNothingWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       const bad = await stack.request({ method: 'POST', url: '/v1/tasks/test.sumSqrt/batch', headers: { 'content-type': 'application/json' }, body: '{"inputs": [' });
       expect(bad.statusCode).toBe(400);
       expect(bad.json().error.code).toBe('BAD_REQUEST');
@@ -96,7 +81,7 @@ describe('bad input of every kind on POST /v1/tasks/:name', () => {
     ['a wrong type', { n: 'ten' }],
     ['a missing field', {}],
   ])('answers %s with 400 INVALID_INPUT, and enqueues nothing', async (_name, body) => {
-    await expectNothingWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       const res = await stack.post('/v1/tasks/test.sumSqrt', body);
       expect(res.statusCode).toBe(400);
       expect(res.json().error.code).toBe('INVALID_INPUT');
@@ -104,7 +89,7 @@ describe('bad input of every kind on POST /v1/tasks/:name', () => {
   });
 
   it('answers a non-JSON content type with 400 BAD_REQUEST (415 would hide it from clients that only read codes)', async () => {
-    await expectNothingWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       const res = await stack.request({ method: 'POST', url: '/v1/tasks/test.sumSqrt', headers: { 'content-type': 'text/plain' }, body: 'n=10' });
       expect([400, 415]).toContain(res.statusCode);
       expect(res.json().error.code).toBe('BAD_REQUEST');
@@ -133,7 +118,7 @@ describe('Idempotency-Key', () => {
 
   it('answers a key reused with a different input with 409 CONFLICT, and enqueues nothing', async () => {
     await stack.post('/v1/tasks/test.sumSqrt', { n: 7 }, { 'idempotency-key': 'order-1002' });
-    await expectNothingWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       const res = await stack.post('/v1/tasks/test.sumSqrt', { n: 8 }, { 'idempotency-key': 'order-1002' });
       expect(res.statusCode).toBe(409);
       expect(res.json().error.code).toBe('CONFLICT');
@@ -150,7 +135,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('answers a key that is too long or not printable ASCII with 400 BAD_REQUEST, and enqueues nothing', async () => {
-    await expectNothingWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       for (const key of ['k'.repeat(256), 'caf\u00e9']) {
         const res = await stack.post('/v1/tasks/test.sumSqrt', { n: 1 }, { 'idempotency-key': key });
         expect(res.statusCode).toBe(400);
@@ -172,7 +157,7 @@ describe('POST /v1/jobs/:id/cancel of a job that has not started', () => {
   });
 
   it('answers an unknown id with 404 JOB_NOT_FOUND, and writes nothing', async () => {
-    await expectNothingWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       const res = await stack.post('/v1/jobs/no-such-job/cancel');
       expect(res.statusCode).toBe(404);
       expect(res.json().error).toMatchObject({ code: 'JOB_NOT_FOUND', jobId: 'no-such-job' });
@@ -183,7 +168,7 @@ describe('POST /v1/jobs/:id/cancel of a job that has not started', () => {
 describe('POST /v1/jobs/:id/retry of a job that has not failed', () => {
   it('answers 409 CONFLICT naming its state, and changes nothing', async () => {
     const { id } = (await stack.post('/v1/tasks/test.sumSqrt', { n: 3 })).json<{ id: string }>();
-    await expectNothingWritten(async () => {
+    await expectNothingWritten(prefix, async () => {
       const res = await stack.post(`/v1/jobs/${id}/retry`);
       expect(res.statusCode).toBe(409);
       expect(res.json().error).toMatchObject({ code: 'CONFLICT', jobId: id, state: 'waiting' });

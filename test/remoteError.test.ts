@@ -1,27 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, RemoteTaskError } from '@taskpool/core';
-import type { TaskpoolWorker } from '@taskpool/core/worker';
-import { startTestWorker } from '@taskpool/core/testing';
+import { describe, expect, it } from 'vitest';
+import { RemoteTaskError } from '@taskpool/core';
 import { failing } from './fixtures/tasks.ts';
 import { rejectionOf } from './helpers/rejectionOf.ts';
-import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { useTestStack } from './helpers/useTestStack.ts';
 
-const prefix = testPrefix(import.meta.url);
-let worker: TaskpoolWorker;
-const client = createClient({ redisUrl: redisUrl(), prefix });
-
-beforeAll(async () => {
-  worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/tasks.ts' });
-});
-
-afterAll(async () => {
-  await client.close();
-  await worker?.close();
-});
+const stack = useTestStack({ tasksModule: 'test/fixtures/tasks.ts' });
 
 describe('a throwing handler', () => {
   it('rejects result() with a typed error carrying the remote name, message, stack, code, cause and fields, after every attempt', async () => {
-    const handle = await client.submit(failing, { user: 'ada' });
+    const handle = await stack.client.submit(failing, { user: 'ada' });
     const remote = await rejectionOf(handle.result({ timeoutMs: 30_000 }), RemoteTaskError);
     expect(remote.code).toBe('TASK_FAILED');
     expect(remote.remoteName).toBe('QuotaError');

@@ -1,34 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  createClient,
   RemoteTaskError,
   SandboxCrashError,
   taskFailureOf,
   TaskTimeoutError,
   ValidationError,
 } from '@taskpool/core';
-import { startTestWorker } from '@taskpool/core/testing';
-import type { TaskpoolWorker } from '@taskpool/core/worker';
 import { misbehave, nap, QuotaExceededError, square } from './fixtures/mapTasks.ts';
 import { rejectionOf } from './helpers/rejectionOf.ts';
-import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { useTestStack } from './helpers/useTestStack.ts';
 
-const prefix = testPrefix(import.meta.url);
-const registered = createClient({ redisUrl: redisUrl(), prefix, errors: [QuotaExceededError] });
-const plain = createClient({ redisUrl: redisUrl(), prefix });
-let worker: TaskpoolWorker;
-
-beforeAll(async () => {
-  worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/mapTasks.ts', concurrency: 2, killGraceMs: 200 });
-});
-
-afterAll(async () => {
-  await Promise.all([registered.close(), plain.close()]);
-  await worker?.close();
-});
+// `stack.client` registers no error class.
+const stack = useTestStack({ tasksModule: 'test/fixtures/mapTasks.ts', concurrency: 2, killGraceMs: 200 });
 
 describe('a registered error class', () => {
   it('arrives as that class, with its code, fields, methods, remote stack and cause', async () => {
+    const registered = stack.createClient({ errors: [QuotaExceededError] });
     const handle = await registered.submit(square, -7);
     const error = await rejectionOf(handle.result({ timeoutMs: 20_000 }), QuotaExceededError);
     expect(Object.getPrototypeOf(error)).toBe(QuotaExceededError.prototype);
@@ -48,33 +35,29 @@ describe('a registered error class', () => {
   });
 
   it('can be registered on a client later, and is a RemoteTaskError where it is not registered', async () => {
-    const late = createClient({ redisUrl: redisUrl(), prefix });
-    try {
-      late.registerError(QuotaExceededError);
-      const handle = await late.submit(square, -1);
-      await rejectionOf(handle.result({ timeoutMs: 20_000 }), QuotaExceededError);
-      const error = await rejectionOf(plain.handle(square, handle.id).result(), RemoteTaskError);
-      expect(error).toMatchObject({ code: 'TASK_FAILED', remoteName: 'QuotaExceededError', remoteCode: 'E_QUOTA', fields: { retryAfterMs: 250, limits: { perMinute: 10 } } });
-    } finally {
-      await late.close();
-    }
+    const late = stack.createClient();
+    late.registerError(QuotaExceededError);
+    const handle = await late.submit(square, -1);
+    await rejectionOf(handle.result({ timeoutMs: 20_000 }), QuotaExceededError);
+    const error = await rejectionOf(stack.client.handle(square, handle.id).result(), RemoteTaskError);
+    expect(error).toMatchObject({ code: 'TASK_FAILED', remoteName: 'QuotaExceededError', remoteCode: 'E_QUOTA', fields: { retryAfterMs: 250, limits: { perMinute: 10 } } });
   });
 });
 
 describe('failure reasons have their own classes', () => {
   it('a handler error: RemoteTaskError (TASK_FAILED)', async () => {
-    const error = await rejectionOf((await plain.submit(misbehave, { how: 'throw' })).result({ timeoutMs: 20_000 }), RemoteTaskError);
+    const error = await rejectionOf((await stack.client.submit(misbehave, { how: 'throw' })).result({ timeoutMs: 20_000 }), RemoteTaskError);
     expect(error).toMatchObject({ code: 'TASK_FAILED', remoteName: 'TypeError', reason: 'error' });
   });
 
   it('a crashed sandbox: SandboxCrashError (SANDBOX_CRASHED) with the exit code', async () => {
-    const error = await rejectionOf((await plain.submit(misbehave, { how: 'exit' })).result({ timeoutMs: 20_000 }), SandboxCrashError);
+    const error = await rejectionOf((await stack.client.submit(misbehave, { how: 'exit' })).result({ timeoutMs: 20_000 }), SandboxCrashError);
     expect(error).toMatchObject({ code: 'SANDBOX_CRASHED', reason: 'exit', exitCode: 3, signal: null });
     expect(error).toBeInstanceOf(RemoteTaskError);
   });
 
   it('an invalid output: ValidationError (INVALID_OUTPUT) with the issues', async () => {
-    const handle = await plain.submit(misbehave, { how: 'badOutput' });
+    const handle = await stack.client.submit(misbehave, { how: 'badOutput' });
     const error = await rejectionOf(handle.result({ timeoutMs: 20_000 }), ValidationError);
     expect(error.code).toBe('INVALID_OUTPUT');
     expect(error.task).toBe('map.misbehave');
@@ -83,7 +66,7 @@ describe('failure reasons have their own classes', () => {
   });
 
   it('a timeout given per submit: TaskTimeoutError (TASK_TIMEOUT)', async () => {
-    const handle = await plain.submit(nap, { id: 'too-long', ms: 20_000 }, { timeoutMs: 300 });
+    const handle = await stack.client.submit(nap, { id: 'too-long', ms: 20_000 }, { timeoutMs: 300 });
     const started = Date.now();
     const error = await rejectionOf(handle.result({ timeoutMs: 20_000 }), TaskTimeoutError);
     expect(Date.now() - started).toBeLessThan(10_000);

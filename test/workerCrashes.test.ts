@@ -1,29 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type AnyTask } from '@taskpool/core';
-import { startTestWorker } from '@taskpool/core/testing';
-import type { TaskpoolWorker } from '@taskpool/core/worker';
+import { describe, expect, it } from 'vitest';
+import type { AnyTask } from '@taskpool/core';
 import { aborts, exits, ok, segfault, timerThrow } from './fixtures/crashTasks.ts';
 import { failedView } from './helpers/settle.ts';
-import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { useTestStack } from './helpers/useTestStack.ts';
 
-const prefix = testPrefix(import.meta.url);
-const client = createClient({ redisUrl: redisUrl(), prefix });
-let worker: TaskpoolWorker;
-
-beforeAll(async () => {
-  worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/crashTasks.ts', concurrency: 2 });
-});
-
-afterAll(async () => {
-  await client.close();
-  await worker?.close();
-});
+const stack = useTestStack({ tasksModule: 'test/fixtures/crashTasks.ts', concurrency: 2 });
 
 async function servesHundred(): Promise<void> {
-  const handles = await Promise.all(Array.from({ length: 100 }, () => client.submit(ok, {})));
+  const handles = await Promise.all(Array.from({ length: 100 }, () => stack.client.submit(ok, {})));
   const results = await Promise.all(handles.map((h) => h.result({ timeoutMs: 30_000 })));
   expect(results).toHaveLength(100);
-  for (const { pid } of results) expect(worker.sandboxPids).toContain(pid);
+  for (const { pid } of results) expect(stack.worker.sandboxPids).toContain(pid);
 }
 
 const cases: [string, AnyTask, string, RegExp][] = [
@@ -35,14 +22,14 @@ const cases: [string, AnyTask, string, RegExp][] = [
 
 describe('a crash fails only its own attempt', () => {
   it.each(cases)('%s: classified, attempts counted, the pool keeps serving', async (_what, task, reason, message) => {
-    const pidsBefore = worker.sandboxPids;
-    const handle = await client.submit(task, {});
+    const pidsBefore = stack.worker.sandboxPids;
+    const handle = await stack.client.submit(task, {});
     const view = await failedView(handle);
     expect(view.attempts).toBe(2);
     expect(view.error).toMatchObject({ reason, code: 'SANDBOX_CRASHED' });
     expect(view.error?.message).toMatch(message);
     expect(view.error?.fields).toMatchObject({ pid: expect.any(Number) });
-    expect(pidsBefore).not.toEqual(worker.sandboxPids);
+    expect(pidsBefore).not.toEqual(stack.worker.sandboxPids);
     await servesHundred();
   });
 });

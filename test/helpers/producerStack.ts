@@ -3,12 +3,16 @@ import { buildServer, createProducerMetrics, createRedisHealth, guardedBy, type 
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import * as fixtures from '../fixtures/producerTasks.ts';
 
+import { currentTestPrefix, redisUrl } from './testRedis.ts';
 import { AUTH, TEST_TOKEN } from './testToken.ts';
+import { useFixture } from './useFixture.ts';
 
 export { AUTH, TEST_TOKEN };
 
 /** A producer built in-process (no listening) over a real Redis, with its own client and admin. */
 export interface ProducerStack extends AsyncDisposable {
+  /** The key prefix of its client and admin. */
+  prefix: string;
   app: FastifyInstance;
   client: TaskpoolClient;
   admin: TaskpoolAdmin;
@@ -22,8 +26,11 @@ export interface ProducerStack extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** Options of {@link startProducerStack}: the Redis, the key prefix, and any of `buildServer`'s dependencies to use instead of the stack's. */
+export type ProducerStackOptions = { redisUrl: string; prefix: string } & Partial<BuildServerDeps>;
+
 /** Builds a producer over `test/fixtures/producerTasks.ts` (or `options.tasks`), waiting until its Redis health connection is up. */
-export async function startProducerStack(options: { redisUrl: string; prefix: string } & Partial<BuildServerDeps>): Promise<ProducerStack> {
+export async function startProducerStack(options: ProducerStackOptions): Promise<ProducerStack> {
   const { redisUrl, prefix, ...deps } = options;
   const tasks = deps.tasks ?? collectTasks(fixtures);
   const queues = [...new Set([...tasks.values()].map((t) => t.defaults.queue ?? 'default'))];
@@ -41,6 +48,7 @@ export async function startProducerStack(options: { redisUrl: string; prefix: st
     await Promise.all([client.close(), admin.close(), redis.close()]);
   };
   return {
+    prefix,
     app,
     client,
     admin,
@@ -52,4 +60,15 @@ export async function startProducerStack(options: { redisUrl: string; prefix: st
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * A producer stack for the tests of a file (or of the `describe` it is called in), built in `beforeAll` and
+ * closed in `afterAll` (see {@link useFixture}): `stack.app`, `stack.request(...)` and the rest inside tests,
+ * `stack.prefix` at once. Defaults: the run's Redis, a key prefix of the test file's own, and those of
+ * {@link startProducerStack}.
+ */
+export function useProducerStack(options: Partial<ProducerStackOptions> = {}): ProducerStack {
+  const prefix = options.prefix ?? currentTestPrefix();
+  return useFixture(() => startProducerStack({ redisUrl: redisUrl(), ...options, prefix }), { prefix });
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { TEST_TOKEN } from './testToken.ts';
 
 /** A log line of a service (pino JSON). */
 export type LogLine = Record<string, unknown> & { event?: string; msg?: string };
@@ -93,15 +94,49 @@ export interface SpawnWorkerOptions {
   env?: Record<string, string>;
 }
 
-/** Starts `taskpool-worker` and waits until it serves (its `worker:ready` line). */
-export async function spawnWorker(options: SpawnWorkerOptions): Promise<Service & { sandboxPids: number[] }> {
+/** A `taskpool-worker` process, with the pids of the sandboxes it started with. */
+export type WorkerService = Service & { sandboxPids: number[] };
+
+/** Starts `taskpool-worker` and waits until it serves (its `worker:ready` line); kills it if it never does. */
+export async function spawnWorker(options: SpawnWorkerOptions): Promise<WorkerService> {
   const service = spawnService('taskpool-worker', ['--tasks', options.tasks, '--concurrency', String(options.concurrency ?? 2)], {
     REDIS_URL: options.redisUrl,
     TASKPOOL_PREFIX: options.prefix,
     ...options.env,
   });
-  const ready = await service.waitFor((line) => line.event === 'worker:ready', 60_000);
+  const ready = await readyOrStopped(service, 'worker:ready');
   return Object.assign(service, { sandboxPids: ready.sandboxPids as number[] });
+}
+
+/** Options of {@link spawnProducer}. */
+export type SpawnProducerOptions = Omit<SpawnWorkerOptions, 'concurrency'>;
+
+/** A `taskpool-producer` process, with the base URL it listens on (e.g. `http://127.0.0.1:40123`). */
+export type ProducerService = Service & { url: string };
+
+/**
+ * Starts `taskpool-producer` on a free port, accepting the tests' token (`TEST_TOKEN`), and waits until it
+ * listens (its `producer:ready` line); kills it if it never does.
+ */
+export async function spawnProducer(options: SpawnProducerOptions): Promise<ProducerService> {
+  const service = spawnService('taskpool-producer', ['--tasks', options.tasks, '--port', '0'], {
+    REDIS_URL: options.redisUrl,
+    TASKPOOL_PREFIX: options.prefix,
+    TASKPOOL_API_TOKENS: TEST_TOKEN,
+    ...options.env,
+  });
+  const ready = await readyOrStopped(service, 'producer:ready');
+  return Object.assign(service, { url: String(ready.url) });
+}
+
+/** Waits (up to 60 s) for the service's `event` line; if it does not come, stops the service and rethrows. */
+async function readyOrStopped(service: Service, event: string): Promise<LogLine> {
+  try {
+    return await service.waitFor((line) => line.event === event, 60_000);
+  } catch (error) {
+    await service.stop('SIGKILL');
+    throw error;
+  }
 }
 
 /** True while a process with that pid exists. */

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import type {} from './redisContext.ts';
 
 /** An ioredis client that `await using` closes. */
@@ -19,6 +19,13 @@ export function testPrefix(fileUrl: string): string {
   const path = fileUrl.startsWith('file:') ? fileURLToPath(fileUrl) : fileUrl;
   const name = basename(path).replace(/\.test(-d)?\.[cm]?[jt]s$/, '').replace(/[^A-Za-z0-9-]+/g, '-');
   return `tp-t-${name}-${randomBytes(3).toString('hex')}`;
+}
+
+/** A {@link testPrefix} of the test file vitest is running (`expect.getState().testPath`), for fixtures of a whole file. */
+export function currentTestPrefix(): string {
+  const file = expect.getState().testPath;
+  if (file === undefined) throw new Error('currentTestPrefix: no test file is running; use testPrefix(import.meta.url)');
+  return testPrefix(file);
 }
 
 /** The URL of the run's Redis, provided by `test/globalSetup.ts`. */
@@ -45,6 +52,13 @@ export async function countKeys(url: string, prefix: string): Promise<number> {
     count += keys.length;
   } while (cursor !== '0');
   return count;
+}
+
+/** Runs `act`, then checks that the number of keys under `prefix:` on the run's Redis is what it was before. */
+export async function expectNothingWritten(prefix: string, act: () => Promise<void>): Promise<void> {
+  const before = await countKeys(redisUrl(), prefix);
+  await act();
+  expect(await countKeys(redisUrl(), prefix)).toBe(before);
 }
 
 /**

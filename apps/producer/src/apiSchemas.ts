@@ -20,47 +20,34 @@ export const errorBodySchema = z.object({
 
 const jobState = z.enum(['waiting', 'prioritized', 'delayed', 'active', 'waiting-children', 'completed', 'failed', 'unknown']);
 
-interface ResponseError {
-  name: string;
-  message: string;
-  code?: string | undefined;
-  reason?: string | undefined;
+/** A job's error as the search lists it: what failed and why, without fields or cause. */
+const errorSummary = z.object({ name: z.string(), message: z.string(), code: z.string().optional(), reason: z.string().optional() });
+
+interface ResponseError extends z.infer<typeof errorSummary> {
   fields?: Record<string, unknown> | undefined;
   cause?: ResponseError | undefined;
 }
+/** A job's error in full: the summary, the error's own fields, and its cause chain. */
 const responseError: z.ZodType<ResponseError> = z.lazy(() =>
-  z.object({
-    name: z.string(),
-    message: z.string(),
-    code: z.string().optional(),
-    reason: z.string().optional(),
+  errorSummary.extend({
     fields: z.record(z.string(), z.unknown()).optional(),
     cause: responseError.optional(),
   }),
 );
 
-export const jobResponseSchema = z.object({
-  id: z.string(),
-  task: z.string(),
-  queue: z.string(),
-  state: jobState,
-  attempts: z.number().int(),
-  progress: z.union([z.number(), z.record(z.string(), z.unknown())]),
+/** What a job and a workflow step both show. */
+const jobHeader = z.object({ id: z.string(), task: z.string(), queue: z.string(), state: jobState, attempts: z.number().int() });
+
+export const jobSummarySchema = jobHeader.extend({
   createdAt: z.number(),
   finishedAt: z.number().optional(),
-  result: z.unknown().optional().meta({ description: "The task's output, once completed (see the task's output schema)" }),
-  error: responseError.optional(),
+  error: errorSummary.optional(),
 });
 
-export const jobSummarySchema = z.object({
-  id: z.string(),
-  task: z.string(),
-  queue: z.string(),
-  state: jobState,
-  attempts: z.number().int(),
-  createdAt: z.number(),
-  finishedAt: z.number().optional(),
-  error: z.object({ name: z.string(), message: z.string(), code: z.string().optional(), reason: z.string().optional() }).optional(),
+export const jobResponseSchema = jobSummarySchema.extend({
+  progress: z.union([z.number(), z.record(z.string(), z.unknown())]),
+  result: z.unknown().optional().meta({ description: "The task's output, once completed (see the task's output schema)" }),
+  error: responseError.optional(),
 });
 
 export const searchResultSchema = z.object({ jobs: z.array(jobSummarySchema), truncated: z.boolean() });
@@ -70,18 +57,11 @@ export const retriedFailedSchema = z.object({ task: z.string(), retried: z.numbe
 export const cancelOutcomeSchema = z.object({ id: z.string(), queue: z.string(), outcome: z.enum(['removed', 'signalled']) });
 export const searchStateSchema = z.enum(SEARCHABLE_STATES);
 
-interface StepResponse {
-  id: string;
-  queue: string;
-  task: string;
-  state: z.infer<typeof jobState>;
-  attempts: number;
+interface StepResponse extends z.infer<typeof jobHeader> {
   error?: ResponseError | undefined;
   children: StepResponse[];
 }
-const stepResponse: z.ZodType<StepResponse> = z.lazy(() =>
-  z.object({ id: z.string(), queue: z.string(), task: z.string(), state: jobState, attempts: z.number().int(), error: responseError.optional(), children: z.array(stepResponse) }),
-);
+const stepResponse: z.ZodType<StepResponse> = z.lazy(() => jobHeader.extend({ error: responseError.optional(), children: z.array(stepResponse) }));
 export const workflowSubmittedSchema = z.object({ id: z.string() });
 export const workflowResponseSchema = z.object({
   id: z.string(),
