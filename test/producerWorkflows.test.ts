@@ -4,20 +4,15 @@ import type { TaskpoolWorker } from '@taskpool/core/worker';
 import { workflowResponseSchema } from '@taskpool/producer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as workflowTasks from './fixtures/workflowTasks.ts';
-import { startProducerStack, type ProducerStack } from './helpers/producerStack.ts';
-import { countKeys, redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { useProducerStack } from './helpers/producerStack.ts';
+import { countKeys, redisUrl } from './helpers/testRedis.ts';
 
-const prefix = testPrefix(import.meta.url);
-let stack: ProducerStack;
+const stack = useProducerStack({ tasks: collectTasks(workflowTasks) });
+const prefix = stack.prefix;
 let worker: TaskpoolWorker | undefined;
-
-beforeAll(async () => {
-  stack = await startProducerStack({ redisUrl: redisUrl(), prefix, tasks: collectTasks(workflowTasks) });
-});
 
 afterAll(async () => {
   await worker?.close();
-  await stack?.close();
 });
 
 async function expectNothingSent(body: unknown, status: number, code: string): Promise<void> {

@@ -1,38 +1,27 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chain, chord, createClient, group, InvalidWorkflowError, RemoteTaskError, ValidationError, type StepStatus } from '@taskpool/core';
-import { startTestWorker } from '@taskpool/core/testing';
-import type { TaskpoolWorker } from '@taskpool/core/worker';
+import { afterAll, describe, expect, it } from 'vitest';
+import { chain, chord, group, InvalidWorkflowError, RemoteTaskError, ValidationError, type StepStatus } from '@taskpool/core';
 import { boom, double, inc, maybeFail, onFailed, onSucceeded, square, StepError, sum, summarize, toText } from './fixtures/workflowTasks.ts';
 import { rejectionOf } from './helpers/rejectionOf.ts';
 import { eventually } from './helpers/spawnService.ts';
-import { redisUrl, testPrefix } from './helpers/testRedis.ts';
+import { useTestStack } from './helpers/useTestStack.ts';
 
-const prefix = testPrefix(import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'tp-workflows-'));
 const log = join(dir, 'exec.log');
-const client = createClient({ redisUrl: redisUrl(), prefix, errors: [StepError] });
-let worker: TaskpoolWorker;
+// Read by the fixture tasks in the sandboxes, which inherit the worker's environment.
+process.env['TP_TEST_EXEC_LOG'] = log;
+const stack = useTestStack({ tasksModule: 'test/fixtures/workflowTasks.ts', concurrency: 2, client: { errors: [StepError] } });
 
-beforeAll(async () => {
-  process.env['TP_TEST_EXEC_LOG'] = log;
-  worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/workflowTasks.ts', concurrency: 2 });
-});
-
-afterAll(async () => {
-  await client.close();
-  await worker?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const runs = (line: string): number => readFileSync(log, 'utf8').split('\n').filter((l) => l === line).length;
 const flatten = (step: StepStatus): StepStatus[] => [step, ...step.children.flatMap(flatten)];
 
 describe('chain', () => {
   it('runs 10 steps, each given the previous output', async () => {
-    const handle = await client.run(chain(square.with({ n: 3 }), inc, inc, double, inc, inc, double, inc, inc, toText));
+    const handle = await stack.client.run(chain(square.with({ n: 3 }), inc, inc, double, inc, inc, double, inc, inc, toText));
     expect(await handle.result({ timeoutMs: 20_000 })).toBe(`#${((9 + 2) * 2 + 2) * 2 + 2}`);
     const status = await handle.status();
     expect(status.state).toBe('completed');
@@ -41,7 +30,7 @@ describe('chain', () => {
   });
 
   it('fails with the failing step’s error, and later steps never run', async () => {
-    const handle = await client.run(chain(square.with({ n: 7 }), inc, boom, double, inc));
+    const handle = await stack.client.run(chain(square.with({ n: 7 }), inc, boom, double, inc));
     const error = await rejectionOf(handle.result({ timeoutMs: 20_000 }), StepError);
     expect(error).toMatchObject({ message: 'step failed on 50', code: 'E_STEP', n: 50 });
     expect(runs('wf.boom 50')).toBe(1);
@@ -59,33 +48,33 @@ describe('chain', () => {
 
   it('refuses, before sending anything, a step with no input or an invalid bound input', async () => {
     // @ts-expect-error: the chain's first step takes an input, so it cannot run as it is.
-    const unbound: Parameters<typeof client.run>[0] = chain(inc, double);
-    await expect(client.run(unbound)).rejects.toBeInstanceOf(InvalidWorkflowError);
-    await expect(client.run(chain(square.with({ n: 'x' as unknown as number }), inc))).rejects.toBeInstanceOf(ValidationError);
+    const unbound: Parameters<typeof stack.client.run>[0] = chain(inc, double);
+    await expect(stack.client.run(unbound)).rejects.toBeInstanceOf(InvalidWorkflowError);
+    await expect(stack.client.run(chain(square.with({ n: 'x' as unknown as number }), inc))).rejects.toBeInstanceOf(ValidationError);
   });
 });
 
 describe('group and chord', () => {
   it('a group gives its members’ outputs in order', async () => {
-    const handle = await client.run(group([square.with({ n: 2 }), square.with({ n: 3 }), chain(square.with({ n: 4 }), toText)]));
+    const handle = await stack.client.run(group([square.with({ n: 2 }), square.with({ n: 3 }), chain(square.with({ n: 4 }), toText)]));
     expect(await handle.result({ timeoutMs: 20_000 })).toEqual([4, 9, '#16']);
   });
 
   it('a chord sums a group of 1,000', async () => {
     const members = Array.from({ length: 1_000 }, (_, n) => square.with({ n }));
-    const handle = await client.run(chord(group(members), sum));
+    const handle = await stack.client.run(chord(group(members), sum));
     const expected = Array.from({ length: 1_000 }, (_, n) => n * n).reduce((a, b) => a + b, 0);
     expect(await handle.result({ timeoutMs: 60_000 })).toBe(expected);
   });
 
   it('nests a chain in a group in a chain; the group takes the previous output', async () => {
-    const handle = await client.run(chain(square.with({ n: 2 }), group([chain(inc, double), inc, double]), sum, inc));
+    const handle = await stack.client.run(chain(square.with({ n: 2 }), group([chain(inc, double), inc, double]), sum, inc));
     // 4 -> [ (4+1)*2, 4+1, 4*2 ] -> 23 -> 24
     expect(await handle.result({ timeoutMs: 20_000 })).toBe(24);
   });
 
   it('a chord whose header holds chains', async () => {
-    const handle = await client.run(chord(group([chain(square.with({ n: 1 }), inc), chain(square.with({ n: 2 }), double, inc)]), sum));
+    const handle = await stack.client.run(chord(group([chain(square.with({ n: 1 }), inc), chain(square.with({ n: 2 }), double, inc)]), sum));
     expect(await handle.result({ timeoutMs: 20_000 })).toBe(2 + 9);
   });
 });
@@ -96,7 +85,7 @@ describe('failure policies on a group of 100 with 3 failing members', () => {
   const okSum = Array.from({ length: 100 }, (_, n) => (failing.has(n) ? 0 : n * n)).reduce((a, b) => a + b, 0);
 
   it("'fail' (the default): the workflow fails with a member's error", async () => {
-    const handle = await client.run(chord(group(members()), sum));
+    const handle = await stack.client.run(chord(group(members()), sum));
     const error = await rejectionOf(handle.result({ timeoutMs: 30_000 }), StepError);
     expect(failing.has(error.n)).toBe(true);
     // Promptly: the members not started were removed (gone from the tree), none is left waiting or running.
@@ -105,31 +94,31 @@ describe('failure policies on a group of 100 with 3 failing members', () => {
   });
 
   it("'collect': the callback gets every outcome in order", async () => {
-    const handle = await client.run(chord(group(members(), { onChildFailure: 'collect' }), summarize));
+    const handle = await stack.client.run(chord(group(members(), { onChildFailure: 'collect' }), summarize));
     expect(await handle.result({ timeoutMs: 30_000 })).toEqual({ ok: 97, failed: 3, sum: okSum, errors: ['StepError', 'StepError', 'StepError'] });
   });
 
   it("'ignore': the callback gets the outputs of the members that succeeded", async () => {
-    const handle = await client.run(chord(group(members(), { onChildFailure: 'ignore' }), sum));
+    const handle = await stack.client.run(chord(group(members(), { onChildFailure: 'ignore' }), sum));
     expect(await handle.result({ timeoutMs: 30_000 })).toBe(okSum);
-    const outputs = await (await client.run(group(members(), { onChildFailure: 'ignore' }))).result({ timeoutMs: 30_000 });
+    const outputs = await (await stack.client.run(group(members(), { onChildFailure: 'ignore' }))).result({ timeoutMs: 30_000 });
     expect(outputs).toHaveLength(97);
   });
 });
 
 describe('callbacks', () => {
   it('onSuccess runs a task with the output; onFailure with what failed', async () => {
-    const ok = await client.run(chain(square.with({ n: 5 }), inc).onSuccess(onSucceeded));
+    const ok = await stack.client.run(chain(square.with({ n: 5 }), inc).onSuccess(onSucceeded));
     expect(await ok.result({ timeoutMs: 20_000 })).toBe(26);
-    expect(await client.handle(onSucceeded, `${ok.id}.ok0`).result({ timeoutMs: 20_000 })).toBe('done 26');
+    expect(await stack.client.handle(onSucceeded, `${ok.id}.ok0`).result({ timeoutMs: 20_000 })).toBe('done 26');
 
-    const bad = await client.run(chain(square.with({ n: 5 }), boom).onFailure(onFailed));
+    const bad = await stack.client.run(chain(square.with({ n: 5 }), boom).onFailure(onFailed));
     await expect(bad.result({ timeoutMs: 20_000 })).rejects.toBeInstanceOf(StepError);
-    expect(await client.handle(onFailed, `${bad.id}.err0`).result({ timeoutMs: 20_000 })).toEqual({ jobId: bad.id, task: 'wf.boom', error: 'StepError' });
+    expect(await stack.client.handle(onFailed, `${bad.id}.err0`).result({ timeoutMs: 20_000 })).toEqual({ jobId: bad.id, task: 'wf.boom', error: 'StepError' });
   });
 
   it('onDone runs in this process once', async () => {
-    const handle = await client.run(square.with({ n: 9 }));
+    const handle = await stack.client.run(square.with({ n: 9 }));
     const seen = await new Promise((resolve) => handle.onDone(resolve));
     expect(seen).toEqual({ ok: true, value: 81 });
   });
@@ -137,13 +126,9 @@ describe('callbacks', () => {
 
 describe('errors', () => {
   it('an unregistered remote error arrives as a RemoteTaskError with its name and code', async () => {
-    const other = createClient({ redisUrl: redisUrl(), prefix });
-    try {
-      const handle = await other.run(chain(square.with({ n: 2 }), boom));
-      const error = await rejectionOf(handle.result({ timeoutMs: 20_000 }), RemoteTaskError);
-      expect(error).toMatchObject({ remoteName: 'StepError', remoteCode: 'E_STEP' });
-    } finally {
-      await other.close();
-    }
+    const other = stack.createClient();
+    const handle = await other.run(chain(square.with({ n: 2 }), boom));
+    const error = await rejectionOf(handle.result({ timeoutMs: 20_000 }), RemoteTaskError);
+    expect(error).toMatchObject({ remoteName: 'StepError', remoteCode: 'E_STEP' });
   });
 });
