@@ -1,0 +1,26 @@
+/**
+ * `@taskpool/core/task`: what a task module needs, and nothing that talks to Redis.
+ *
+ * Every sandbox process loads the task module. Imported from here rather than from `@taskpool/core`, a task
+ * module leaves BullMQ, ioredis and pino out of those processes, which need none of them (about 36 MiB of
+ * resident memory each). Keep this entry and what it imports free of them: `bench/idleMemory.ts` measures it.
+ */
+export { defineTask, isTask, queueOf, DEFAULT_QUEUE } from './defineTask.ts';
+export type { AnyTask, HandlerResult, Isolation, TaskContext, TaskDefaults, TaskDefinition, TaskInput, TaskOutput, TaskSpec } from './defineTask.ts';
+export {
+  CancelledError,
+  ConfigError,
+  IdempotencyConflictError,
+  JobNotFoundError,
+  RemoteTaskError,
+  ResultTimeoutError,
+  SandboxCrashError,
+  TaskModuleError,
+  TaskpoolError,
+  TaskTimeoutError,
+  UnknownTaskError,
+  ValidationError,
+  type TaskpoolErrorCode,
+  type ValidationIssue,
+} from './errors.ts';
+export type { FailureReason, JsonValue, SerializedError } from './serializeError.ts';
