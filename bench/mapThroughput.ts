@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { createClient, type AnyTask } from '@taskpool/core';
 import type { BenchContext, BenchResult } from './benchmark.ts';
-import { noop, noopInline } from './benchTasks.ts';
+import { noop, noopInline, noopThread } from './benchTasks.ts';
 import { startQueueWorker, type WorkerSide } from './startQueueWorker.ts';
 
 /** 50,000 rather than 100,000 keeps `npm run bench` within ~6 minutes on 2 cores; `BENCH_MAP_ITEMS` overrides. */
@@ -14,24 +14,31 @@ const ADD_BATCH = 1_000;
 const POLL_MS = 20;
 
 /**
- * `client.map` of no-op items through one worker process (concurrency = cores), items/s, at chunkSize 1 and
- * 1000; at chunkSize 1 beside raw BullMQ measured in the same run with the same concurrency: a processor
- * function (inline), and BullMQ's sandboxed processor (a processor file, run in its child processes).
+ * `client.map` of no-op items through one worker process (concurrency = cores), items/s: a task in a sandbox
+ * process at chunkSize 1 and 1000, in a worker thread and inline at chunkSize 1; beside raw BullMQ measured in
+ * the same run with the same concurrency: a processor function (inline), and BullMQ's sandboxed processor (a
+ * processor file, run in its child processes).
  * The raw sides add every job up front (`addBulk` of 1000) and count completions by polling the queue's
  * counts; taskpool's map keeps its default window of jobs in flight and reads every result back, parsed.
  */
 export async function mapThroughput(ctx: BenchContext): Promise<BenchResult> {
   const concurrency = availableParallelism();
-  const client = createClient({ redisUrl: ctx.redisUrl, prefix: ctx.prefix });
   const inputs = (n: number): { i: number }[] => Array.from({ length: n }, (_, i) => ({ i }));
-  const runMap = async (task: AnyTask, chunkSize: number, n: number): Promise<number> => {
-    const started = performance.now();
-    const results = (await client.map(task, inputs(n), { chunkSize }).toArray()) as { i: number }[];
-    const ms = performance.now() - started;
-    if (results.length !== n || results.some((r, i) => r.i !== i)) throw new Error(`map of ${task.name} returned wrong results`);
-    return ms;
+  // A client of its own per side, closed after it: a client keeps reading the event stream of every queue it
+  // has used, which would take CPU from the sides measured after it.
+  const runMap = (task: AnyTask, chunkSize: number) => async (n: number): Promise<number> => {
+    const client = createClient({ redisUrl: ctx.redisUrl, prefix: ctx.prefix });
+    try {
+      const started = performance.now();
+      const results = (await client.map(task, inputs(n), { chunkSize }).toArray()) as { i: number }[];
+      const ms = performance.now() - started;
+      if (results.length !== n || results.some((r, i) => r.i !== i)) throw new Error(`map of ${task.name} returned wrong results`);
+      return ms;
+    } finally {
+      await client.close();
+    }
   };
-  const runRaw = async (queueName: string, n: number, jobName = 'noop'): Promise<number> => {
+  const runRaw = (queueName: string, jobName = 'noop') => async (n: number): Promise<number> => {
     const queue = new Queue(queueName, { connection: { url: ctx.redisUrl }, prefix: ctx.prefix });
     try {
       const before = await queue.getJobCounts('completed', 'failed');
@@ -53,30 +60,28 @@ export async function mapThroughput(ctx: BenchContext): Promise<BenchResult> {
 
   type Run = { side: WorkerSide; queue: string; label: string; run: (n: number) => Promise<number> };
   const runs: Run[] = [
-    { side: 'taskpool-process', queue: 'bench-process', label: 'taskpoolChunk1', run: (n) => runMap(noop, 1, n) },
-    { side: 'taskpool-process', queue: 'bench-process', label: 'taskpoolChunk1000', run: (n) => runMap(noop, 1_000, n) },
-    { side: 'taskpool-inline', queue: 'bench-inline', label: 'taskpoolInlineChunk1', run: (n) => runMap(noopInline, 1, n) },
+    { side: 'taskpool-process', queue: 'bench-process', label: 'taskpoolChunk1', run: runMap(noop, 1) },
+    { side: 'taskpool-process', queue: 'bench-process', label: 'taskpoolChunk1000', run: runMap(noop, 1_000) },
     // taskpool's worker fed as the raw sides are (addBulk, no client): what the worker alone does.
-    { side: 'taskpool-inline', queue: 'bench-inline', label: 'taskpoolInlineWorkerOnly', run: (n) => runRaw('bench-inline', n, noopInline.name) },
-    { side: 'bullmq-inline', queue: 'raw-inline', label: 'bullmqInline', run: (n) => runRaw('raw-inline', n) },
-    { side: 'bullmq-sandboxed', queue: 'raw-sandboxed', label: 'bullmqSandboxed', run: (n) => runRaw('raw-sandboxed', n) },
+    { side: 'taskpool-process', queue: 'bench-process', label: 'taskpoolProcessWorkerOnly', run: runRaw('bench-process', noop.name) },
+    { side: 'taskpool-thread', queue: 'bench-thread', label: 'taskpoolThreadChunk1', run: runMap(noopThread, 1) },
+    { side: 'taskpool-inline', queue: 'bench-inline', label: 'taskpoolInlineChunk1', run: runMap(noopInline, 1) },
+    { side: 'taskpool-inline', queue: 'bench-inline', label: 'taskpoolInlineWorkerOnly', run: runRaw('bench-inline', noopInline.name) },
+    { side: 'bullmq-inline', queue: 'raw-inline', label: 'bullmqInline', run: runRaw('raw-inline') },
+    { side: 'bullmq-sandboxed', queue: 'raw-sandboxed', label: 'bullmqSandboxed', run: runRaw('raw-sandboxed') },
   ];
   const perSecond: Record<string, number> = {};
-  try {
-    for (const { side, queue, label, run } of runs) {
-      // One worker at a time: the machine has `concurrency` cores for this side alone.
-      const worker = await startQueueWorker(ctx, side, queue, concurrency);
-      try {
-        await run(WARM_UP);
-        const ms = await run(ITEMS);
-        perSecond[label] = Math.round(ITEMS / (ms / 1000));
-        ctx.log(`${label}: ${ITEMS} items in ${Math.round(ms)} ms, ${perSecond[label]} items/s`);
-      } finally {
-        await worker.stop();
-      }
+  for (const { side, queue, label, run } of runs) {
+    // One worker at a time: the machine has `concurrency` cores for this side alone.
+    const worker = await startQueueWorker(ctx, side, queue, concurrency);
+    try {
+      await run(WARM_UP);
+      const ms = await run(ITEMS);
+      perSecond[label] = Math.round(ITEMS / (ms / 1000));
+      ctx.log(`${label}: ${ITEMS} items in ${Math.round(ms)} ms, ${perSecond[label]} items/s`);
+    } finally {
+      await worker.stop();
     }
-  } finally {
-    await client.close();
   }
   const ratio = (a: string, b: string): number => Math.round((perSecond[a]! / perSecond[b]!) * 100) / 100;
   return {
@@ -86,22 +91,28 @@ export async function mapThroughput(ctx: BenchContext): Promise<BenchResult> {
       concurrency,
       taskpoolChunk1PerS: perSecond.taskpoolChunk1!,
       taskpoolChunk1000PerS: perSecond.taskpoolChunk1000!,
+      taskpoolProcessWorkerOnlyPerS: perSecond.taskpoolProcessWorkerOnly!,
+      taskpoolThreadChunk1PerS: perSecond.taskpoolThreadChunk1!,
       taskpoolInlineChunk1PerS: perSecond.taskpoolInlineChunk1!,
       taskpoolInlineWorkerOnlyPerS: perSecond.taskpoolInlineWorkerOnly!,
       bullmqInlinePerS: perSecond.bullmqInline!,
       bullmqSandboxedPerS: perSecond.bullmqSandboxed!,
       inlineVsBullmqInline: ratio('taskpoolInlineChunk1', 'bullmqInline'),
+      threadVsBullmqInline: ratio('taskpoolThreadChunk1', 'bullmqInline'),
       processVsBullmqInline: ratio('taskpoolChunk1', 'bullmqInline'),
       processVsBullmqSandboxed: ratio('taskpoolChunk1', 'bullmqSandboxed'),
+      threadVsBullmqSandboxed: ratio('taskpoolThreadChunk1', 'bullmqSandboxed'),
       chunk1000VsBullmqSandboxed: ratio('taskpoolChunk1000', 'bullmqSandboxed'),
       workerOnlyVsBullmqInline: ratio('taskpoolInlineWorkerOnly', 'bullmqInline'),
+      processWorkerOnlyVsBullmqSandboxed: ratio('taskpoolProcessWorkerOnly', 'bullmqSandboxed'),
     },
     notes:
       `${ITEMS} no-op items per side after ${WARM_UP} not timed; one worker process per side, alone on the machine, concurrency ${concurrency}. ` +
       'taskpool: `await client.map(task, inputs, { chunkSize }).toArray()` (default window; every input and output parsed by zod in the client ' +
-      'and the worker). BullMQ: `addBulk` of 1000 until all are added, completion counted by polling `getJobCounts`. Targets at chunkSize 1: ' +
-      '`inlineVsBullmqInline` ≥ 0.9 (taskpool inline isolation vs a BullMQ processor function), `processVsBullmqSandboxed` ≥ 2 (a task in a sandbox ' +
-      'process, taskpool vs BullMQ\'s sandboxed processor). `taskpoolInlineWorkerOnly` feeds taskpool\'s worker as the raw sides are fed ' +
-      '(addBulk, no client): the part of the gap that is the worker\'s.',
+      'and the worker; a new client per side). BullMQ: `addBulk` of 1000 until all are added, completion counted by polling `getJobCounts`. ' +
+      'Targets at chunkSize 1: `inlineVsBullmqInline` ≥ 0.9 (taskpool inline isolation vs a BullMQ processor function), ' +
+      '`processVsBullmqSandboxed` ≥ 2 (a task in a sandbox process, taskpool vs BullMQ\'s sandboxed processor). The `*WorkerOnly` sides feed ' +
+      'taskpool\'s worker as the raw sides are fed (addBulk, no client): the part of the gap that is the worker\'s. `taskpoolThreadChunk1` runs ' +
+      'the task in a worker thread of the worker (`isolation: \'thread\'`).',
   };
 }

@@ -1,7 +1,7 @@
 /**
  * One worker process of a benchmark, so every side runs as it would in production (a process of its own, the
  * client in the benchmark's process). `argv[2]` picks the side:
- * - `taskpool-process`, `taskpool-inline`: `startWorker` serving `bench/benchTasks.ts`'s queue of that isolation;
+ * - `taskpool-process`, `taskpool-thread`, `taskpool-inline`: `startWorker` serving `bench/benchTasks.ts`'s queue of that isolation;
  * - `bullmq-inline`: a BullMQ `Worker` with a processor function (no isolation);
  * - `bullmq-sandboxed`: a BullMQ `Worker` with a processor file (BullMQ's own child processes).
  * Every side runs `CONCURRENCY` jobs at a time. Prints `ready` once serving; exits on SIGTERM.
@@ -17,7 +17,7 @@ const concurrency = Number(CONCURRENCY);
 const connection = { url: REDIS_URL! };
 
 let close: () => Promise<unknown>;
-if (side === 'taskpool-process' || side === 'taskpool-inline') {
+if (side === 'taskpool-process' || side === 'taskpool-thread' || side === 'taskpool-inline') {
   const worker = await startWorker({
     redisUrl: REDIS_URL!,
     prefix: PREFIX!,

@@ -34,7 +34,9 @@ const STOP_GRACE_MS = 10_000;
  */
 export async function spawnWorker(options: SpawnWorkerOptions): Promise<SpawnedWorker> {
   const bin = join(options.root, 'node_modules/.bin/taskpool-worker');
-  const child = spawn(process.execPath, [bin, '--tasks', options.tasks, '--concurrency', String(options.concurrency)], {
+  // BENCH_WORKER_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile the worker while a benchmark runs.
+  const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, bin, '--tasks', options.tasks, '--concurrency', String(options.concurrency)], {
     cwd: options.root,
     env: { ...process.env, REDIS_URL: options.redisUrl, TASKPOOL_PREFIX: options.prefix, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import type { BenchContext } from './benchmark.ts';
 
 /** The worker sides the latency and map benchmarks compare (see `queueWorkerChild.ts`). */
-export type WorkerSide = 'taskpool-process' | 'taskpool-inline' | 'bullmq-inline' | 'bullmq-sandboxed';
+export type WorkerSide = 'taskpool-process' | 'taskpool-thread' | 'taskpool-inline' | 'bullmq-inline' | 'bullmq-sandboxed';
 
 /** A worker process of one side. */
 export interface QueueWorker {
@@ -20,7 +20,9 @@ const TSX = createRequire(import.meta.url).resolve('tsx');
 
 /** Starts `queueWorkerChild.ts` for one side and queue, and resolves once it serves. */
 export async function startQueueWorker(ctx: BenchContext, side: WorkerSide, queue: string, concurrency: number): Promise<QueueWorker> {
-  const child = spawn(process.execPath, ['--import', TSX, CHILD, side, queue], {
+  // BENCH_WORKER_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile a worker process while it runs.
+  const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', TSX, CHILD, side, queue], {
     cwd: ctx.root,
     env: { ...process.env, REDIS_URL: ctx.redisUrl, PREFIX: ctx.prefix, CONCURRENCY: String(concurrency) },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -33,7 +33,7 @@ export class InlineExecutor implements Executor {
 
 class InlineSlot implements TaskSlot {
   readonly pid = process.pid;
-  private readonly controller = new AbortController();
+  private readonly abortion = new LazySignal();
   private fail: ((reason: AbortReason) => void) | undefined;
 
   constructor(private readonly tasks: ReadonlyMap<string, AnyTask>) {}
@@ -53,14 +53,17 @@ class InlineSlot implements TaskSlot {
           }),
         );
       };
+      const abortion = this.abortion;
       runTask(this.tasks.get(request.task), request.task, request.input, {
         jobId: request.jobId,
         attempt: request.attempt,
-        signal: this.controller.signal,
+        get signal() {
+          return abortion.signal;
+        },
         progress: (value) => request.onProgress?.(value),
       }).then((outcome) => {
         clearTimeout(timer);
-        if (this.controller.signal.aborted) return;
+        if (abortion.aborted) return;
         if (outcome.ok) resolve(outcome.output);
         else reject(new AttemptFailure(outcome.error));
       }, reject);
@@ -68,8 +71,36 @@ class InlineSlot implements TaskSlot {
   }
 
   abort(reason: AbortReason): void {
-    if (this.controller.signal.aborted) return;
-    this.controller.abort(reason);
+    if (this.abortion.aborted) return;
+    this.abortion.abort(reason);
     this.fail?.(reason);
+  }
+}
+
+/**
+ * The abort signal of one run, made when the handler first reads it: most handlers never do, and an
+ * `AbortSignal` (an `EventTarget`) is costly to make and collect, tens of µs per job in a busy worker. An
+ * abort before that is kept: the signal is then made already aborted, with the same reason. The context
+ * exposes it as a getter, so it stays lazy only if `runTask` keeps the getter (no object spread of the context).
+ */
+export class LazySignal {
+  private controller: AbortController | undefined;
+  private reason: unknown;
+  /** True once {@link abort} was called, whether or not the signal was made. */
+  aborted = false;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
   }
 }

@@ -22,7 +22,8 @@ export async function runTask(task: AnyTask | undefined, name: string, input: un
   if (!task) {
     return { ok: false, error: { name: 'Error', code: 'UNKNOWN_TASK', reason: 'invalid', message: `Unknown task ${name}` } };
   }
-  const ctx: TaskContext = { ...runContext, spawn };
+  // Assigned, not spread: a spread would read the context's lazy `signal` getter and create every run's AbortSignal.
+  const ctx = Object.assign(runContext, { spawn }) as TaskContext;
   if (!isChunkData(input)) return runOne(task, input, ctx, true);
   const outcomes: ItemOutcome[] = [];
   for (const item of input.$chunk) {

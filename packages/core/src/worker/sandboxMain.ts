@@ -6,6 +6,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadTaskModule, type TaskModule } from '../loadTaskModule.ts';
 import { serializeError } from '../serializeError.ts';
+import { LazySignal } from './inlineExecutor.ts';
 import { runTask } from './runTask.ts';
 import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
 
@@ -21,7 +22,7 @@ const onMessage = (listener: (message: ToSandbox) => void): void => {
   else process.on('message', listener);
 };
 
-const running = new Map<number, AbortController>();
+const running = new Map<number, LazySignal>();
 
 process.on('uncaughtException', (error) => die(error));
 process.on('unhandledRejection', (error) => die(error));
@@ -56,13 +57,15 @@ async function main(): Promise<void> {
 
 async function run(mod: TaskModule, message: Extract<ToSandbox, { type: 'run' }>): Promise<void> {
   const { runId } = message;
-  const controller = new AbortController();
-  running.set(runId, controller);
+  const abortion = new LazySignal();
+  running.set(runId, abortion);
   try {
     const outcome = await runTask(mod.tasks.get(message.task), message.task, message.input, {
       jobId: message.jobId,
       attempt: message.attempt,
-      signal: controller.signal,
+      get signal() {
+        return abortion.signal;
+      },
       progress: (value) => send({ type: 'progress', runId, value }),
     });
     send(outcome.ok ? { type: 'done', runId, output: outcome.output } : { type: 'failed', runId, error: outcome.error });
