@@ -1,17 +1,11 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { FlowProducer, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { chord, createClient, group } from '@taskpool/core';
 import type { BenchContext, BenchResult } from './benchmark.ts';
 import { chordMember, chordSum } from './chordTasks.ts';
+import { startQueueWorker } from './startQueueWorker.ts';
 
-const CHILD = fileURLToPath(new URL('./chordWorkerChild.ts', import.meta.url));
-const TSX = createRequire(import.meta.url).resolve('tsx');
 const ROUNDS = 3;
 /** Jobs each worker runs at once, the same on both sides. */
 const CONCURRENCY = 32;
@@ -37,7 +31,7 @@ export async function chordFlow(ctx: BenchContext): Promise<BenchResult> {
   const flows = new FlowProducer({ connection, prefix: ctx.prefix });
   const events = new QueueEvents(RAW_QUEUE, { connection, prefix: ctx.prefix });
   const queues = ['bench-chord', RAW_QUEUE].map((name) => new Queue(name, { connection, prefix: ctx.prefix }));
-  const workers = await Promise.all((['taskpool', 'bullmq'] as const).map((side) => startChordWorker(ctx, side)));
+  const workers = await Promise.all([startQueueWorker(ctx, 'taskpool-chord', 'bench-chord', CONCURRENCY), startQueueWorker(ctx, 'bullmq-flow', RAW_QUEUE, CONCURRENCY)]);
   const expected = (members * (members - 1)) / 2;
   const samples: Record<Side, { ms: number; peakMb: number; keptMb: number }[]> = { taskpool: [], bullmq: [] };
   try {
@@ -110,26 +104,4 @@ async function usedMemory(redis: Redis): Promise<number> {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
-
-async function startChordWorker(ctx: BenchContext, side: Side): Promise<{ stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', TSX, CHILD, side, RAW_QUEUE], {
-    cwd: ctx.root,
-    env: { ...process.env, REDIS_URL: ctx.redisUrl, PREFIX: ctx.prefix, CONCURRENCY: String(CONCURRENCY) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = once(child, 'exit');
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => line === 'ready' && resolve());
-    void exited.then(([code]) => reject(new Error(`chord ${side} worker exited (code ${String(code)}) before it was ready`)));
-  });
-  return {
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
 }

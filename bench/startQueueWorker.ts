@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import type { BenchContext } from './benchmark.ts';
 
 /** The worker sides the latency and map benchmarks compare (see `queueWorkerChild.ts`). */
-export type WorkerSide = 'taskpool-process' | 'taskpool-thread' | 'taskpool-inline' | 'bullmq-inline' | 'bullmq-sandboxed';
+export type WorkerSide = 'taskpool-process' | 'taskpool-thread' | 'taskpool-inline' | 'taskpool-chord' | 'bullmq-inline' | 'bullmq-sandboxed' | 'bullmq-flow';
 
 /** A worker process of one side. */
 export interface QueueWorker {

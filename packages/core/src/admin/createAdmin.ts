@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
 import { DEFAULT_QUEUE, queueOf } from '../defineTask.ts';
 import { readJobView, type JobView } from '../client/jobView.ts';
@@ -7,6 +7,7 @@ import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts
 import type { WorkerInfo } from '../workerInfo.ts';
 import { cancelTask } from '../client/cancelTask.ts';
 import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
+import { queueCache } from '../client/queueCache.ts';
 import type { AnyTask } from '../defineTask.ts';
 import { JobConflictError } from './jobConflictError.ts';
 import { countJobsByTask, type QueueTaskCounts } from './countJobsByTask.ts';
@@ -87,17 +88,7 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
   const redis = createRedisConnection(options.redisUrl, 'producer');
   const names = [...new Set(options.queues ?? [DEFAULT_QUEUE])].sort();
   const keep: KeepPolicy = keepPolicy(options.keep);
-  const queues = new Map<string, Queue>();
-  const queue = (name: string): Queue => {
-    let q = queues.get(name);
-    if (!q) {
-      q = new Queue(name, { connection: redis, prefix });
-      // Connection errors reach the failing commands; BullMQ would print the unheard ones.
-      q.on('error', () => {});
-      queues.set(name, q);
-    }
-    return q;
-  };
+  const queue = queueCache(redis, prefix);
   /** The first known queue holding the job, by one EXISTS per queue. */
   const locate = async (jobId: string): Promise<Queue | undefined> => {
     for (const name of names) {
@@ -107,7 +98,7 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
     return undefined;
   };
   const close = async (): Promise<void> => {
-    await Promise.all([...queues.values()].map((q) => q.close()));
+    await queue.closeAll();
     await redis.quit().catch(() => redis.disconnect());
   };
 

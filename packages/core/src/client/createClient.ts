@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { FlowProducer, Queue } from 'bullmq';
+import { FlowProducer } from 'bullmq';
 import { DEFAULT_QUEUE, queueOf, type AnyTask, type TaskInput, type TaskOutput } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../jobRecord.ts';
@@ -12,6 +12,7 @@ import { idempotentJobId, jobOptions, keepPolicy, type KeepPolicy, type SubmitOp
 import { readJobView, type JobView } from './jobView.ts';
 import { MapExecution, type MapHost, type MapItem } from './mapExecution.ts';
 import { MapRun, type MapInputs, type MapOptions } from './mapRun.ts';
+import { queueCache } from './queueCache.ts';
 import { TaskHandle, type HandleHost } from './taskHandle.ts';
 import { asCompleted, waitHandles, type WaitHandlesOptions, type WaitHandlesResult } from './waitHandles.ts';
 import { WorkflowHandle, type WorkflowHost } from './workflowHandle.ts';
@@ -82,24 +83,12 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   checkClusterPrefix(options.redisUrl, prefix);
   const redis = createRedisConnection(options.redisUrl, 'producer');
-  const queues = new Map<string, Queue>();
   const searched = new Set([DEFAULT_QUEUE, ...(options.queues ?? [])]);
   const keep: KeepPolicy = keepPolicy(options.keep);
   const errors = new ErrorRegistry();
   for (const type of options.errors ?? []) errors.register(type);
 
-  const queue = (name: string): Queue => {
-    let q = queues.get(name);
-    if (!q) {
-      q = new Queue(name, { connection: redis, prefix });
-      // Connection errors reach the commands that fail (a producer connection has no offline queue); without
-      // a listener BullMQ would print each one.
-      q.on('error', () => undefined);
-      queues.set(name, q);
-      searched.add(name);
-    }
-    return q;
-  };
+  const queue = queueCache(redis, prefix, (name) => searched.add(name));
   const watcher = new CompletionWatcher({
     redis,
     queue,
@@ -128,7 +117,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   const close = async (): Promise<void> => {
     watcher.close();
     await flows.close();
-    await Promise.all([...queues.values()].map((q) => q.close()));
+    await queue.closeAll();
     await redis.quit().catch(() => redis.disconnect());
   };
 
