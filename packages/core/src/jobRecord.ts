@@ -12,6 +12,12 @@ export function jobKey(prefix: string, queue: string, jobId: string): string {
   return `${prefix}:${queue}:${jobId}`;
 }
 
+/** The queue and id of a job from its key (job ids never hold a `:`), as BullMQ names children in a parent's sets. */
+export function parseJobKey(prefix: string, key: string): { queue: string; jobId: string } {
+  const colon = key.lastIndexOf(':');
+  return { queue: key.slice(prefix.length + 1, colon), jobId: key.slice(colon + 1) };
+}
+
 /** Keeps a failed attempt's structured error beside the job (BullMQ keeps only message and stack). */
 export async function writeJobError(redis: RedisClient, key: string, error: SerializedError): Promise<void> {
   await redis.hset(key, ERROR_FIELD, JSON.stringify(error));

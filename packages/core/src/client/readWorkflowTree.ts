@@ -1,6 +1,8 @@
 import type { RedisClient } from '../redisConnection.ts';
 import type { JobState } from './jobView.ts';
+import { parseJobKey } from '../jobRecord.ts';
 import type { SerializedError } from '../serializeError.ts';
+import { childIndex } from '../workflow/stepTemplate.ts';
 
 /** One step of a workflow as `WorkflowHandle.status()` shows it. */
 export interface StepStatus {
@@ -80,16 +82,9 @@ export async function readWorkflowTree(redis: RedisClient, prefix: string, rootQ
       else if (failedReason) step.error = { name: 'Error', message: failedReason };
       const keys = new Set([...(pending ?? []), ...(processed ?? []), ...(failedChildren ?? [])]);
       step.children = [...keys]
-        .map((key) => ({ key, index: indexOf(step.id, key) }))
-        .sort((a, b) => a.index - b.index)
-        .map(({ key }) => ({
-          id: key.slice(key.lastIndexOf(':') + 1),
-          queue: key.slice(prefix.length + 1, key.lastIndexOf(':')),
-          task: '',
-          state: 'unknown' as const,
-          attempts: 0,
-          children: [],
-        }));
+        .map((key) => parseJobKey(prefix, key))
+        .sort((a, b) => orderOf(step.id, a.jobId) - orderOf(step.id, b.jobId))
+        .map(({ queue, jobId }) => ({ id: jobId, queue, task: '', state: 'unknown' as const, attempts: 0, children: [] }));
       next.push(...step.children);
     });
     level = next;
@@ -98,7 +93,7 @@ export async function readWorkflowTree(redis: RedisClient, prefix: string, rootQ
 }
 
 /** A child's place among its siblings: its index, the spawned workflow (`.s`) last. */
-function indexOf(parentId: string, key: string): number {
-  const suffix = key.slice(key.lastIndexOf(':') + 1).slice(parentId.length + 1);
-  return suffix === 's' ? Number.MAX_SAFE_INTEGER : Number(suffix);
+function orderOf(parentId: string, childJobId: string): number {
+  const index = childIndex(parentId, childJobId);
+  return index === 's' ? Number.MAX_SAFE_INTEGER : index;
 }

@@ -1,14 +1,14 @@
 import { UnrecoverableError, WaitingChildrenError, type FlowProducer, type Job } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
-import type { KeepPolicy } from '../client/jobOptions.ts';
+import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
 import type { AnyTask } from '../defineTask.ts';
-import { jobKey, writeJobError } from '../jobRecord.ts';
+import { jobKey, parseJobKey, writeJobError } from '../jobRecord.ts';
 import { parseTaskOutput } from '../parseTaskIO.ts';
 import { serializeError, type SerializedError } from '../serializeError.ts';
 import { cancelChannel, workflowCancelKey } from '../workerInfo.ts';
 import { spawnedTemplate } from '../workflow/spawn.ts';
-import { childFailureOptions, childId, isStepData, materialize, workflowIdOf, type StepData, type StepMeta, type StepTemplate } from '../workflow/stepTemplate.ts';
+import { childFailureOptions, childId, childIndex, isStepData, materialize, workflowIdOf, type StepData, type StepMeta, type StepTemplate } from '../workflow/stepTemplate.ts';
 import type { FailureInfo, StepOutcome } from '../workflow/workflow.ts';
 
 /** What the step runner shares with its worker. */
@@ -27,8 +27,6 @@ export type RunAttempt = (input: unknown) => Promise<unknown>;
 
 const WORKFLOW_CANCELLED: SerializedError = { name: 'CancelledError', code: 'CANCELLED', reason: 'cancelled', message: 'The workflow was cancelled' };
 
-/** The fallback keep policy of a spawned workflow whose parent has none. */
-const DEFAULT_KEEP: KeepPolicy = { completedSeconds: 24 * 3600, failedSeconds: 7 * 24 * 3600 };
 
 /**
  * Runs workflow steps (jobs whose data is `{ $wf, input? }`, see `stepTemplate.ts`) and spawns (a handler
@@ -76,11 +74,9 @@ export function createStepRunner(ctx: StepRunnerContext): {
     try {
       await job.removeUnprocessedChildren();
       const running = await redis.smembers(`${jobKey(prefix, job.queueName, job.id ?? '')}:dependencies`);
-      for (const key of running) {
-        const id = key.slice(key.lastIndexOf(':') + 1);
-        const queue = key.slice(prefix.length + 1, key.lastIndexOf(':'));
-        await redis.publish(cancelChannel(prefix), JSON.stringify({ queue, jobId: id }));
-      }
+      const pipeline = redis.pipeline();
+      for (const key of running) pipeline.publish(cancelChannel(prefix), JSON.stringify(parseJobKey(prefix, key)));
+      await pipeline.exec();
     } catch (error) {
       ctx.logger.warn({ event: 'step:stop-children-failed', jobId: job.id, err: error }, 'Could not stop the remaining children');
     }
@@ -187,9 +183,8 @@ export function createStepRunner(ctx: StepRunnerContext): {
 
 /** A child's index from its job key (`<prefix>:<queue>:<parent id>.<index>`); the spawned child `.s` is -1. */
 function indexOf(job: Job, key: string): number {
-  const id = key.slice(key.lastIndexOf(':') + 1);
-  const suffix = id.slice((job.id ?? '').length + 1);
-  return suffix === 's' ? -1 : Number(suffix);
+  const index = childIndex(job.id ?? '', key.slice(key.lastIndexOf(':') + 1));
+  return index === 's' ? -1 : index;
 }
 
 function removedChild(id: string): SerializedError {
@@ -199,10 +194,11 @@ function removedChild(id: string): SerializedError {
 function keepOf(job: Job): KeepPolicy {
   const age = (option: unknown): number | undefined =>
     typeof option === 'object' && option !== null && typeof (option as { age?: unknown }).age === 'number' ? (option as { age: number }).age : undefined;
-  return {
-    completedSeconds: age(job.opts.removeOnComplete) ?? DEFAULT_KEEP.completedSeconds,
-    failedSeconds: age(job.opts.removeOnFail) ?? DEFAULT_KEEP.failedSeconds,
-  };
+  // The parent's retention, else the client's defaults.
+  return keepPolicy({
+    ...(age(job.opts.removeOnComplete) !== undefined && { completedSeconds: age(job.opts.removeOnComplete) }),
+    ...(age(job.opts.removeOnFail) !== undefined && { failedSeconds: age(job.opts.removeOnFail) }),
+  });
 }
 
 /** True when BullMQ will not retry the job after this error. */

@@ -80,6 +80,12 @@ export function childId(parentId: string, index: number | 's'): string {
   return `${parentId}.${index}`;
 }
 
+/** A child's place under its parent: its index, or `'s'` for the workflow the parent started (see {@link childId}). */
+export function childIndex(parentId: string, childJobId: string): number | 's' {
+  const suffix = childJobId.slice(parentId.length + 1);
+  return suffix === 's' ? 's' : Number(suffix);
+}
+
 /** True for the data of a workflow step's job. */
 export function isStepData(data: unknown): data is StepData {
   const meta = typeof data === 'object' && data !== null ? (data as { $wf?: unknown }).$wf : undefined;
