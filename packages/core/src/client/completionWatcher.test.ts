@@ -91,3 +91,81 @@ describe('CompletionWatcher sweeps', () => {
     watcher.close();
   });
 });
+
+/** A stand-in for an event reader's connection: each pipelined XREAD waits for {@link deliver} or {@link fail}. */
+function fakeEventConnection() {
+  const pending: { resolve: (replies: unknown) => void; reject: (error: Error) => void }[] = [];
+  let seq = 1;
+  const connection = {
+    xrevrange: async () => [['1-0', []]],
+    pipeline() {
+      const chain = {
+        xread: () => chain,
+        xrange: () => chain,
+        exec: () => new Promise((resolve, reject) => pending.push({ resolve, reject })),
+      };
+      return chain;
+    },
+    on: () => connection,
+    disconnect: () => undefined,
+  };
+  const next = async () => {
+    await vi.waitFor(() => expect(pending.length).toBeGreaterThan(0));
+    return pending.shift()!;
+  };
+  return {
+    connection: connection as unknown as Redis,
+    /** Answers the XREAD under way with one `completed` event per job id. */
+    async deliver(...jobIds: string[]) {
+      const entries = jobIds.map((jobId) => [`${++seq}-0`, ['event', 'completed', 'jobId', jobId, 'returnvalue', '{"ok":1}']]);
+      (await next()).resolve([[null, [['p:q:events', entries]]], [null, [['1-0', []]]]]);
+      await vi.advanceTimersByTimeAsync(0);
+    },
+    /** Fails the XREAD under way, as a dropped connection does. */
+    async fail() {
+      (await next()).reject(new Error('Connection is closed.'));
+      await vi.advanceTimersByTimeAsync(200);
+    },
+  };
+}
+
+describe('CompletionWatcher watches', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  it('waits for a job watched since before its add without reading it, and reads it when its events may be lost', async () => {
+    const { redis, completed, pipelines } = fakeRedis();
+    const events = fakeEventConnection();
+    const watcher = new CompletionWatcher({ redis, queue, connect: () => events.connection });
+    // Not read yet: nothing is watched, so a wait reads the job as before.
+    expect(watcher.watch('q', 'early')).toBe(false);
+    await watcher.listen('q');
+
+    // Watched, then awaited: no read; its completed event settles it.
+    expect(watcher.watch('q', 'a')).toBe(true);
+    const a = watcher.wait('q', 'a');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(pipelines).toHaveLength(0);
+    await events.deliver('a');
+    await expect(a).resolves.toEqual({ state: 'completed', value: { ok: 1 }, attemptsMade: -1 });
+
+    // Finished before anyone waited: the watch is forgotten and the wait reads the job.
+    watcher.watch('q', 'b');
+    await events.deliver('b');
+    completed.set('b', { ok: 2 });
+    const b = watcher.wait('q', 'b');
+    await vi.advanceTimersByTimeAsync(10);
+    await expect(b).resolves.toEqual({ state: 'completed', value: { ok: 2 }, attemptsMade: 1 });
+    expect(pipelines).toHaveLength(1);
+
+    // Events may have been missed (a read failed): the watch is forgotten and the wait reads the job.
+    watcher.watch('q', 'c');
+    await events.fail();
+    completed.set('c', { ok: 3 });
+    const c = watcher.wait('q', 'c');
+    await vi.advanceTimersByTimeAsync(10);
+    await expect(c).resolves.toEqual({ state: 'completed', value: { ok: 3 }, attemptsMade: 1 });
+    expect(pipelines).toHaveLength(2);
+    watcher.close();
+  });
+});

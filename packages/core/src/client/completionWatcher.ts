@@ -34,7 +34,7 @@ export interface CompletionWatcherOptions {
   queue: (name: string) => Queue;
   /** Commands: the pipelined state reads. */
   redis: RedisClient;
-  /** How often jobs still awaited are read in Redis, whatever the events said. Default: 1000 ms. */
+  /** How often jobs still awaited are read in Redis when no event says they may have been missed. Default: 5000 ms. */
   sweepMs?: number;
   /** Most jobs one sweep reads, round robin over those awaited, in one pipeline. Default: 2000. */
   sweepBatch?: number;
@@ -59,17 +59,25 @@ interface Reader {
 
 /** Most jobs read in one pipeline when checking those just awaited or named by an event. */
 const CHECK_BATCH = 1_000;
+/** Most jobs watched at once (see {@link CompletionWatcher.watch}); the oldest are forgotten first. */
+const WATCH_LIMIT = 10_000;
 
 /**
  * Resolves waiters when their jobs finish. BullMQ's event stream is fast but best-effort (trimmed to ~10,000
  * events, and a reader that was away may find the events it missed trimmed), so the job state kept in Redis
- * is the truth: it is read when a waiter arrives, when an event names the job, when the event reader
- * reconnects, and every `sweepMs` while anything is awaited. Reads are batched: one pipeline per batch of
- * jobs (see `readJobStates.ts`), and a sweep reads at most `sweepBatch` jobs, the least recently read first,
- * so a client awaiting many thousands of jobs costs Redis a bounded amount per second.
+ * is the truth: it is read when a waiter arrives, when an event names the job, and for every awaited job
+ * whenever events may have been missed (the event reader reconnected, a read failed, or the reader found the
+ * stream trimmed past its position). A slow sweep every `sweepMs` also reads awaited jobs, for the changes
+ * no event reports (a job deleted by hand, a flushed Redis). Reads are batched: one pipeline per batch of jobs
+ * (see `readJobStates.ts`), and a sweep reads at most `sweepBatch` jobs, the least recently read first, so a
+ * client awaiting many thousands of jobs costs Redis a bounded amount per second.
  */
 export class CompletionWatcher {
   private readonly readers = new Map<string, Reader>();
+  /** Queues whose reader is reading. */
+  private readonly listening = new Set<string>();
+  /** Jobs added while their queue's reader was reading, and of which no event has been seen (see {@link watch}). */
+  private readonly watched = new Set<string>();
   private readonly entries = new Map<string, Entry>();
   private readonly due = new Set<string>();
   private readonly progress = new Map<string, Set<(value: ProgressValue) => void>>();
@@ -92,6 +100,26 @@ export class CompletionWatcher {
       this.readers.set(queue, reader);
     }
     return reader.ready;
+  }
+
+  /**
+   * Call before adding a job that may be awaited later: if the queue's reader is reading already (it is not
+   * started here, so a client that never awaits opens no reader), no event of the job can be missed from now
+   * on, and until one is seen (or events may have been missed) the job is known unfinished, so a later
+   * {@link wait} needs no first read. Returns false when the queue is not read yet. At most 10,000 jobs are
+   * watched, the oldest forgotten first (a wait of a forgotten job reads it, as usual).
+   */
+  watch(queue: string, jobId: string): boolean {
+    if (this.closed || !this.listening.has(queue)) return false;
+    const id = keyOf(queue, jobId);
+    this.watched.add(id);
+    if (this.watched.size > WATCH_LIMIT) this.watched.delete(this.watched.values().next().value!);
+    return true;
+  }
+
+  /** Forgets a {@link watch} (the add failed). */
+  unwatch(queue: string, jobId: string): void {
+    this.watched.delete(keyOf(queue, jobId));
   }
 
   /** Waits until a job is completed or failed for good, or is found missing. */
@@ -131,6 +159,8 @@ export class CompletionWatcher {
         target.adding--;
       };
       adding.then(done, done);
+    } else if (this.watched.delete(id)) {
+      // Watched since before its add and no event seen: unfinished, and its events will come.
     } else {
       this.listen(queue).then(
         () => this.markDue(id),
@@ -179,6 +209,8 @@ export class CompletionWatcher {
     for (const entry of this.entries.values()) for (const waiter of entry.waiters) waiter.fail(error);
     this.entries.clear();
     this.due.clear();
+    this.watched.clear();
+    this.listening.clear();
     clearTimeout(this.sweepTimer);
     for (const { reader } of this.readers.values()) reader.close();
     this.readers.clear();
@@ -190,11 +222,12 @@ export class CompletionWatcher {
       connection,
       key: this.options.queue(queue).toKey('events'),
       onEvent: (event) => this.onEvent(queue, event),
-      onInterruption: () => this.scheduleSweep(0),
+      onMissedEvents: () => this.recheckAll(),
     });
     const ready = reader.start().then(() => {
+      if (!this.closed) this.listening.add(queue);
       // After a reconnect, events written while away may have been trimmed: read every awaited job now.
-      connection.on('ready', () => this.scheduleSweep(0));
+      connection.on('ready', () => this.recheckAll());
     });
     const entry: Reader = { reader, ready };
     ready.catch(() => {
@@ -206,6 +239,8 @@ export class CompletionWatcher {
 
   private onEvent(queue: string, event: QueueEvent): void {
     const id = keyOf(queue, event.jobId);
+    // Not awaited yet: a wait to come must read the job (it may have finished).
+    if (event.event !== 'progress' && this.watched.size > 0) this.watched.delete(id);
     switch (event.event) {
       case 'completed':
         // Parsed only for a job awaited here: the stream carries every client's jobs.
@@ -246,13 +281,26 @@ export class CompletionWatcher {
     if (!this.checking) setImmediate(() => void this.checkDue());
   }
 
+  /** Reads every awaited job soon (events may have been missed), in batches like any due read. */
+  private recheckAll(): void {
+    // A watched job's events may be among those missed: its wait must read it.
+    this.watched.clear();
+    if (this.closed || this.entries.size === 0) return;
+    for (const id of this.entries.keys()) this.due.add(id);
+    if (!this.checking) setImmediate(() => void this.checkDue());
+  }
+
   /** Reads every due job, one pipeline per {@link CHECK_BATCH}. */
   private async checkDue(): Promise<void> {
     if (this.checking) return;
     this.checking = true;
     try {
       while (this.due.size > 0 && !this.closed) {
-        const batch = [...this.due].slice(0, CHECK_BATCH);
+        const batch: string[] = [];
+        for (const id of this.due) {
+          if (batch.length >= CHECK_BATCH) break;
+          batch.push(id);
+        }
         for (const id of batch) this.due.delete(id);
         await this.check(batch).catch(() => this.scheduleSweep());
       }
@@ -277,11 +325,9 @@ export class CompletionWatcher {
     });
   }
 
-  private scheduleSweep(delayMs = this.options.sweepMs ?? 1_000): void {
-    if (this.closed || this.entries.size === 0) return;
-    if (this.sweepTimer && delayMs !== 0) return;
-    clearTimeout(this.sweepTimer);
-    this.sweepTimer = setTimeout(() => void this.sweep(), delayMs);
+  private scheduleSweep(): void {
+    if (this.closed || this.entries.size === 0 || this.sweepTimer) return;
+    this.sweepTimer = setTimeout(() => void this.sweep(), this.options.sweepMs ?? 5_000);
     this.sweepTimer.unref();
   }
 

@@ -30,7 +30,7 @@ export interface ClientOptions {
   prefix?: string;
   /** Queues `getJob` searches besides those this client sent to. Default: `['default']`. */
   queues?: string[];
-  /** How often awaited jobs are re-read from Redis in case an event was missed. Default: 1000 ms. */
+  /** How often awaited jobs are re-read from Redis when no event says one may have been missed (a reconnect or a trimmed event stream rereads them at once). Default: 5000 ms. */
   sweepMs?: number;
   /** How long finished jobs are kept. Default: completed 24 h, failed 7 days. */
   keep?: { completedSeconds?: number; failedSeconds?: number };
@@ -128,7 +128,14 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       const key = submitOptions.idempotencyKey;
       const jobId = key === undefined ? randomUUID() : idempotentJobId(task.name, key);
       const q = queue(name);
-      await q.add(task.name, input, { ...jobOptions(task.defaults, submitOptions, keep), jobId });
+      // A new job (not an idempotent one, which may exist and be done): its result() need not read it first.
+      const watched = key === undefined && watcher.watch(name, jobId);
+      try {
+        await q.add(task.name, input, { ...jobOptions(task.defaults, submitOptions, keep), jobId });
+      } catch (error) {
+        if (watched) watcher.unwatch(name, jobId);
+        throw error;
+      }
       if (key !== undefined) {
         // BullMQ kept the first job if the id existed: whichever submit won, the loser sees another input.
         const stored = await redis.hget(q.toKey(jobId), 'data');

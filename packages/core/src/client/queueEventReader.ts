@@ -14,8 +14,12 @@ export interface QueueEventReaderOptions {
   /** The queue's event stream (`<prefix>:<queue>:events`). */
   key: string;
   onEvent: (event: QueueEvent) => void;
-  /** A read failed (connection lost): events may have been trimmed before the reader is back. */
-  onInterruption: () => void;
+  /**
+   * Events may have been missed: a read failed (connection lost; events may be trimmed before the reader is
+   * back), or the stream was found trimmed past the reader's position (it fell more than BullMQ's ~10,000
+   * events behind).
+   */
+  onMissedEvents: () => void;
 }
 
 /** Entries per XREAD at most. */
@@ -29,9 +33,11 @@ const BUSY_PAUSE_MS = 2;
  * Reads BullMQ's event stream of one queue (instead of BullMQ's `QueueEvents`, which parses and emits every
  * event twice, waits 5 s after a connection error, and leaves a connection it was given open). It starts
  * after the stream's last entry at `start()`, so no event written after `start()` resolved is missed unless
- * the stream was trimmed past it. It decodes only the events the client acts on. Under a high event rate
- * (a large map) it pauses 2 ms between reads, which turns thousands of tiny reads a second into a few
- * hundred batches; an idle stack never pauses, so one task's result is not delayed.
+ * the stream was trimmed past it, and it tells when that happened: each read also reads the stream's first
+ * entry, and one past the reader's position means entries may have been trimmed unread. It decodes only the
+ * events the client acts on. Under a high event rate (a large map) it pauses 2 ms between reads, which turns
+ * thousands of tiny reads a second into a few hundred batches; an idle stack never pauses, so one task's
+ * result is not delayed.
  */
 export class QueueEventReader {
   private lastId = '0-0';
@@ -56,21 +62,30 @@ export class QueueEventReader {
   private async loop(): Promise<void> {
     const { connection, key } = this.options;
     while (!this.closed) {
-      let reply: [string, [string, string[]][]][] | null;
+      const from = this.lastId;
+      let entries: [string, string[]][];
+      let first: string | undefined;
       try {
-        reply = await connection.xread('COUNT', COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', key, this.lastId);
+        // The stream's first entry, read right after the XREAD in the same round trip: if it is past `from`,
+        // entries after `from` may have been trimmed before this read could return them.
+        const replies = await connection.pipeline().xread('COUNT', COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', key, from).xrange(key, '-', '+', 'COUNT', 1).exec();
+        const [[readError, reply], [rangeError, range]] = replies as [[Error | null, XReadReply], [Error | null, [string, string[]][]]];
+        if (readError || rangeError) throw readError ?? rangeError;
+        entries = reply?.[0]?.[1] ?? [];
+        first = range[0]?.[0];
       } catch {
         if (this.closed) return;
-        this.options.onInterruption();
+        this.options.onMissedEvents();
         await delay(100);
         continue;
       }
-      const entries = reply?.[0]?.[1] ?? [];
       for (const [id, fields] of entries) {
         this.lastId = id;
         const event = decode(fields);
         if (event) this.options.onEvent(event);
       }
+      // From '0-0' (the stream was empty at start) a gap can't be told from the stream's own beginning.
+      if (first !== undefined && from !== '0-0' && compareIds(first, from) > 0) this.options.onMissedEvents();
       if (this.busy(entries.length)) await delay(BUSY_PAUSE_MS);
     }
   }
@@ -85,6 +100,15 @@ export class QueueEventReader {
     }
     return this.recent.rate > BUSY_EVENTS_PER_S;
   }
+}
+
+type XReadReply = [string, [string, string[]][]][] | null;
+
+/** Compares two stream ids (`<ms>-<seq>`) in stream order. */
+function compareIds(a: string, b: string): number {
+  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
+  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
+  return aMs - bMs || aSeq - bSeq;
 }
 
 /** An entry's fields (`event`, `jobId`, ...) as a {@link QueueEvent}, or undefined for the events the client ignores. */

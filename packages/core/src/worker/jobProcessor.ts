@@ -93,7 +93,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     const started = performance.now();
     const elapsed = (): number => Math.round(performance.now() - started);
     ctx.cancels.attach(jobId, sandbox);
-    log.info({ event: 'job:start', sandboxPid: sandbox.pid });
+    log.debug({ event: 'job:start', sandboxPid: sandbox.pid });
     try {
       const timeoutMs = (job.opts as { timeoutMs?: number }).timeoutMs ?? task.defaults.timeoutMs;
       const output = await sandbox.run({
@@ -107,7 +107,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
         ...(limits.maxRssMb !== undefined && { maxRssMb: limits.maxRssMb }),
       });
       ctx.counts.done++;
-      log.info({ event: 'job:done', durationMs: elapsed(), sandboxPid: sandbox.pid });
+      log.debug({ event: 'job:done', durationMs: elapsed(), sandboxPid: sandbox.pid });
       return output;
     } catch (error) {
       let failure = error instanceof AttemptFailure ? error.serialized : { ...serializeError(error), reason: 'error' as const };
