@@ -82,12 +82,15 @@ export async function latency(ctx: BenchContext): Promise<BenchResult> {
         p99VsBullmq: round2(p('taskpool', 0.99) / p('bullmq', 0.99)),
         inlineP50VsBullmq: round2(p('taskpoolInline', 0.5) / p('bullmq', 0.5)),
         inlineP99VsBullmq: round2(p('taskpoolInline', 0.99) / p('bullmq', 0.99)),
+        sandboxP50VsBullmqSandboxed: round2(p('taskpool', 0.5) / p('bullmqSandboxed', 0.5)),
+        sandboxP99VsBullmqSandboxed: round2(p('taskpool', 0.99) / p('bullmqSandboxed', 0.99)),
       },
       notes:
         `One no-op task at a time (${SAMPLES} per side, the sides taking turns task by task, after ${WARM_UP} not timed), each side's worker a ` +
         `process of its own with concurrency ${concurrency}. taskpool: \`client.submit\` → \`handle.result()\` (input and output parsed by zod on ` +
         'both ends); BullMQ: `queue.add` → its `completed` event on a QueueEvents reader. `p50VsBullmq` compares taskpool\'s default (a sandbox ' +
-        'process per task: one IPC round trip more) with a BullMQ processor function; `inlineP50VsBullmq` compares like with like. Target: within 1.3×.',
+        'process per task: one IPC round trip more) with a BullMQ processor function; `inlineP50VsBullmq` and `sandboxP50VsBullmqSandboxed` ' +
+        'compare like with like (BullMQ\'s sandboxed processor runs the job in a child process too). Target: within 1.3×.',
     };
   } finally {
     await client.close();
