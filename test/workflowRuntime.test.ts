@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import calculateSlot from 'cluster-key-slot';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CancelledError, chain, chord, createClient, group, type StepStatus } from '@taskpool/core';
+import { CancelledError, chain, chord, createClient, group, SandboxCrashError, type StepStatus } from '@taskpool/core';
 import { startTestWorker } from '@taskpool/core/testing';
-import { fanOut, inc, sleepy, square, sum } from './fixtures/workflowTasks.ts';
+import { fanOut, inc, onFailed, sleepy, square, sum } from './fixtures/workflowTasks.ts';
 import { rejectionOf } from './helpers/rejectionOf.ts';
 import { eventually, isAlive, spawnWorker, type Service } from './helpers/spawnService.ts';
 import { connectRedis, redisUrl, testPrefix } from './helpers/testRedis.ts';
@@ -86,6 +86,39 @@ describe('kill -9 of a worker instance mid-workflow, another alive', () => {
     expect(b!.lines.some((line) => line.event === 'job:done')).toBe(true);
     const steps = flatten((await handle.status()).root);
     expect(steps.every((s) => s.state === 'completed')).toBe(true);
+  });
+});
+
+describe('a step whose workers keep dying (BullMQ\'s stalled limit)', () => {
+  it('fails with reason stalled, and its onFailure callback runs', async () => {
+    const prefix = `${basePrefix}-stalled`;
+    await using client = createClient({ redisUrl: redisUrl(), prefix });
+    const env = { TASKPOOL_LOCK_DURATION_MS: '2000', TASKPOOL_STALLED_INTERVAL_MS: '1000', TP_TEST_EXEC_LOG: log };
+    const start = () => spawnWorker({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/workflowTasks.ts', concurrency: 1, env });
+    const handle = await client.run(chain(sleepy.with({ n: 7, ms: 120_000 })).onFailure(onFailed));
+    // BullMQ allows one stall (maxStalledCount 1): kill the worker running the step twice.
+    for (let kill = 0; kill < 2; kill++) {
+      const victim = await start();
+      services.push(victim);
+      await victim.waitFor((line) => line.event === 'job:start' && line.task === 'wf.sleepy', 30_000);
+      process.kill(victim.pid, 'SIGKILL');
+      await victim.exited;
+    }
+    const survivor = await start();
+    services.push(survivor);
+
+    const error = await rejectionOf(handle.result({ timeoutMs: 60_000 }), SandboxCrashError);
+    expect(error).toMatchObject({ reason: 'stalled', remoteName: 'StalledJobError', remoteCode: 'STALLED', code: 'SANDBOX_CRASHED' });
+    // BullMQ fails the job itself; the worker that saw it fail adds the callback right after.
+    const callback = client.handle(onFailed, `${handle.id}.err0`);
+    await eventually(async () => (await callback.status()) !== undefined, 'the onFailure callback job');
+    expect(await callback.result({ timeoutMs: 30_000 })).toEqual({ jobId: handle.id, task: 'wf.sleepy', error: 'StalledJobError' });
+    const failure = survivor.lines.find((line) => line.event === 'job:fail');
+    expect(failure).toMatchObject({ reason: 'stalled', jobId: handle.id });
+    expect((await handle.status()).root.error).toMatchObject({ reason: 'stalled', code: 'STALLED' });
+    // The step started twice and never finished.
+    expect(logLines().filter((line) => line === 'wf.sleepy:start 7')).toHaveLength(2);
+    expect(logLines()).not.toContain('wf.sleepy 7');
   });
 });
 

@@ -133,7 +133,11 @@ export class CancelledError extends RemoteTaskError {
   override readonly code = 'CANCELLED';
 }
 
-/** The sandbox process died while it ran the task (reason `exit`, `signal` or `oom`), or killed it too often (`quarantined`). */
+/**
+ * The sandbox process died while it ran the task (reason `exit`, `signal` or `oom`), or the task killed it too
+ * often (`quarantined`), or the whole worker running it died or froze more often than BullMQ's stalled limit
+ * allows (`stalled`, remote name `StalledJobError`, remote code `STALLED`).
+ */
 export class SandboxCrashError extends RemoteTaskError {
   override name = 'SandboxCrashError';
   override readonly code = 'SANDBOX_CRASHED';

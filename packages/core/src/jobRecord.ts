@@ -18,6 +18,32 @@ export function parseJobKey(prefix: string, key: string): { queue: string; jobId
   return { queue: key.slice(prefix.length + 1, colon), jobId: key.slice(colon + 1) };
 }
 
+/** BullMQ's `failedReason` for a job whose lock lapsed more than `maxStalledCount` times. */
+const STALLED_REASON = 'job stalled more than allowable limit';
+
+/** The error of a job BullMQ failed for stalling too often: the process running it died or froze each time. */
+export const STALLED_FAILURE: SerializedError = {
+  name: 'StalledJobError',
+  code: 'STALLED',
+  reason: 'stalled',
+  message: 'The job stalled more often than BullMQ allows: each time, the worker running it died or stopped renewing its lock',
+};
+
+/** True for BullMQ's own failure of a job that stalled too often (its `failedReason`, or `deferredFailure` while it is failed). */
+export function isStalledReason(failedReason: string | undefined | null): boolean {
+  return failedReason === STALLED_REASON;
+}
+
+/**
+ * The structured error of a failed job that has no `tpError`, from BullMQ's `failedReason`: the failures that
+ * BullMQ makes itself and the worker's processor never sees. The stalled limit becomes {@link STALLED_FAILURE}
+ * (reason `stalled`); any other text a plain `Error`.
+ */
+export function failureFromReason(failedReason: string, stack?: string): SerializedError {
+  if (isStalledReason(failedReason)) return STALLED_FAILURE;
+  return { name: 'Error', message: failedReason, ...(stack !== undefined && { stack }) };
+}
+
 /** Keeps a failed attempt's structured error beside the job (BullMQ keeps only message and stack). */
 export async function writeJobError(redis: RedisClient, key: string, error: SerializedError): Promise<void> {
   await redis.hset(key, ERROR_FIELD, JSON.stringify(error));

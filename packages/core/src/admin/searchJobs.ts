@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { failureFromReason } from '../jobRecord.ts';
 import type { RedisClient } from '../redisConnection.ts';
 import type { JobState } from '../client/jobView.ts';
 import type { FailureReason, SerializedError } from '../serializeError.ts';
@@ -88,7 +89,7 @@ function toSummary(queue: string, id: string, state: SearchableState, fields: (s
   if (!name) return undefined; // removed between the two reads
   const summary: JobSummary = { id, task: name, queue, state, attempts: Number(attempts ?? 0), createdAt: Number(timestamp ?? 0) };
   if (finishedOn) summary.finishedAt = Number(finishedOn);
-  const error = parseError(tpError) ?? (failedReason ? { name: 'Error', message: failedReason } : undefined);
+  const error = parseError(tpError) ?? (failedReason ? failureFromReason(failedReason) : undefined);
   if (error) summary.error = error;
   return summary;
 }

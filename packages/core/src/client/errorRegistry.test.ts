@@ -23,8 +23,8 @@ describe('ErrorRegistry.rebuild', () => {
     ['signal', SandboxCrashError, 'SANDBOX_CRASHED'],
     ['oom', SandboxCrashError, 'SANDBOX_CRASHED'],
     ['quarantined', SandboxCrashError, 'SANDBOX_CRASHED'],
+    ['stalled', SandboxCrashError, 'SANDBOX_CRASHED'],
     ['error', RemoteTaskError, 'TASK_FAILED'],
-    ['stalled', RemoteTaskError, 'TASK_FAILED'],
   ] as const)('maps reason %s to %o (%s)', (reason, type, code) => {
     const error = registry.rebuild('job-1', remote({ reason }), 2);
     expect(error).toBeInstanceOf(type);

@@ -1,6 +1,6 @@
 import { Job, type Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
-import { jobKey, readJobError } from '../jobRecord.ts';
+import { failureFromReason, jobKey, readJobError } from '../jobRecord.ts';
 import type { SerializedError } from '../serializeError.ts';
 
 /** A job's lifecycle states (BullMQ's), plus `unknown` for a job that is gone. */
@@ -45,7 +45,7 @@ export async function readJobView(queue: Queue, redis: RedisClient, prefix: stri
   if (job.finishedOn) view.finishedAt = job.finishedOn;
   if (state === 'completed') view.result = job.returnvalue;
   if (job.failedReason) {
-    view.error = (await readJobError(redis, jobKey(prefix, queue.name, jobId))) ?? { name: 'Error', message: job.failedReason };
+    view.error = (await readJobError(redis, jobKey(prefix, queue.name, jobId))) ?? failureFromReason(job.failedReason);
   }
   return view;
 }

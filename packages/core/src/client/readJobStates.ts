@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { failureFromReason } from '../jobRecord.ts';
 import type { RedisClient } from '../redisConnection.ts';
 import type { SerializedError } from '../serializeError.ts';
 import { CANCELLED_BEFORE_START, cancelledMarkerKey } from './cancelTask.ts';
@@ -54,11 +55,7 @@ function interpret(completed: boolean, failed: boolean, fields: (string | null)[
   if (completed) return { state: 'completed', value: parseReturnValue(returnvalue ?? null), attemptsMade: attempts, ...progress };
   if (!failed) return { state: 'pending' };
   const stack = parseJson<string[]>(stacktrace ?? null)?.at(-1);
-  const error = parseJson<SerializedError>(tpError ?? null) ?? {
-    name: 'Error',
-    message: failedReason ?? 'The job failed',
-    ...(stack !== undefined && { stack }),
-  };
+  const error = parseJson<SerializedError>(tpError ?? null) ?? failureFromReason(failedReason ?? 'The job failed', stack);
   return { state: 'failed', error, attemptsMade: attempts, ...progress };
 }
 

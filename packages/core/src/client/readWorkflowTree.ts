@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redisConnection.ts';
 import type { JobState } from './jobView.ts';
-import { parseJobKey } from '../jobRecord.ts';
+import { failureFromReason, parseJobKey } from '../jobRecord.ts';
 import type { SerializedError } from '../serializeError.ts';
 import { childIndex } from '../workflow/stepTemplate.ts';
 
@@ -79,7 +79,7 @@ export async function readWorkflowTree(redis: RedisClient, prefix: string, rootQ
                     ? 'active'
                     : 'waiting';
       if (tpError) step.error = JSON.parse(tpError) as SerializedError;
-      else if (failedReason) step.error = { name: 'Error', message: failedReason };
+      else if (failedReason) step.error = failureFromReason(failedReason);
       const keys = new Set([...(pending ?? []), ...(processed ?? []), ...(failedChildren ?? [])]);
       step.children = [...keys]
         .map((key) => parseJobKey(prefix, key))

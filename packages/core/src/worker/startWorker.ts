@@ -10,6 +10,7 @@ import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts
 import { CancelBook, listenForCancels } from './cancelListener.ts';
 import { createJobProcessor } from './jobProcessor.ts';
 import { SandboxPool } from './sandboxPool.ts';
+import { createStalledFailureRecorder } from './stalledFailure.ts';
 import { InlineExecutor } from './inlineExecutor.ts';
 import { startHeartbeat } from './workerHeartbeat.ts';
 
@@ -141,8 +142,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       ...(options.stalledIntervalMs !== undefined && { stalledInterval: options.stalledIntervalMs }),
     });
   });
+  const recordStalled = createStalledFailureRecorder({ tasks: mod.tasks, redis, prefix, flows, logger, counts });
   for (const worker of workers) {
     worker.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ worker error'));
+    worker.on('failed', (job) => {
+      recordStalled(job).catch((err: unknown) => logger.error({ event: 'worker:error', err, jobId: job?.id }, 'Could not record a stalled job'));
+    });
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const cancelListener = await listenForCancels(redis, prefix, cancels, logger);

@@ -3,7 +3,7 @@ import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
 import type { AnyTask } from '../defineTask.ts';
-import { jobKey, parseJobKey, writeJobError } from '../jobRecord.ts';
+import { failureFromReason, jobKey, parseJobKey, writeJobError } from '../jobRecord.ts';
 import { parseTaskOutput } from '../parseTaskIO.ts';
 import { serializeError, type SerializedError } from '../serializeError.ts';
 import { cancelChannel, workflowCancelKey } from '../workerInfo.ts';
@@ -38,6 +38,8 @@ const WORKFLOW_CANCELLED: SerializedError = { name: 'CancelledError', code: 'CAN
 export function createStepRunner(ctx: StepRunnerContext): {
   run(job: Job, token: string | undefined, attempt: RunAttempt): Promise<unknown>;
   spawn(job: Job, token: string | undefined, output: unknown): Promise<unknown>;
+  /** A step failed for good where no processor ran (BullMQ's stalled limit): its `onFailure` callbacks, if any. */
+  failedOutside(job: Job, error: SerializedError): Promise<void>;
 } {
   const { redis, prefix } = ctx;
 
@@ -62,7 +64,7 @@ export function createStepRunner(ctx: StepRunnerContext): {
       const errors = (await pipeline.exec()) ?? [];
       failed.forEach(([key, reason], i) => {
         const text = errors[i]?.[1];
-        const error: SerializedError = typeof text === 'string' ? (JSON.parse(text) as SerializedError) : { name: 'Error', message: String(reason) };
+        const error: SerializedError = typeof text === 'string' ? (JSON.parse(text) as SerializedError) : failureFromReason(String(reason));
         outcomes.set(indexOf(job, key), { ok: false, error });
       });
     }
@@ -151,6 +153,11 @@ export function createStepRunner(ctx: StepRunnerContext): {
     await ctx.flows.addBulk(templates.map((template, i) => materialize(template, { id: `${job.id}.${suffix}${i}`, keep, input })));
   };
 
+  const failureCallbacks = async (job: Job, meta: StepMeta, error: SerializedError): Promise<void> => {
+    const info: FailureInfo = { workflowId: workflowIdOf(job.id ?? ''), jobId: job.id ?? '', task: job.name, error };
+    await callbacks(job, meta.onFailure, 'err', info);
+  };
+
   return {
     async run(job, token, attempt) {
       const data = job.data as StepData;
@@ -162,16 +169,13 @@ export function createStepRunner(ctx: StepRunnerContext): {
       } catch (error) {
         if (meta.onFailure?.length && isFinalFailure(job, error)) {
           const stored = await redis.hget(jobKey(prefix, job.queueName, job.id ?? ''), 'tpError');
-          const info: FailureInfo = {
-            workflowId: workflowIdOf(job.id ?? ''),
-            jobId: job.id ?? '',
-            task: job.name,
-            error: stored ? (JSON.parse(stored) as SerializedError) : serializeError(error),
-          };
-          await callbacks(job, meta.onFailure, 'err', info);
+          await failureCallbacks(job, meta, stored ? (JSON.parse(stored) as SerializedError) : serializeError(error));
         }
         throw error;
       }
+    },
+    async failedOutside(job, error) {
+      if (isStepData(job.data)) await failureCallbacks(job, job.data.$wf, error);
     },
     /** A plain job's handler returned `ctx.spawn(...)`: the job becomes the root of the workflow it starts. */
     spawn(job, token, result) {
