@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import calculateSlot from 'cluster-key-slot';
@@ -62,6 +62,11 @@ describe('cancel', () => {
     expect(error.code).toBe('CANCELLED');
     expect(Date.now() - started).toBeLessThan(10_000);
     await eventually(async () => flatten((await handle.status()).root).every((s) => s.state === 'failed' || s.state === 'unknown'), 'every step failed or removed');
+    // The tree keeps every member in its place: the two stopped, and the four removed as `unknown`.
+    const memberSteps = flatten((await handle.status()).root).filter((s) => s.id.startsWith(`${handle.id}.0.`));
+    expect(memberSteps.map((s) => s.id)).toEqual(Array.from({ length: 6 }, (_, n) => `${handle.id}.0.${n}`));
+    expect(memberSteps.filter((s) => s.state === 'failed' && s.error?.reason === 'cancelled')).toHaveLength(2);
+    expect(memberSteps.filter((s) => s.state === 'unknown' && s.task === '')).toHaveLength(4);
     // The two that ran were stopped (their sandboxes killed and replaced); none of the others started.
     expect(logLines().filter((line) => line.startsWith('wf.sleepy:start 10'))).toHaveLength(2);
     expect(logLines().filter((line) => line.startsWith('wf.sleepy 10'))).toHaveLength(0);
@@ -96,11 +101,14 @@ describe('a step whose workers keep dying (BullMQ\'s stalled limit)', () => {
     const env = { TASKPOOL_LOCK_DURATION_MS: '2000', TASKPOOL_STALLED_INTERVAL_MS: '1000', TP_TEST_EXEC_LOG: log };
     const start = () => spawnWorker({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/workflowTasks.ts', concurrency: 1, env });
     const handle = await client.run(chain(sleepy.with({ n: 7, ms: 120_000 })).onFailure(onFailed));
+    const starts = (): number => (existsSync(log) ? logLines().filter((line) => line === 'wf.sleepy:start 7').length : 0);
     // BullMQ allows one stall (maxStalledCount 1): kill the worker running the step twice.
     for (let kill = 0; kill < 2; kill++) {
       const victim = await start();
       services.push(victim);
       await victim.waitFor((line) => line.event === 'job:start' && line.task === 'wf.sleepy', 30_000);
+      // Killed once the handler runs (it logs its start), not while its input is on its way to the sandbox.
+      await eventually(() => starts() === kill + 1, `start ${kill + 1} of the step`);
       process.kill(victim.pid, 'SIGKILL');
       await victim.exited;
     }
@@ -117,7 +125,7 @@ describe('a step whose workers keep dying (BullMQ\'s stalled limit)', () => {
     expect(failure).toMatchObject({ reason: 'stalled', jobId: handle.id });
     expect((await handle.status()).root.error).toMatchObject({ reason: 'stalled', code: 'STALLED' });
     // The step started twice and never finished.
-    expect(logLines().filter((line) => line === 'wf.sleepy:start 7')).toHaveLength(2);
+    expect(starts()).toBe(2);
     expect(logLines()).not.toContain('wf.sleepy 7');
   });
 });

@@ -88,9 +88,11 @@ describe('failure policies on a group of 100 with 3 failing members', () => {
     const handle = await stack.client.run(chord(group(members()), sum));
     const error = await rejectionOf(handle.result({ timeoutMs: 30_000 }), StepError);
     expect(failing.has(error.n)).toBe(true);
-    // Promptly: the members not started were removed (gone from the tree), none is left waiting or running.
-    await eventually(async () => (await handle.status()).root.children.every((s) => ['completed', 'failed'].includes(s.state)), 'every member left settled');
-    expect((await handle.status()).root.children.length).toBeLessThan(50);
+    // Promptly: the members not started were removed (in the tree as `unknown`), none is left waiting or running.
+    await eventually(async () => (await handle.status()).root.children.every((s) => ['completed', 'failed', 'unknown'].includes(s.state)), 'every member settled or removed');
+    const children = (await handle.status()).root.children;
+    expect(children.map((s) => s.id)).toEqual(Array.from({ length: 100 }, (_, n) => `${handle.id}.${n}`));
+    expect(children.filter((s) => s.state === 'unknown' && s.task === '').length).toBeGreaterThan(50);
   });
 
   it("'collect': the callback gets every outcome in order", async () => {

@@ -2,7 +2,7 @@ import type { RedisClient } from '../redisConnection.ts';
 import type { JobState } from './jobView.ts';
 import { failureFromReason, parseJobKey } from '../jobRecord.ts';
 import type { SerializedError } from '../serializeError.ts';
-import { childIndex } from '../workflow/stepTemplate.ts';
+import { childId, childIndex, isStepData } from '../workflow/stepTemplate.ts';
 
 /** One step of a workflow as `WorkflowHandle.status()` shows it. */
 export interface StepStatus {
@@ -11,7 +11,11 @@ export interface StepStatus {
   queue: string;
   /** The task's name, or `$group` / `$spawn` for a group or a fan-out step. */
   task: string;
-  /** BullMQ's state; `unknown` once the job is gone (removed by a cancel, or past the keep policy). */
+  /**
+   * BullMQ's state; `unknown` once the job is gone: past the keep policy, or removed before it finished (by
+   * a cancel or a `fail` policy; such a step keeps its place among its siblings, with an empty `task` and
+   * `queue`).
+   */
   state: JobState;
   /** Attempts made so far. */
   attempts: number;
@@ -21,13 +25,14 @@ export interface StepStatus {
   children: StepStatus[];
 }
 
-const FIELDS = ['name', 'atm', 'failedReason', 'tpError'] as const;
+const FIELDS = ['name', 'atm', 'failedReason', 'tpError', 'data'] as const;
 const COMMANDS = 9;
 
 /**
  * Reads a workflow's tree of steps from Redis, level by level, one pipeline per level: each step's job hash,
  * its state (BullMQ's sets and lock), and its children (the parent's `dependencies`, `processed` and
- * `failed` keys, where BullMQ keeps its children's job keys).
+ * `failed` keys, where BullMQ keeps its children's job keys). A child no longer in those keys (removed by a
+ * cancel or a `fail` policy) is still listed, as `unknown`: its parent's data says how many it had.
  */
 export async function readWorkflowTree(redis: RedisClient, prefix: string, rootQueue: string, rootId: string): Promise<StepStatus> {
   const root: StepStatus = { id: rootId, queue: rootQueue, task: '', state: 'unknown', attempts: 0, children: [] };
@@ -61,7 +66,7 @@ export async function readWorkflowTree(redis: RedisClient, prefix: string, rootQ
         string[] | null,
         string[] | null,
       ];
-      const [name, atm, failedReason, tpError] = fields ?? [];
+      const [name, atm, failedReason, tpError, data] = fields ?? [];
       step.task = name ?? '';
       step.attempts = Number(atm ?? 0);
       step.state =
@@ -81,15 +86,29 @@ export async function readWorkflowTree(redis: RedisClient, prefix: string, rootQ
       if (tpError) step.error = JSON.parse(tpError) as SerializedError;
       else if (failedReason) step.error = failureFromReason(failedReason);
       const keys = new Set([...(pending ?? []), ...(processed ?? []), ...(failedChildren ?? [])]);
-      step.children = [...keys]
-        .map((key) => parseJobKey(prefix, key))
-        .sort((a, b) => orderOf(step.id, a.jobId) - orderOf(step.id, b.jobId))
-        .map(({ queue, jobId }) => ({ id: jobId, queue, task: '', state: 'unknown' as const, attempts: 0, children: [] }));
-      next.push(...step.children);
+      const found = [...keys].map((key) => parseJobKey(prefix, key)).map(({ queue, jobId }): StepStatus => ({ id: jobId, queue, task: '', state: 'unknown', attempts: 0, children: [] }));
+      next.push(...found);
+      const ids = new Set(found.map((child) => child.id));
+      const removed = expectedChildren(step.id, data).filter((id) => !ids.has(id)).map((id): StepStatus => ({ id, queue: '', task: '', state: 'unknown', attempts: 0, children: [] }));
+      step.children = [...found, ...removed].sort((a, b) => orderOf(step.id, a.id) - orderOf(step.id, b.id));
     });
     level = next;
   }
   return root;
+}
+
+/** The ids of the children a step was made with (`$wf.count`), and of the workflow it spawned, if it did. */
+function expectedChildren(stepId: string, data: string | null | undefined): string[] {
+  let parsed: unknown;
+  try {
+    parsed = data ? JSON.parse(data) : undefined;
+  } catch {
+    return [];
+  }
+  if (!isStepData(parsed)) return [];
+  const { count = 0, spawned } = parsed.$wf;
+  const ids = Array.from({ length: count }, (_, i) => childId(stepId, i));
+  return spawned ? [...ids, childId(stepId, 's')] : ids;
 }
 
 /** A child's place among its siblings: its index, the spawned workflow (`.s`) last. */
