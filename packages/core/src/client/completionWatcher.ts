@@ -278,7 +278,7 @@ export class CompletionWatcher {
   private markDue(id: string): void {
     if (this.closed || !this.entries.has(id)) return;
     this.due.add(id);
-    if (!this.checking) setImmediate(() => void this.checkDue());
+    this.scheduleCheck();
   }
 
   /** Reads every awaited job soon (events may have been missed), in batches like any due read. */
@@ -287,6 +287,10 @@ export class CompletionWatcher {
     this.watched.clear();
     if (this.closed || this.entries.size === 0) return;
     for (const id of this.entries.keys()) this.due.add(id);
+    this.scheduleCheck();
+  }
+
+  private scheduleCheck(): void {
     if (!this.checking) setImmediate(() => void this.checkDue());
   }
 
