@@ -12,7 +12,7 @@ export { loadTaskModule, collectTasks, type TaskModule } from './loadTaskModule.
 export { parseTaskInput, parseTaskOutput, toIssues } from './parseTaskIO.ts';
 export { createLogger, type LogFormat, type Logger, type LoggerOptions } from './logger.ts';
 export { CLUSTER_SCHEME, checkClusterPrefix, createRedisConnection, isClusterUrl, type ConnectionRole, type RedisClient } from './redisConnection.ts';
-export { DEFAULT_PREFIX } from './jobRecord.ts';
+export { DEFAULT_PREFIX, JOB_ERROR_FIELD, storedFailure } from './jobRecord.ts';
 export { baseEnvSchema, parseEnv } from './envSchema.ts';
 export { exitOnSignals, runMain } from './runService.ts';
 export { isChunkData, type ChunkData, type ChunkResult, type ItemOutcome } from './chunkEnvelope.ts';

@@ -5,7 +5,7 @@ import type { SerializedError } from './serializeError.ts';
 export const DEFAULT_PREFIX = 'taskpool';
 
 /** The field of a BullMQ job hash where the worker keeps the last attempt's structured error. */
-const ERROR_FIELD = 'tpError';
+export const JOB_ERROR_FIELD = 'tpError';
 
 /** The Redis key of a job's hash (BullMQ's layout: `prefix:queue:id`). */
 export function jobKey(prefix: string, queue: string, jobId: string): string {
@@ -46,11 +46,19 @@ export function failureFromReason(failedReason: string, stack?: string): Seriali
 
 /** Keeps a failed attempt's structured error beside the job (BullMQ keeps only message and stack). */
 export async function writeJobError(redis: RedisClient, key: string, error: SerializedError): Promise<void> {
-  await redis.hset(key, ERROR_FIELD, JSON.stringify(error));
+  await redis.hset(key, JOB_ERROR_FIELD, JSON.stringify(error));
 }
 
 /** Reads the structured error the worker kept for a job, if any. */
 export async function readJobError(redis: RedisClient, key: string): Promise<SerializedError | undefined> {
-  const text = await redis.hget(key, ERROR_FIELD);
-  return text ? (JSON.parse(text) as SerializedError) : undefined;
+  return storedFailure(await redis.hget(key, JOB_ERROR_FIELD), undefined);
+}
+
+/**
+ * The error a failed job carries, from its hash's fields: the worker's structured error (`tpError`) if it
+ * wrote one, else one made from BullMQ's `failedReason` (see {@link failureFromReason}), else none.
+ */
+export function storedFailure(tpError: string | null | undefined, failedReason: string | null | undefined, stack?: string): SerializedError | undefined {
+  if (tpError) return JSON.parse(tpError) as SerializedError;
+  return failedReason ? failureFromReason(failedReason, stack) : undefined;
 }

@@ -1,4 +1,4 @@
-import { createRedisConnection, type Logger } from '@taskpool/core';
+import { createRedisConnection, JOB_ERROR_FIELD, storedFailure, type Logger } from '@taskpool/core';
 import { QueueEvents } from 'bullmq';
 import type { RedisClient } from '@taskpool/core';
 import type { FinishedJob } from './finishedJob.ts';
@@ -51,19 +51,18 @@ export function startJobEventsRecorder(options: JobEventsRecorderOptions): JobEv
 }
 
 async function finishedJob(redis: RedisClient, prefix: string, queue: string, jobId: string, outcome: FinishedJob['outcome']): Promise<FinishedJob> {
-  const [name, processedOn, finishedOn, tpError] = (await redis.hmget(`${prefix}:${queue}:${jobId}`, 'name', 'processedOn', 'finishedOn', 'tpError')) as (string | null)[];
+  const [name, processedOn, finishedOn, tpError, failedReason] = (await redis.hmget(`${prefix}:${queue}:${jobId}`, 'name', 'processedOn', 'finishedOn', JOB_ERROR_FIELD, 'failedReason')) as (string | null)[];
   const finishedAt = finishedOn ? Number(finishedOn) : Date.now();
   const job: FinishedJob = { jobId, task: name ?? 'unknown', queue, outcome, finishedAt };
   if (processedOn && finishedOn) job.durationMs = Math.max(0, Number(finishedOn) - Number(processedOn));
-  if (outcome === 'failed') job.reason = reasonOf(tpError);
+  if (outcome === 'failed') job.reason = reasonOf(tpError, failedReason);
   return job;
 }
 
-function reasonOf(tpError: string | null | undefined): string {
-  if (!tpError) return 'unknown';
+/** The failure's reason: the worker's, or `stalled` for BullMQ's stalled limit (its `tpError` may not be written yet); `unknown` without either. */
+function reasonOf(tpError: string | null | undefined, failedReason: string | null | undefined): string {
   try {
-    const { reason } = JSON.parse(tpError) as { reason?: unknown };
-    return typeof reason === 'string' ? reason : 'error';
+    return storedFailure(tpError, failedReason)?.reason ?? (tpError ? 'error' : 'unknown');
   } catch {
     return 'unknown';
   }

@@ -1,10 +1,10 @@
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
+import { JOB_ERROR_FIELD } from '../jobRecord.ts';
 import { CANCEL_FIELD } from '../workerInfo.ts';
 import { JobConflictError } from './jobConflictError.ts';
 
 /** The job-hash field of the last attempt's structured error (`jobRecord.ts`). */
-const ERROR_FIELD = 'tpError';
 
 /**
  * Puts a failed job back to waiting with its full attempt budget (a fix was deployed: the job deserves
@@ -20,7 +20,7 @@ export async function retryJob(queue: Queue, redis: RedisClient, jobId: string):
   if (state !== 'failed') throw notFailed(jobId, state);
   const job = await queue.getJob(jobId);
   if (!job) return false;
-  await redis.hdel(queue.toKey(jobId), ERROR_FIELD, CANCEL_FIELD);
+  await redis.hdel(queue.toKey(jobId), JOB_ERROR_FIELD, CANCEL_FIELD);
   try {
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
   } catch (error) {

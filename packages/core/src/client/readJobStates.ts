@@ -1,7 +1,6 @@
 import type { Queue } from 'bullmq';
-import { failureFromReason } from '../jobRecord.ts';
+import { storedFailure } from '../jobRecord.ts';
 import type { RedisClient } from '../redisConnection.ts';
-import type { SerializedError } from '../serializeError.ts';
 import { CANCELLED_BEFORE_START, cancelledMarkerKey } from './cancelTask.ts';
 import type { Settled } from './completionWatcher.ts';
 
@@ -55,7 +54,7 @@ function interpret(completed: boolean, failed: boolean, fields: (string | null)[
   if (completed) return { state: 'completed', value: parseReturnValue(returnvalue ?? null), attemptsMade: attempts, ...progress };
   if (!failed) return { state: 'pending' };
   const stack = parseJson<string[]>(stacktrace ?? null)?.at(-1);
-  const error = parseJson<SerializedError>(tpError ?? null) ?? failureFromReason(failedReason ?? 'The job failed', stack);
+  const error = storedFailure(tpError, failedReason ?? 'The job failed', stack)!;
   return { state: 'failed', error, attemptsMade: attempts, ...progress };
 }
 

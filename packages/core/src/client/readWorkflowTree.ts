@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redisConnection.ts';
 import type { JobState } from './jobView.ts';
-import { failureFromReason, parseJobKey } from '../jobRecord.ts';
+import { parseJobKey, storedFailure } from '../jobRecord.ts';
 import type { SerializedError } from '../serializeError.ts';
 import { childId, childIndex, isStepData } from '../workflow/stepTemplate.ts';
 
@@ -83,8 +83,8 @@ export async function readWorkflowTree(redis: RedisClient, prefix: string, rootQ
                   : locked === 1
                     ? 'active'
                     : 'waiting';
-      if (tpError) step.error = JSON.parse(tpError) as SerializedError;
-      else if (failedReason) step.error = failureFromReason(failedReason);
+      const error = storedFailure(tpError, failedReason);
+      if (error) step.error = error;
       const keys = new Set([...(pending ?? []), ...(processed ?? []), ...(failedChildren ?? [])]);
       const found = [...keys].map((key) => parseJobKey(prefix, key)).map(({ queue, jobId }): StepStatus => ({ id: jobId, queue, task: '', state: 'unknown', attempts: 0, children: [] }));
       next.push(...found);

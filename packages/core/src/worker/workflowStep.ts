@@ -3,7 +3,7 @@ import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
 import type { AnyTask } from '../defineTask.ts';
-import { failureFromReason, jobKey, parseJobKey, writeJobError } from '../jobRecord.ts';
+import { JOB_ERROR_FIELD, jobKey, parseJobKey, readJobError, storedFailure, writeJobError } from '../jobRecord.ts';
 import { parseTaskOutput } from '../parseTaskIO.ts';
 import { serializeError, type SerializedError } from '../serializeError.ts';
 import { cancelChannel, workflowCancelKey } from '../workerInfo.ts';
@@ -60,11 +60,11 @@ export function createStepRunner(ctx: StepRunnerContext): {
     const failed = Object.entries(failures ?? {});
     if (failed.length > 0) {
       const pipeline = redis.pipeline();
-      for (const [key] of failed) pipeline.hget(key, 'tpError');
+      for (const [key] of failed) pipeline.hget(key, JOB_ERROR_FIELD);
       const errors = (await pipeline.exec()) ?? [];
       failed.forEach(([key, reason], i) => {
         const text = errors[i]?.[1];
-        const error: SerializedError = typeof text === 'string' ? (JSON.parse(text) as SerializedError) : failureFromReason(String(reason));
+        const error = storedFailure(typeof text === 'string' ? text : undefined, String(reason) || 'The step failed')!;
         outcomes.set(indexOf(job, key), { ok: false, error });
       });
     }
@@ -168,8 +168,8 @@ export function createStepRunner(ctx: StepRunnerContext): {
         return result;
       } catch (error) {
         if (meta.onFailure?.length && isFinalFailure(job, error)) {
-          const stored = await redis.hget(jobKey(prefix, job.queueName, job.id ?? ''), 'tpError');
-          await failureCallbacks(job, meta, stored ? (JSON.parse(stored) as SerializedError) : serializeError(error));
+          const stored = await readJobError(redis, jobKey(prefix, job.queueName, job.id ?? ''));
+          await failureCallbacks(job, meta, stored ?? serializeError(error));
         }
         throw error;
       }
