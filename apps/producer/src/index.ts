@@ -6,7 +6,6 @@ export { createRedisHealth, guardedBy, RedisUnavailableError, type RedisHealth, 
 export { batchSubmittedSchema, cancelOutcomeSchema, errorBodySchema, jobResponseSchema, jobSummarySchema, searchResultSchema, submittedSchema, workflowCancelSchema, workflowResponseSchema, workflowSubmittedSchema } from './apiSchemas.ts';
 export { createProducerMetrics, type ProducerMetrics, type ProducerMetricsOptions } from './metrics/producerMetrics.ts';
 export { startJobEventsRecorder, type JobEventsRecorder, type JobEventsRecorderOptions } from './metrics/jobEventsRecorder.ts';
-export { readLastHour, recordMinute, type HourStats, type MinuteStats } from './metrics/minuteStats.ts';
 export type { FinishedJob } from './metrics/finishedJob.ts';
 export { openApiDocument } from './openApiDocument.ts';
 export { overviewStats, type OverviewStats, type TaskOverview } from './overviewStats.ts';

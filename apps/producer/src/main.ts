@@ -4,7 +4,6 @@ import { ConfigError, createAdmin, createClient, createLogger, exitOnSignals, lo
 import { buildServer } from './buildServer.ts';
 import { loadProducerEnv } from './env.ts';
 import { startJobEventsRecorder } from './metrics/jobEventsRecorder.ts';
-import { recordMinute } from './metrics/minuteStats.ts';
 import { createProducerMetrics } from './metrics/producerMetrics.ts';
 import { createRedisHealth, guardedBy } from './redisHealth.ts';
 
@@ -65,10 +64,8 @@ async function main(): Promise<void> {
     prefix,
     queues,
     logger,
-    onFinished: async (job) => {
-      metrics.record(job);
-      await recordMinute(admin.redis, prefix, job);
-    },
+    // The per-minute statistics in Redis are the workers' (they count each outcome once as they record it).
+    onFinished: (job) => metrics.record(job),
   });
   const app = buildServer({ tasks, client, admin, redis, logger, tokens, metrics, bodyLimitBytes: env.TASKPOOL_BODY_LIMIT_BYTES, redisTimeoutMs: REDIS_TIMEOUT_MS });
 

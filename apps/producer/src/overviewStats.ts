@@ -1,5 +1,5 @@
 import { queueOf, type AnyTask, type FailureGroup, type QueueCounts, type TaskJobCounts, type TaskpoolAdmin, type WorkerInfo } from '@taskpool/core';
-import { readLastHour, type HourStats } from './metrics/minuteStats.ts';
+import { readLastHour, type HourStats } from '@taskpool/core/internal';
 
 /** One task in the overview. */
 export interface TaskOverview {
@@ -17,17 +17,15 @@ export interface OverviewStats {
   prefix: string;
   queues: QueueCounts[];
   tasks: TaskOverview[];
-  /** True when a queue held more jobs in a state than are counted per task (the queue counts stay exact). */
-  countsCapped: boolean;
   workers: WorkerInfo[];
 }
 
 const NO_COUNTS: TaskJobCounts['counts'] = { waiting: 0, active: 0, delayed: 0, prioritized: 0, failed: 0 };
 
 /**
- * Gathers the overview in four reads: BullMQ's queue counts, the per-task counts (one Lua pass per queue),
- * the last hour's per-minute statistics (one pipeline) and the worker registry. Tasks are the module's,
- * plus any other job name found in the queues.
+ * Gathers the overview in four reads: BullMQ's queue counts, the per-task counts (kept as jobs move: a fixed
+ * number of commands per task), the last hour's per-minute statistics (one pipeline) and the worker registry.
+ * Tasks are the module's, plus any other job name the queues' counts hold.
  */
 export async function overviewStats(admin: TaskpoolAdmin, tasks: ReadonlyMap<string, AnyTask>): Promise<OverviewStats> {
   const [queues, perQueue, workers] = await Promise.all([admin.queueCounts(), admin.taskCounts(), admin.workers()]);
@@ -40,5 +38,5 @@ export async function overviewStats(admin: TaskpoolAdmin, tasks: ReadonlyMap<str
       const counted = perQueue.find((q) => q.queue === queue)?.tasks.find((t) => t.task === name);
       return { name, queue, counts: counted?.counts ?? NO_COUNTS, failures: counted?.failures ?? [], lastHour: hour.get(name)! };
     });
-  return { generatedAt: Date.now(), prefix: admin.prefix, queues, tasks: overview, countsCapped: perQueue.some((q) => q.capped), workers };
+  return { generatedAt: Date.now(), prefix: admin.prefix, queues, tasks: overview, workers };
 }

@@ -53,7 +53,6 @@ function tasksSection(stats: OverviewStats): SafeHtml {
   });
   return html`<section class="card" id="tasks">
 <h2>Tasks</h2>
-${stats.countsCapped && html`<p class="muted">A queue holds more than 10,000 jobs in a state: per-task counts are of the newest 10,000.</p>`}
 <table>
 <thead><tr><th>Task</th><th>Queue</th><th class="num">Waiting</th><th class="num">Active</th><th class="num">Delayed</th><th class="num">Failed</th>
 <th class="num">Done 1 h</th><th class="num">Failed 1 h</th><th class="num">Per min</th><th class="num">p50</th><th class="num">p95</th><th>Last hour</th><th></th></tr></thead>

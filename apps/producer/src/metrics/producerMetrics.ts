@@ -1,6 +1,6 @@
 import type { TaskpoolAdmin } from '@taskpool/core';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DURATION_BOUNDS_MS } from './durationBuckets.ts';
+import { DURATION_BOUNDS_MS } from '@taskpool/core/internal';
 import type { FinishedJob } from './finishedJob.ts';
 
 /** The producer's Prometheus metrics, on a registry of its own (never prom-client's global one). */

@@ -154,7 +154,7 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
         }),
       );
     },
-    taskCounts: () => Promise.all(names.map((name) => countJobsByTask(queue(name), redis))),
+    taskCounts: () => Promise.all(names.map((name) => countJobsByTask(redis, { prefix, queue: name, failedWindowMs: keep.failedSeconds * 1000 }))),
     workers: () => listWorkers(redis, prefix),
     close,
     [Symbol.asyncDispose]: close,

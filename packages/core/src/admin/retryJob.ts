@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
 import { JOB_ERROR_FIELD } from '../jobRecord.ts';
+import { syncJobCounts } from '../store/taskCounts.ts';
 import { CANCEL_FIELD } from '../workerInfo.ts';
 import { JobConflictError } from './jobConflictError.ts';
 
@@ -29,6 +30,7 @@ export async function retryJob(queue: Queue, redis: RedisClient, jobId: string):
     if (now === 'unknown') return false;
     throw notFailed(jobId, now, error);
   }
+  await syncJobCounts(redis, queue.opts.prefix ?? 'bull', [{ queue: queue.name, jobId, task: job.name }]);
   return true;
 }
 

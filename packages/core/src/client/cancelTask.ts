@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
 import type { SerializedError } from '../serializeError.ts';
+import { syncJobCounts } from '../store/taskCounts.ts';
 import { CANCEL_FIELD, cancelChannel } from '../workerInfo.ts';
 
 /**
@@ -32,14 +33,16 @@ export function cancelledMarkerKey(jobKey: string): string {
  * (running), the cancel marker before the job is removed.
  *
  * KEYS: job hash, completed set, failed set, lock, cancel marker. ARGV: job id, flag field, marker TTL (s).
+ * Returns the state found and the job's task.
  */
 const FLAG_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) or redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 'finished' end
+local name = redis.call('HGET', KEYS[1], 'name')
+if not name then return {'missing', ''} end
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) or redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {'finished', name} end
 redis.call('HSET', KEYS[1], ARGV[2], '1')
-if redis.call('EXISTS', KEYS[4]) == 1 then return 'active' end
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'active', name} end
 redis.call('SET', KEYS[5], '1', 'EX', ARGV[3])
-return 'queued'
+return {'queued', name}
 `;
 
 /**
@@ -52,9 +55,12 @@ export async function cancelTask(queue: Queue, redis: RedisClient, options: { jo
   const { jobId, prefix } = options;
   const key = queue.toKey(jobId);
   const keys = [key, queue.toKey('completed'), queue.toKey('failed'), `${key}:lock`, cancelledMarkerKey(key)];
-  const found = (await redis.eval(FLAG_SCRIPT, keys.length, ...keys, jobId, CANCEL_FIELD, String(options.markerTtlSeconds))) as string;
+  const [found, task] = (await redis.eval(FLAG_SCRIPT, keys.length, ...keys, jobId, CANCEL_FIELD, String(options.markerTtlSeconds))) as [string, string];
   if (found === 'missing' || found === 'finished') return found;
-  if (found === 'queued' && (await queue.remove(jobId)) === 1) return 'removed';
+  if (found === 'queued' && (await queue.remove(jobId)) === 1) {
+    await syncJobCounts(redis, prefix, [{ queue: queue.name, jobId, task }]);
+    return 'removed';
+  }
   await redis.publish(cancelChannel(prefix), JSON.stringify({ queue: queue.name, jobId }));
   return 'signalled';
 }

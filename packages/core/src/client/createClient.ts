@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { FlowProducer } from 'bullmq';
 import { DEFAULT_QUEUE, queueOf, type AnyTask, type TaskInput, type TaskOutput } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../jobRecord.ts';
@@ -19,6 +18,7 @@ import { WorkflowHandle, type WorkflowHost } from './workflowHandle.ts';
 import { compileWorkflow } from '../workflow/compileWorkflow.ts';
 import { materialize } from '../workflow/stepTemplate.ts';
 import type { Bound, Workflow } from '../workflow/workflow.ts';
+import { CountedFlowProducer } from '../store/countedQueue.ts';
 
 export type { SubmitOptions } from './jobOptions.ts';
 
@@ -103,7 +103,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     cancel: (q, jobId) => cancelTask(queue(q), redis, { jobId, prefix, markerTtlSeconds: keep.failedSeconds }),
   };
 
-  const flows = new FlowProducer({ connection: redis, prefix });
+  const flows = new CountedFlowProducer({ connection: redis, prefix });
   flows.on('error', () => undefined);
   const workflowHost: WorkflowHost = {
     watcher,

@@ -1,5 +1,6 @@
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
+import { CountedQueue } from '../store/countedQueue.ts';
 
 /** BullMQ `Queue`s by name on one connection and prefix, made on first use; `closeAll()` closes them. */
 export interface QueueCache {
@@ -8,7 +9,7 @@ export interface QueueCache {
 }
 
 /**
- * A cache of queues for a client or an admin. `onCreate` hears each new queue's name. Connection errors reach
+ * A cache of queues for a client or an admin; their adds keep the per-task counts (`store/countedQueue.ts`). `onCreate` hears each new queue's name. Connection errors reach
  * the commands that fail (a producer connection has no offline queue); the listener only keeps BullMQ from
  * printing each one.
  */
@@ -17,7 +18,7 @@ export function queueCache(redis: RedisClient, prefix: string, onCreate?: (name:
   const get = (name: string): Queue => {
     let q = queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: redis, prefix });
+      q = new CountedQueue(name, { connection: redis, prefix });
       q.on('error', () => undefined);
       queues.set(name, q);
       onCreate?.(name);

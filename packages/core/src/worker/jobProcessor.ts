@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AnyTask } from '../defineTask.ts';
 import { jobKey, writeJobError } from '../jobRecord.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
+import { syncJobCounts } from '../store/taskCounts.ts';
 import { CANCEL_FIELD } from '../workerInfo.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import type { CancelBook } from './cancelListener.ts';
@@ -113,6 +114,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       let failure = error instanceof AttemptFailure ? error.serialized : { ...serializeError(error), reason: 'error' as const };
       if (ctx.requeueOnFailure() && token) {
         await job.moveToWait(token);
+        await syncJobCounts(redis, prefix, [{ queue: job.queueName, jobId, task: job.name }]).catch(() => undefined);
         log.warn({ event: 'job:requeued', durationMs: elapsed() }, 'Shutdown grace period over: task put back to waiting');
         throw new WaitingError();
       }

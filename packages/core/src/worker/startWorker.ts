@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { availableParallelism, hostname } from 'node:os';
-import { FlowProducer, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { isolationOf, queueOf, type AnyTask, type Isolation } from '../defineTask.ts';
 import { TaskModuleError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../jobRecord.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
 import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
+import { CountedFlowProducer } from '../store/countedQueue.ts';
 import { CancelBook, listenForCancels } from './cancelListener.ts';
+import { countJobMoves } from './countJobMoves.ts';
 import { createJobProcessor } from './jobProcessor.ts';
 import { SandboxPool } from './sandboxPool.ts';
 import { createStalledFailureRecorder } from './stalledFailure.ts';
@@ -101,7 +103,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   await Promise.all(started.map((p) => p.start()));
 
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
-  const flows = new FlowProducer({ connection: redis, prefix });
+  const flows = new CountedFlowProducer({ connection: redis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
   const cancels = new CancelBook();
   const counts = { done: 0, failed: 0 };
@@ -144,6 +146,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   });
   const recordStalled = createStalledFailureRecorder({ tasks: mod.tasks, redis, prefix, flows, logger, counts });
   for (const worker of workers) {
+    countJobMoves(worker, { redis, prefix, logger });
     worker.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ worker error'));
     worker.on('failed', (job) => {
       recordStalled(job).catch((err: unknown) => logger.error({ event: 'worker:error', err, jobId: job?.id }, 'Could not record a stalled job'));

@@ -1,0 +1,105 @@
+/**
+ * The one Lua script that places a job in taskpool's per-task counts (see `taskCounts.ts`), from the job's real
+ * state in BullMQ's structures. It is idempotent: the job hash's `tpCounted` field says where the job is
+ * counted now, so a second call for the same state changes nothing, and an outcome (completed, failed) is added
+ * to the minute's statistics only on the call that moves the job there.
+ *
+ * Every key is declared (Redis Cluster): with a hash-tagged prefix they all share one slot.
+ *
+ * KEYS: 1 job hash, 2 its lock, 3 completed, 4 failed, 5 delayed, 6 prioritized, 7 waiting-children (BullMQ's);
+ *       8 queued, 9 prioritized, 10 active (ours, sorted sets), 11 latest failure messages (hash),
+ *       12 the queue's counted task names (set), 13 the current minute's statistics (hash),
+ *       14.. one failed set per reason, in the order of ARGV 7..
+ * ARGV: 1 job id, 2 task, 3 now (ms), 4 statistics TTL (s), 5 BullMQ's stalled-limit failedReason,
+ *       6 duration bucket bounds (ms, comma-separated), 7.. the counted failure reasons.
+ *
+ * Sets: `q` queued (score: when it is due; delayed jobs have a later score), `p` prioritized (score: added),
+ * `a` active (score: started), `f:<reason>` failed (score: failed). `d` is a completed job (counted in the
+ * minute statistics only). Returns where the job is counted now, or false.
+ */
+export const COUNT_SCRIPT = `
+local id, task, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local reasons = {}
+for i = 7, #ARGV do reasons[ARGV[i]] = 13 + (i - 6) end
+local f = redis.call('HMGET', KEYS[1], 'tpCounted', 'timestamp', 'processedOn', 'finishedOn', 'tpError', 'failedReason')
+local marker, exists = f[1], f[2] ~= false
+local target, score, reason, message = false, now, nil, nil
+if not exists then
+  target = false
+elseif redis.call('ZSCORE', KEYS[3], id) then
+  target = 'd'
+elseif redis.call('ZSCORE', KEYS[4], id) then
+  reason, message = 'unknown', f[6] or ''
+  if f[5] then
+    reason = 'error'
+    local ok, err = pcall(cjson.decode, f[5])
+    if ok and type(err) == 'table' then
+      if type(err.reason) == 'string' then reason = err.reason end
+      if type(err.message) == 'string' then message = err.message end
+    end
+  elseif f[6] == ARGV[5] then
+    reason = 'stalled'
+  end
+  if not reasons[reason] then reason = 'error' end
+  target, score = 'f:' .. reason, tonumber(f[4]) or now
+elseif redis.call('EXISTS', KEYS[2]) == 1 then
+  target, score = 'a', tonumber(f[3]) or now
+else
+  local due = redis.call('ZSCORE', KEYS[5], id)
+  if due then
+    target, score = 'q', math.floor(tonumber(due) / 4096)
+  elseif redis.call('ZSCORE', KEYS[6], id) then
+    target, score = 'p', tonumber(f[2]) or now
+  elseif redis.call('ZSCORE', KEYS[7], id) then
+    target = false
+  else
+    target, score = 'q', tonumber(f[2]) or now
+  end
+end
+local function setOf(where)
+  if where == 'q' then return KEYS[8] elseif where == 'p' then return KEYS[9] elseif where == 'a' then return KEYS[10] end
+  if where and string.sub(where, 1, 2) == 'f:' then
+    local k = reasons[string.sub(where, 3)]
+    if k then return KEYS[k] end
+  end
+  return nil
+end
+if not exists then
+  -- Gone (removed, or its hash expired): out of every set, since its marker went with it.
+  for k = 8, 10 do redis.call('ZREM', KEYS[k], id) end
+  for k = 14, #KEYS do redis.call('ZREM', KEYS[k], id) end
+  return false
+end
+local into = setOf(target)
+if marker ~= target then
+  local from = setOf(marker)
+  if from then redis.call('ZREM', from, id) end
+  if target then redis.call('HSET', KEYS[1], 'tpCounted', target) else redis.call('HDEL', KEYS[1], 'tpCounted') end
+  if into then redis.call('SADD', KEYS[12], task) end
+  if target == 'd' or reason then
+    local stats = KEYS[13]
+    if target == 'd' then
+      redis.call('HINCRBY', stats, task .. ':completed', 1)
+      local started, finished = tonumber(f[3]), tonumber(f[4])
+      if started and finished then
+        local ms, bucket = math.max(0, finished - started), 0
+        for bound in string.gmatch(ARGV[6], '[^,]+') do
+          if ms <= tonumber(bound) then break end
+          bucket = bucket + 1
+        end
+        redis.call('HINCRBY', stats, task .. ':b:' .. bucket, 1)
+      end
+    else
+      redis.call('HINCRBY', stats, task .. ':failed', 1)
+      redis.call('HINCRBY', stats, task .. ':r:' .. reason, 1)
+    end
+    redis.call('EXPIRE', stats, ARGV[4])
+  end
+end
+if into then redis.call('ZADD', into, score, id) end
+if reason then
+  local at = tonumber(redis.call('HGET', KEYS[11], reason .. '@') or '0')
+  if score >= at then redis.call('HSET', KEYS[11], reason, message, reason .. '@', score) end
+end
+return target
+`;

@@ -1,0 +1,62 @@
+import { FlowProducer, Queue, type FlowJob, type Job, type JobNode } from 'bullmq';
+import type { RedisClient } from '../redisConnection.ts';
+import { syncJobCounts, type CountedJob } from './taskCounts.ts';
+
+function counted(jobs: readonly (Job | undefined)[]): CountedJob[] {
+  return jobs.flatMap((job) => (job?.id ? [{ queue: job.queueName, jobId: job.id, task: job.name }] : []));
+}
+
+function nodesOf(node: JobNode): Job[] {
+  return [node.job, ...(node.children ?? []).flatMap(nodesOf)];
+}
+
+/**
+ * A BullMQ `Queue` whose adds also place the new jobs in the per-task counts (`taskCounts.ts`), one script per
+ * job in the same pipeline. An add BullMQ ignored (the id exists) places the existing job by its real state.
+ */
+export class CountedQueue extends Queue {
+  readonly #redis: RedisClient;
+  readonly #prefix: string;
+
+  constructor(name: string, options: { connection: RedisClient; prefix: string }) {
+    super(name, options);
+    this.#redis = options.connection;
+    this.#prefix = options.prefix;
+  }
+
+  override async add(...args: Parameters<Queue['add']>): Promise<Job> {
+    const job = await super.add(...args);
+    await syncJobCounts(this.#redis, this.#prefix, counted([job]));
+    return job;
+  }
+
+  override async addBulk(...args: Parameters<Queue['addBulk']>): Promise<Job[]> {
+    const jobs = await super.addBulk(...args);
+    await syncJobCounts(this.#redis, this.#prefix, counted(jobs));
+    return jobs;
+  }
+}
+
+/** A BullMQ `FlowProducer` whose adds place every job of the flow in the per-task counts (parents waiting for children are not counted). */
+export class CountedFlowProducer extends FlowProducer {
+  readonly #redis: RedisClient;
+  readonly #prefix: string;
+
+  constructor(options: { connection: RedisClient; prefix: string }) {
+    super(options);
+    this.#redis = options.connection;
+    this.#prefix = options.prefix;
+  }
+
+  override async add(flow: FlowJob, opts?: Parameters<FlowProducer['add']>[1]): Promise<JobNode> {
+    const node = await super.add(flow, opts);
+    await syncJobCounts(this.#redis, this.#prefix, counted(nodesOf(node)));
+    return node;
+  }
+
+  override async addBulk(flows: FlowJob[]): Promise<JobNode[]> {
+    const nodes = await super.addBulk(flows);
+    await syncJobCounts(this.#redis, this.#prefix, counted(nodes.flatMap(nodesOf)));
+    return nodes;
+  }
+}

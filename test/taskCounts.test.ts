@@ -1,0 +1,120 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import type { TaskJobCounts } from '@taskpool/core';
+import { minuteStatsKey, readLastHour, syncJobCounts } from '@taskpool/core/internal';
+import { startTestWorker } from '@taskpool/core/testing';
+import { describe, expect, it } from 'vitest';
+import { flaky, sleep, sumSqrt } from './fixtures/producerTasks.ts';
+import { useProducerStack } from './helpers/producerStack.ts';
+import { eventually } from './helpers/spawnService.ts';
+import { connectRedis, redisUrl } from './helpers/testRedis.ts';
+
+const stack = useProducerStack();
+const { prefix } = stack;
+
+async function countsOf(task: string): Promise<TaskJobCounts['counts'] & { failures: TaskJobCounts['failures'] }> {
+  const [queue] = await stack.admin.taskCounts();
+  const found = queue?.tasks.find((t) => t.task === task);
+  return { waiting: 0, active: 0, delayed: 0, prioritized: 0, failed: 0, ...found?.counts, failures: found?.failures ?? [] };
+}
+
+/** Keys under the prefix matching a glob (SCAN). */
+async function keysLike(pattern: string): Promise<string[]> {
+  await using redis = await connectRedis(redisUrl());
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, page] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    keys.push(...page);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+describe('per-task counts, kept as jobs move', () => {
+  it('follows jobs from submit to outcome: waiting, delayed, prioritized, active, retried, failed by reason, cancelled, removed behind its back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tp-counts-'));
+    const marker = join(dir, 'marker');
+    try {
+      const { client } = stack;
+      // No worker yet: everything waits.
+      const sleeping = await Promise.all([1, 2, 3].map(() => client.submit(sleep, { ms: 60_000 })));
+      const later = await Promise.all([1, 2].map(() => client.submit(sleep, { ms: 1 }, { delayMs: 600_000 })));
+      await client.submit(sleep, { ms: 1 }, { priority: 5, delayMs: 0 });
+      const flakies = await Promise.all(
+        ['a', 'b'].map((label) => client.submit(flaky, { marker, label }, { attempts: 2, backoff: { type: 'fixed', delayMs: 600_000 } })),
+      );
+      expect(await countsOf('test.sleep')).toMatchObject({ waiting: 3, delayed: 2, prioritized: 1, active: 0, failed: 0 });
+      expect(await countsOf('test.flaky')).toMatchObject({ waiting: 2, failed: 0 });
+
+      // A cancel of a waiting job, and a removal no taskpool code sees (BullMQ's own remove): both leave the counts.
+      expect(await stack.admin.cancelJob(sleeping[2]!.id)).toMatchObject({ outcome: 'removed' });
+      const raw = new Queue('default', { connection: stack.admin.redis, prefix });
+      try {
+        expect(await raw.remove(later[1]!.id)).toBe(1);
+      } finally {
+        await raw.close();
+      }
+      expect(await countsOf('test.sleep')).toMatchObject({ waiting: 2, delayed: 1, prioritized: 1 });
+
+      await using worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/producerTasks.ts', concurrency: 6 });
+      expect(worker.concurrency).toBe(6);
+      // The prioritized sleep finishes; two sleeps run; each flaky fails once and waits 10 min for its retry (delayed).
+      await eventually(async () => {
+        const s = await countsOf('test.sleep');
+        const f = await countsOf('test.flaky');
+        return s.active === 2 && s.waiting === 0 && s.prioritized === 0 && f.delayed === 2 && f.active === 0;
+      }, 'two sleeps running, the flaky ones delayed for their retry');
+      expect(await countsOf('test.sleep')).toMatchObject({ waiting: 0, delayed: 1, prioritized: 0, active: 2, failed: 0 });
+
+      // Their retry fails for good: failed, grouped by reason with the latest message.
+      await Promise.all(flakies.map(async (h) => (await stack.admin.queue('default').getJob(h.id))!.promote()));
+      await eventually(async () => (await countsOf('test.flaky')).failed === 2, 'both flaky jobs failed');
+      expect(await countsOf('test.flaky')).toMatchObject({
+        waiting: 0,
+        delayed: 0,
+        active: 0,
+        failures: [{ reason: 'error', count: 2, message: expect.stringMatching(/marker file missing for [ab]/) }],
+      });
+
+      // Cancelling the running sleeps: failed as cancelled.
+      await Promise.all(sleeping.slice(0, 2).map((h) => h.cancel()));
+      await eventually(async () => (await countsOf('test.sleep')).active === 0, 'the sleeps cancelled');
+      expect((await countsOf('test.sleep')).failures).toEqual([{ reason: 'cancelled', count: 2, message: expect.any(String) }]);
+
+      // A retried failed job leaves the failed count, runs and completes.
+      await writeFile(marker, '');
+      expect(await stack.admin.retryFailed('test.flaky', 'default')).toBe(2);
+      await eventually(async () => (await countsOf('test.flaky')).failed === 0, 'the flaky jobs retried');
+      await Promise.all(flakies.map((h) => h.result({ timeoutMs: 20_000 })));
+
+      const hour = (await readLastHour(stack.admin.redis, prefix, ['test.flaky', 'test.sleep'])).get('test.flaky')!;
+      expect(hour).toMatchObject({ completed: 2, failed: 2, failuresByReason: { error: 2 } });
+      expect((await readLastHour(stack.admin.redis, prefix, ['test.sleep'])).get('test.sleep')).toMatchObject({ completed: 1, failed: 2, failuresByReason: { cancelled: 2 } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes one statistics hash per minute, not a key per finished job, and counts an outcome once however often it is synced', async () => {
+    const handles = await Promise.all(Array.from({ length: 20 }, (_, n) => stack.client.submit(sumSqrt, { n: n + 1 })));
+    await using worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/producerTasks.ts', concurrency: 2 });
+    expect(worker.queues).toContain('default');
+    await Promise.all(handles.map((h) => h.result({ timeoutMs: 20_000 })));
+    const statsKeys = await keysLike(`${prefix}:tp:stats:*`);
+    // This test's minute, perhaps the one before (the file's first test): never one per job.
+    expect(statsKeys.length).toBeGreaterThanOrEqual(1);
+    expect(statsKeys.length).toBeLessThanOrEqual(3);
+    expect(statsKeys.every((key) => /:tp:stats:\d+$/.test(key))).toBe(true);
+
+    const before = await readLastHour(stack.admin.redis, prefix, ['test.sumSqrt']);
+    expect(before.get('test.sumSqrt')).toMatchObject({ completed: 20, failed: 0 });
+    const jobs = handles.map((h) => ({ queue: 'default', jobId: h.id, task: 'test.sumSqrt' }));
+    await syncJobCounts(stack.admin.redis, prefix, jobs);
+    await syncJobCounts(stack.admin.redis, prefix, jobs);
+    expect(await readLastHour(stack.admin.redis, prefix, ['test.sumSqrt'])).toEqual(before);
+    expect(minuteStatsKey(prefix, Date.now())).toMatch(new RegExp(`^${prefix}:tp:stats:\\d+$`));
+  });
+});
