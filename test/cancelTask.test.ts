@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CancelledError, CANCEL_FIELD, RemoteTaskError, taskFailureOf, type TaskHandle } from '@taskpool/core';
+import { CancelledError, RemoteTaskError, taskFailureOf, type TaskHandle } from '@taskpool/core';
+import { CANCEL_FIELD } from '@taskpool/core/internal';
 import { nap } from './fixtures/mapTasks.ts';
 import { rejectionOf } from './helpers/rejectionOf.ts';
 import { eventually } from './helpers/spawnService.ts';

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CANCEL_FIELD, cancelChannel, type JobView } from '@taskpool/core';
+import type { JobView } from '@taskpool/core';
+import { CANCEL_FIELD, cancelChannel } from '@taskpool/core/internal';
 import { startTestWorker } from '@taskpool/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useProducerStack } from './helpers/producerStack.ts';

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QueueEventReader, type QueueEvent } from '../packages/core/src/client/queueEventReader.ts';
+import { QueueEventReader, type QueueEvent } from '../packages/core/src/store/queueEventReader.ts';
 import { connectRedis, redisUrl, testPrefix } from './helpers/testRedis.ts';
 
 const prefix = testPrefix(import.meta.url);

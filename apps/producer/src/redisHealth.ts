@@ -1,4 +1,5 @@
-import { createRedisConnection, TaskpoolError, type Logger } from '@taskpool/core';
+import { TaskpoolError, type Logger } from '@taskpool/core';
+import { createRedisConnection } from '@taskpool/core/internal';
 
 /** Redis is down, unreachable, or did not answer within the producer's deadline (HTTP 503). */
 export class RedisUnavailableError extends TaskpoolError {

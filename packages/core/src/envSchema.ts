@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
-import { DEFAULT_PREFIX } from './jobRecord.ts';
+import { DEFAULT_PREFIX } from './store/taskpoolKeys.ts';
 
 /** The variables every taskpool process reads; apps extend this schema. Parsing it reads nothing by itself. */
 export const baseEnvSchema = z.object({

@@ -1,3 +1,5 @@
+// The public API of @taskpool/core. Internals of taskpool's own apps (the storage layout, connection plumbing)
+// are in `internal.ts` (`@taskpool/core/internal`), not here.
 // Everything a task module needs (defineTask, workflow builders, error classes): see task.ts.
 export * from './task.ts';
 export { workflowFromSpec, workflowSpecSchema, type WorkflowSpec } from './workflow/workflowSpec.ts';
@@ -11,15 +13,15 @@ export { serializeError } from './serializeError.ts';
 export { loadTaskModule, collectTasks, type TaskModule } from './loadTaskModule.ts';
 export { parseTaskInput, parseTaskOutput, toIssues } from './parseTaskIO.ts';
 export { createLogger, type LogFormat, type Logger, type LoggerOptions } from './logger.ts';
-export { CLUSTER_SCHEME, checkClusterPrefix, createRedisConnection, isClusterUrl, type ConnectionRole, type RedisClient } from './redisConnection.ts';
-export { DEFAULT_PREFIX, JOB_ERROR_FIELD, storedFailure } from './jobRecord.ts';
+export type { RedisClient } from './redisConnection.ts';
+export { DEFAULT_PREFIX } from './store/taskpoolKeys.ts';
 export { baseEnvSchema, parseEnv } from './envSchema.ts';
 export { exitOnSignals, runMain } from './runService.ts';
 export { isChunkData, type ChunkData, type ChunkResult, type ItemOutcome } from './chunkEnvelope.ts';
-export { CANCEL_FIELD, HEARTBEAT_MS, cancelChannel, workersKey, type SandboxInfo, type WorkerInfo } from './workerInfo.ts';
+export type { SandboxInfo, WorkerInfo } from './workerInfo.ts';
 export { createAdmin, type AdminOptions, type CancelOutcome, type QueueCounts, type TaskpoolAdmin } from './admin/createAdmin.ts';
 export type { BatchJob } from './admin/submitBatch.ts';
-export { SEARCHABLE_STATES, type JobQuery, type JobSummary, type SearchableState } from './admin/searchJobs.ts';
+export { SEARCHABLE_STATES, type JobQuery, type JobSummary, type SearchableState } from './store/searchJobs.ts';
 export type { FailureGroup, QueueTaskCounts, TaskJobCounts } from './admin/countJobsByTask.ts';
 export { JobConflictError } from './admin/jobConflictError.ts';
 export type { Outcome } from './client/taskHandle.ts';

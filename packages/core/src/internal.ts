@@ -1,6 +1,13 @@
-// The internals that taskpool's own apps (apps/producer, apps/worker) use and users should not: the storage
-// layer's reads and layouts. Not a public API; it changes without notice.
+// `@taskpool/core/internal`: what taskpool's own apps (apps/producer, apps/worker) and tests use and users should
+// not: the storage layer's keys, fields and reads (`store/`), and connection plumbing. Not a public API: it changes
+// without notice. The public API is `index.ts`.
+export { CLUSTER_SCHEME, checkClusterPrefix, createRedisConnection, isClusterUrl, type ConnectionRole, type RedisClient } from './redisConnection.ts';
+export { HEARTBEAT_MS } from './workerInfo.ts';
 export { bucketOf, DURATION_BOUNDS_MS, quantileOf } from './store/durationBuckets.ts';
-export { readLastHour, type HourStats, type MinuteStats } from './store/minuteStats.ts';
-export { minuteStatsKey } from './store/minuteStats.ts';
+export { CANCEL_FIELD, COUNTED_FIELD, CRASHES_FIELD, JOB_ERROR_FIELD } from './store/jobFields.ts';
+export { storedFailure } from './store/jobError.ts';
+export { jobKey, queueKey } from './store/jobKeys.ts';
+export { minuteStatsKey, readLastHour, type HourStats, type MinuteStats } from './store/minuteStats.ts';
+export { readJobOutcome, type JobOutcome } from './store/readJobOutcome.ts';
 export { syncJobCounts, type CountedJob } from './store/taskCounts.ts';
+export { cancelChannel, cancelledMarkerKey, workersKey, workflowCancelKey } from './store/taskpoolKeys.ts';

@@ -28,26 +28,5 @@ export interface WorkerInfo {
   sandboxes: SandboxInfo[];
 }
 
-/** The Redis hash of live workers (field: worker id, value: JSON {@link WorkerInfo}). */
-export function workersKey(prefix: string): string {
-  return `${prefix}:tp:workers`;
-}
-
-/** The pub/sub channel on which any client asks the worker running a job to cancel it: message JSON `{ queue, jobId }`. */
-export function cancelChannel(prefix: string): string {
-  return `${prefix}:tp:cancel`;
-}
-
-/** The job-hash field a client sets to 1 to cancel a job; a worker checks it before it runs the job. */
-export const CANCEL_FIELD = 'tpCancel';
-
 /** How often workers write their heartbeat; a worker missing 3 is gone. */
 export const HEARTBEAT_MS = 2_000;
-
-/**
- * The key a client sets to cancel a whole workflow (`WorkflowHandle.cancel()`): a worker fails every step of
- * that workflow it fetches afterwards as cancelled, instead of running it.
- */
-export function workflowCancelKey(prefix: string, workflowId: string): string {
-  return `${prefix}:tp:wfcancel:${workflowId}`;
-}

@@ -1,6 +1,6 @@
-import { createRedisConnection, JOB_ERROR_FIELD, storedFailure, type Logger } from '@taskpool/core';
+import type { Logger } from '@taskpool/core';
+import { createRedisConnection, readJobOutcome, type RedisClient } from '@taskpool/core/internal';
 import { QueueEvents } from 'bullmq';
-import type { RedisClient } from '@taskpool/core';
 import type { FinishedJob } from './finishedJob.ts';
 
 /** Options of {@link startJobEventsRecorder}. */
@@ -51,19 +51,9 @@ export function startJobEventsRecorder(options: JobEventsRecorderOptions): JobEv
 }
 
 async function finishedJob(redis: RedisClient, prefix: string, queue: string, jobId: string, outcome: FinishedJob['outcome']): Promise<FinishedJob> {
-  const [name, processedOn, finishedOn, tpError, failedReason] = (await redis.hmget(`${prefix}:${queue}:${jobId}`, 'name', 'processedOn', 'finishedOn', JOB_ERROR_FIELD, 'failedReason')) as (string | null)[];
-  const finishedAt = finishedOn ? Number(finishedOn) : Date.now();
-  const job: FinishedJob = { jobId, task: name ?? 'unknown', queue, outcome, finishedAt };
-  if (processedOn && finishedOn) job.durationMs = Math.max(0, Number(finishedOn) - Number(processedOn));
-  if (outcome === 'failed') job.reason = reasonOf(tpError, failedReason);
+  const { task, processedOn, finishedOn, reason } = await readJobOutcome(redis, prefix, queue, jobId);
+  const job: FinishedJob = { jobId, task: task ?? 'unknown', queue, outcome, finishedAt: finishedOn ?? Date.now() };
+  if (processedOn !== undefined && finishedOn !== undefined) job.durationMs = Math.max(0, finishedOn - processedOn);
+  if (outcome === 'failed') job.reason = reason;
   return job;
-}
-
-/** The failure's reason: the worker's, or `stalled` for BullMQ's stalled limit (its `tpError` may not be written yet); `unknown` without either. */
-function reasonOf(tpError: string | null | undefined, failedReason: string | null | undefined): string {
-  try {
-    return storedFailure(tpError, failedReason)?.reason ?? (tpError ? 'error' : 'unknown');
-  } catch {
-    return 'unknown';
-  }
 }

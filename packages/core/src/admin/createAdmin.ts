@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
 import { DEFAULT_QUEUE, queueOf } from '../defineTask.ts';
 import { readJobView, type JobView } from '../client/jobView.ts';
-import { DEFAULT_PREFIX } from '../jobRecord.ts';
+import { DEFAULT_PREFIX } from '../store/taskpoolKeys.ts';
 import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
 import type { WorkerInfo } from '../workerInfo.ts';
 import { cancelTask } from '../client/cancelTask.ts';
@@ -13,7 +13,7 @@ import { JobConflictError } from './jobConflictError.ts';
 import { countJobsByTask, type QueueTaskCounts } from './countJobsByTask.ts';
 import { listWorkers } from './listWorkers.ts';
 import { retryFailedJobs, retryJob } from './retryJob.ts';
-import { searchJobs, type JobQuery, type JobSummary } from './searchJobs.ts';
+import { searchJobs, type JobQuery, type JobSummary } from '../store/searchJobs.ts';
 import { submitBatch, type BatchJob } from './submitBatch.ts';
 
 /** Options of {@link createAdmin}. */

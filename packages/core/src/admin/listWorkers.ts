@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redisConnection.ts';
-import { HEARTBEAT_MS, workersKey, type WorkerInfo } from '../workerInfo.ts';
+import { HEARTBEAT_MS, type WorkerInfo } from '../workerInfo.ts';
+import { workersKey } from '../store/taskpoolKeys.ts';
 
 /** A worker is live while its last heartbeat is younger than this: it may miss two, not three. */
 export const WORKER_STALE_MS = 3 * HEARTBEAT_MS;

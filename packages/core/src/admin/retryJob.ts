@@ -1,11 +1,9 @@
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
-import { JOB_ERROR_FIELD } from '../jobRecord.ts';
+import { clearJobFailure } from '../store/jobError.ts';
+import { failedJobIdsOfTask } from '../store/searchJobs.ts';
 import { syncJobCounts } from '../store/taskCounts.ts';
-import { CANCEL_FIELD } from '../workerInfo.ts';
 import { JobConflictError } from './jobConflictError.ts';
-
-/** The job-hash field of the last attempt's structured error (`jobRecord.ts`). */
 
 /**
  * Puts a failed job back to waiting with its full attempt budget (a fix was deployed: the job deserves
@@ -21,7 +19,7 @@ export async function retryJob(queue: Queue, redis: RedisClient, jobId: string):
   if (state !== 'failed') throw notFailed(jobId, state);
   const job = await queue.getJob(jobId);
   if (!job) return false;
-  await redis.hdel(queue.toKey(jobId), JOB_ERROR_FIELD, CANCEL_FIELD);
+  await clearJobFailure(redis, queue.toKey(jobId));
   try {
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
   } catch (error) {
@@ -34,9 +32,6 @@ export async function retryJob(queue: Queue, redis: RedisClient, jobId: string):
   return true;
 }
 
-/** How many failed jobs {@link retryFailedJobs} looks at per round trip. */
-const PAGE = 500;
-
 /**
  * Retries every failed job of one task (BullMQ's `retryJobs` would retry every task of the queue).
  * Jobs that stop being failed meanwhile are skipped.
@@ -44,19 +39,8 @@ const PAGE = 500;
  * @returns How many jobs were put back to waiting.
  */
 export async function retryFailedJobs(queue: Queue, redis: RedisClient, task: string): Promise<number> {
-  const failedKey = queue.toKey('failed');
   // Collected first: each retry removes its job from the failed set, which would shift a paged scan.
-  const ids: string[] = [];
-  for (let start = 0; ; start += PAGE) {
-    const page = await redis.zrange(failedKey, start, start + PAGE - 1);
-    if (page.length === 0) break;
-    const pipeline = redis.pipeline();
-    for (const id of page) pipeline.hget(queue.toKey(id), 'name');
-    const names = (await pipeline.exec()) ?? [];
-    page.forEach((id, i) => {
-      if (names[i]?.[1] === task) ids.push(id);
-    });
-  }
+  const ids = await failedJobIdsOfTask(queue, redis, task);
   let retried = 0;
   for (const id of ids) {
     try {

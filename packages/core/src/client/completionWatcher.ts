@@ -1,16 +1,10 @@
 import type { Queue } from 'bullmq';
 import { ClientClosedError } from '../errors.ts';
 import type { RedisClient } from '../redisConnection.ts';
-import type { SerializedError } from '../serializeError.ts';
-import { QueueEventReader, type QueueEvent } from './queueEventReader.ts';
-import { readJobStates, type JobRef } from './readJobStates.ts';
+import { QueueEventReader, type QueueEvent } from '../store/queueEventReader.ts';
+import { readJobStates, type JobRef, type Settled } from '../store/readJobStates.ts';
 
-/** How a job ended, as far as its waiters are concerned. */
-export type Settled =
-  | { state: 'completed'; value: unknown; attemptsMade: number }
-  | { state: 'failed'; error: SerializedError; attemptsMade: number }
-  /** No such job (never added, or removed by someone other than a cancel). */
-  | { state: 'missing' };
+export type { Settled } from '../store/readJobStates.ts';
 
 /** A progress value a handler reported with `ctx.progress()`. */
 export type ProgressValue = number | object;

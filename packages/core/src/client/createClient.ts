@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_QUEUE, queueOf, type AnyTask, type TaskInput, type TaskOutput } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
-import { DEFAULT_PREFIX } from '../jobRecord.ts';
+import { DEFAULT_PREFIX } from '../store/taskpoolKeys.ts';
 import { parseTaskInput } from '../parseTaskIO.ts';
 import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
 import { cancelTask } from './cancelTask.ts';

@@ -1,6 +1,7 @@
 import { Job, type Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
-import { failureFromReason, jobKey, readJobError } from '../jobRecord.ts';
+import { failureFromReason, readJobError } from '../store/jobError.ts';
+import { jobKey } from '../store/jobKeys.ts';
 import type { SerializedError } from '../serializeError.ts';
 
 /** A job's lifecycle states (BullMQ's), plus `unknown` for a job that is gone. */

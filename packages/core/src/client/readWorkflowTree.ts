@@ -1,6 +1,8 @@
 import type { RedisClient } from '../redisConnection.ts';
 import type { JobState } from './jobView.ts';
-import { parseJobKey, storedFailure } from '../jobRecord.ts';
+import { JOB_ERROR_FIELD } from '../store/jobFields.ts';
+import { childrenKeys, jobKey, lockKey, parseJobKey, queueKey } from '../store/jobKeys.ts';
+import { storedFailure } from '../store/jobError.ts';
 import type { SerializedError } from '../serializeError.ts';
 import { childId, childIndex, isStepData } from '../workflow/stepTemplate.ts';
 
@@ -25,7 +27,7 @@ export interface StepStatus {
   children: StepStatus[];
 }
 
-const FIELDS = ['name', 'atm', 'failedReason', 'tpError', 'data'] as const;
+const FIELDS = ['name', 'atm', 'failedReason', JOB_ERROR_FIELD, 'data'] as const;
 const COMMANDS = 9;
 
 /**
@@ -40,17 +42,17 @@ export async function readWorkflowTree(redis: RedisClient, prefix: string, rootQ
   while (level.length > 0) {
     const pipeline = redis.pipeline();
     for (const step of level) {
-      const queueKey = `${prefix}:${step.queue}`;
-      const key = `${queueKey}:${step.id}`;
+      const key = jobKey(prefix, step.queue, step.id);
+      const children = childrenKeys(key);
       pipeline.hmget(key, ...FIELDS);
-      pipeline.zscore(`${queueKey}:completed`, step.id);
-      pipeline.zscore(`${queueKey}:failed`, step.id);
-      pipeline.zscore(`${queueKey}:waiting-children`, step.id);
-      pipeline.zscore(`${queueKey}:delayed`, step.id);
-      pipeline.exists(`${key}:lock`);
-      pipeline.smembers(`${key}:dependencies`);
-      pipeline.hkeys(`${key}:processed`);
-      pipeline.hkeys(`${key}:failed`);
+      pipeline.zscore(queueKey(prefix, step.queue, 'completed'), step.id);
+      pipeline.zscore(queueKey(prefix, step.queue, 'failed'), step.id);
+      pipeline.zscore(queueKey(prefix, step.queue, 'waiting-children'), step.id);
+      pipeline.zscore(queueKey(prefix, step.queue, 'delayed'), step.id);
+      pipeline.exists(lockKey(key));
+      pipeline.smembers(children.dependencies);
+      pipeline.hkeys(children.processed);
+      pipeline.hkeys(children.failed);
     }
     const replies = ((await pipeline.exec()) ?? []).map(([error, value]) => (error ? null : value));
     const next: StepStatus[] = [];

@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redisConnection.ts';
 import { JobNotFoundError } from '../errors.ts';
-import { workflowCancelKey } from '../workerInfo.ts';
+import { workflowCancelKey } from '../store/taskpoolKeys.ts';
 import type { CancelResult } from './cancelTask.ts';
 import type { CompletionWatcher, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';

@@ -1,3 +1,5 @@
+import { COUNTED_FIELD, JOB_ERROR_FIELD } from './jobFields.ts';
+
 /**
  * The one Lua script that places a job in taskpool's per-task counts (see `taskCounts.ts`), from the job's real
  * state in BullMQ's structures. It is idempotent: the job hash's `tpCounted` field says where the job is
@@ -18,10 +20,11 @@
  * minute statistics only). Returns where the job is counted now, or false.
  */
 export const COUNT_SCRIPT = `
+-- ${COUNTED_FIELD} and ${JOB_ERROR_FIELD} are the job-hash fields of jobFields.ts.
 local id, task, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local reasons = {}
 for i = 7, #ARGV do reasons[ARGV[i]] = 13 + (i - 6) end
-local f = redis.call('HMGET', KEYS[1], 'tpCounted', 'timestamp', 'processedOn', 'finishedOn', 'tpError', 'failedReason')
+local f = redis.call('HMGET', KEYS[1], '${COUNTED_FIELD}', 'timestamp', 'processedOn', 'finishedOn', '${JOB_ERROR_FIELD}', 'failedReason')
 local marker, exists = f[1], f[2] ~= false
 local target, score, reason, message = false, now, nil, nil
 if not exists then
@@ -74,7 +77,7 @@ local into = setOf(target)
 if marker ~= target then
   local from = setOf(marker)
   if from then redis.call('ZREM', from, id) end
-  if target then redis.call('HSET', KEYS[1], 'tpCounted', target) else redis.call('HDEL', KEYS[1], 'tpCounted') end
+  if target then redis.call('HSET', KEYS[1], '${COUNTED_FIELD}', target) else redis.call('HDEL', KEYS[1], '${COUNTED_FIELD}') end
   if into then redis.call('SADD', KEYS[12], task) end
   if target == 'd' or reason then
     local stats = KEYS[13]

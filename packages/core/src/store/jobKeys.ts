@@ -32,3 +32,8 @@ export function parseJobKey(prefix: string, key: string): { queue: string; jobId
 export function delayedDueAt(score: number): number {
   return Math.floor(score / 0x1000);
 }
+
+/** A flow parent's keys of its children (BullMQ's): `dependencies` (set, pending), `processed` and `failed` (hashes). */
+export function childrenKeys(jobKeyName: string): { dependencies: string; processed: string; failed: string } {
+  return { dependencies: `${jobKeyName}:dependencies`, processed: `${jobKeyName}:processed`, failed: `${jobKeyName}:failed` };
+}

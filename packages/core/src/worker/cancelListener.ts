@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
-import { cancelChannel } from '../workerInfo.ts';
+import { cancelChannel } from '../store/taskpoolKeys.ts';
 import type { TaskSlot } from './inlineExecutor.ts';
 
 /** How many recent cancels a worker remembers, for jobs it fetches just after their cancel went out. */

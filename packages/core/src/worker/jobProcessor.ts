@@ -3,10 +3,11 @@ import { UnrecoverableError, WaitingError, type FlowProducer, type Job } from 'b
 import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import type { AnyTask } from '../defineTask.ts';
-import { jobKey, writeJobError } from '../jobRecord.ts';
+import { jobKey } from '../store/jobKeys.ts';
+import { writeJobError } from '../store/jobError.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
 import { syncJobCounts } from '../store/taskCounts.ts';
-import { CANCEL_FIELD } from '../workerInfo.ts';
+import { CANCEL_FIELD, CRASHES_FIELD } from '../store/jobFields.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import type { CancelBook } from './cancelListener.ts';
 import type { Executor } from './inlineExecutor.ts';
@@ -44,7 +45,6 @@ export interface ProcessorContext {
 
 const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'oom']);
 const FINAL: ReadonlySet<FailureReason> = new Set(['invalid', 'cancelled', 'quarantined']);
-const CRASH_FIELD = 'tpCrashes';
 
 /**
  * The BullMQ processor of a worker: runs each job in a sandbox and records how it ended. A workflow step
@@ -119,7 +119,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
         throw new WaitingError();
       }
       if (failure.reason && CRASHES.has(failure.reason)) {
-        const crashes = await redis.hincrby(key, CRASH_FIELD, 1);
+        const crashes = await redis.hincrby(key, CRASHES_FIELD, 1);
         if (crashes >= limits.quarantineAfterCrashes) {
           failure = {
             name: 'QuarantinedError',

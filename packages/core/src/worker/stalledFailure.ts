@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
-import { STALLED_FAILURE, isStalledReason, jobKey, writeJobError } from '../jobRecord.ts';
+import { STALLED_FAILURE, isStalledReason, writeJobError } from '../store/jobError.ts';
+import { jobKey } from '../store/jobKeys.ts';
 import { createStepRunner, type StepRunnerContext } from './workflowStep.ts';
 
 /**

@@ -4,7 +4,7 @@ import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { isolationOf, queueOf, type AnyTask, type Isolation } from '../defineTask.ts';
 import { TaskModuleError } from '../errors.ts';
-import { DEFAULT_PREFIX } from '../jobRecord.ts';
+import { DEFAULT_PREFIX } from '../store/taskpoolKeys.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
 import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
 import { CountedFlowProducer } from '../store/countedQueue.ts';

@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
-import { HEARTBEAT_MS, workersKey, type WorkerInfo } from '../workerInfo.ts';
+import { HEARTBEAT_MS, type WorkerInfo } from '../workerInfo.ts';
+import { workersKey } from '../store/taskpoolKeys.ts';
 import { ProcessStats } from './processStats.ts';
 import type { SandboxPool } from './sandboxPool.ts';
 

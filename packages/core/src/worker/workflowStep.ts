@@ -3,10 +3,12 @@ import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
 import type { AnyTask } from '../defineTask.ts';
-import { JOB_ERROR_FIELD, jobKey, parseJobKey, readJobError, storedFailure, writeJobError } from '../jobRecord.ts';
+import { JOB_ERROR_FIELD } from '../store/jobFields.ts';
+import { childrenKeys, jobKey, parseJobKey } from '../store/jobKeys.ts';
+import { readJobError, storedFailure, writeJobError } from '../store/jobError.ts';
 import { parseTaskOutput } from '../parseTaskIO.ts';
 import { serializeError, type SerializedError } from '../serializeError.ts';
-import { cancelChannel, workflowCancelKey } from '../workerInfo.ts';
+import { cancelChannel, workflowCancelKey } from '../store/taskpoolKeys.ts';
 import { spawnedTemplate } from '../workflow/spawn.ts';
 import { childFailureOptions, childId, childIndex, isStepData, materialize, workflowIdOf, type StepData, type StepMeta, type StepTemplate } from '../workflow/stepTemplate.ts';
 import type { FailureInfo, StepOutcome } from '../workflow/workflow.ts';
@@ -75,7 +77,7 @@ export function createStepRunner(ctx: StepRunnerContext): {
   const stopChildren = async (job: Job): Promise<void> => {
     try {
       await job.removeUnprocessedChildren();
-      const running = await redis.smembers(`${jobKey(prefix, job.queueName, job.id ?? '')}:dependencies`);
+      const running = await redis.smembers(childrenKeys(jobKey(prefix, job.queueName, job.id ?? '')).dependencies);
       const pipeline = redis.pipeline();
       for (const key of running) pipeline.publish(cancelChannel(prefix), JSON.stringify(parseJobKey(prefix, key)));
       await pipeline.exec();

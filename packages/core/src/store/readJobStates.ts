@@ -1,8 +1,16 @@
 import type { Queue } from 'bullmq';
-import { storedFailure } from '../jobRecord.ts';
+import { CANCELLED_BEFORE_START, storedFailure } from './jobError.ts';
 import type { RedisClient } from '../redisConnection.ts';
-import { CANCELLED_BEFORE_START, cancelledMarkerKey } from './cancelTask.ts';
-import type { Settled } from './completionWatcher.ts';
+import type { SerializedError } from '../serializeError.ts';
+import { JOB_ERROR_FIELD } from './jobFields.ts';
+import { cancelledMarkerKey } from './taskpoolKeys.ts';
+
+/** How a job ended, as far as its waiters are concerned. */
+export type Settled =
+  | { state: 'completed'; value: unknown; attemptsMade: number }
+  | { state: 'failed'; error: SerializedError; attemptsMade: number }
+  /** No such job (never added, or removed by someone other than a cancel). */
+  | { state: 'missing' };
 
 /** A job, by queue and id. */
 export interface JobRef {
@@ -14,7 +22,7 @@ export interface JobRef {
 export type JobStateRead = (Settled & { progress?: number | object }) | { state: 'pending' };
 
 /** The job-hash fields read; `atm` is BullMQ 5+'s name of `attemptsMade`. */
-const FIELDS = ['returnvalue', 'atm', 'attemptsMade', 'failedReason', 'stacktrace', 'tpError', 'timestamp', 'progress'] as const;
+const FIELDS = ['returnvalue', 'atm', 'attemptsMade', 'failedReason', 'stacktrace', JOB_ERROR_FIELD, 'timestamp', 'progress'] as const;
 const COMMANDS_PER_JOB = 4;
 
 /**

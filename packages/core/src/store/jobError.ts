@@ -1,25 +1,6 @@
-import type { RedisClient } from './redisConnection.ts';
-import type { SerializedError } from './serializeError.ts';
-
-/** The default BullMQ key prefix of taskpool's queues. */
-export const DEFAULT_PREFIX = 'taskpool';
-
-/** The field of a BullMQ job hash where the worker keeps the last attempt's structured error. */
-export const JOB_ERROR_FIELD = 'tpError';
-
-/** The Redis key of a job's hash (BullMQ's layout: `prefix:queue:id`). */
-export function jobKey(prefix: string, queue: string, jobId: string): string {
-  return `${prefix}:${queue}:${jobId}`;
-}
-
-/** The queue and id of a job from its key (job ids never hold a `:`), as BullMQ names children in a parent's sets. */
-export function parseJobKey(prefix: string, key: string): { queue: string; jobId: string } {
-  const colon = key.lastIndexOf(':');
-  return { queue: key.slice(prefix.length + 1, colon), jobId: key.slice(colon + 1) };
-}
-
-/** BullMQ's `failedReason` for a job whose lock lapsed more than `maxStalledCount` times. */
-const STALLED_REASON = 'job stalled more than allowable limit';
+import type { RedisClient } from '../redisConnection.ts';
+import type { SerializedError } from '../serializeError.ts';
+import { CANCEL_FIELD, JOB_ERROR_FIELD, STALLED_REASON } from './jobFields.ts';
 
 /** The error of a job BullMQ failed for stalling too often: the process running it died or froze each time. */
 export const STALLED_FAILURE: SerializedError = {
@@ -62,3 +43,19 @@ export function storedFailure(tpError: string | null | undefined, failedReason: 
   if (tpError) return JSON.parse(tpError) as SerializedError;
   return failedReason ? failureFromReason(failedReason, stack) : undefined;
 }
+
+/** Clears a job's last error and cancel flag (before a retry: the new run must neither show nor obey them). */
+export async function clearJobFailure(redis: RedisClient, key: string): Promise<void> {
+  await redis.hdel(key, JOB_ERROR_FIELD, CANCEL_FIELD);
+}
+
+/**
+ * The error waiters get for a job cancelled before it ran: the job itself is removed, so a marker key
+ * beside it (`cancelledMarkerKey`, expiring with the failed-job retention) tells them why it is gone.
+ */
+export const CANCELLED_BEFORE_START: SerializedError = {
+  name: 'CancelledError',
+  code: 'CANCELLED',
+  reason: 'cancelled',
+  message: 'The task was cancelled before it started',
+};

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
-import { failureFromReason } from '../jobRecord.ts';
+import { failureFromReason } from './jobError.ts';
+import { JOB_ERROR_FIELD } from './jobFields.ts';
 import type { RedisClient } from '../redisConnection.ts';
 import type { JobState } from '../client/jobView.ts';
 import type { FailureReason, SerializedError } from '../serializeError.ts';
@@ -37,7 +38,7 @@ export interface JobSummary {
 /** How many jobs per state and queue a search reads at most (newest first): a search costs a bounded time. */
 export const SEARCH_SCAN_LIMIT = 5_000;
 const PAGE = 500;
-const FIELDS = ['name', 'timestamp', 'finishedOn', 'atm', 'failedReason', 'tpError'] as const;
+const FIELDS = ['name', 'timestamp', 'finishedOn', 'atm', 'failedReason', JOB_ERROR_FIELD] as const;
 
 /** BullMQ's keys behind each state; `waiting` also reads the legacy `paused` list. */
 const KEYS: Record<SearchableState, string[]> = {
@@ -110,4 +111,24 @@ function matches(job: JobSummary, task: string | undefined, text: string | undef
   const { error } = job;
   if (!error) return false;
   return [error.name, error.message, error.code, error.reason].some((part) => part?.toLowerCase().includes(text));
+}
+
+/** How many failed jobs {@link failedJobIdsOfTask} reads per round trip. */
+const FAILED_PAGE = 500;
+
+/** The ids of a queue's failed jobs of one task: BullMQ's `failed` set, paged, and each job's `name`. */
+export async function failedJobIdsOfTask(queue: Queue, redis: RedisClient, task: string): Promise<string[]> {
+  const failedKey = queue.toKey('failed');
+  const ids: string[] = [];
+  for (let start = 0; ; start += FAILED_PAGE) {
+    const page = await redis.zrange(failedKey, start, start + FAILED_PAGE - 1);
+    if (page.length === 0) break;
+    const pipeline = redis.pipeline();
+    for (const id of page) pipeline.hget(queue.toKey(id), 'name');
+    const names = (await pipeline.exec()) ?? [];
+    page.forEach((id, i) => {
+      if (names[i]?.[1] === task) ids.push(id);
+    });
+  }
+  return ids;
 }
