@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { TaskJobCounts } from '@taskpool/core';
-import { minuteStatsKey, readLastHour, syncJobCounts } from '@taskpool/core/internal';
+import { minuteStatsKey, readLastHour, readTaskCounts, syncJobCounts, type RedisClient } from '@taskpool/core/internal';
 import { startTestWorker } from '@taskpool/core/testing';
 import { describe, expect, it } from 'vitest';
 import { flaky, sleep, sumSqrt } from './fixtures/producerTasks.ts';
@@ -116,5 +116,41 @@ describe('per-task counts, kept as jobs move', () => {
     await syncJobCounts(stack.admin.redis, prefix, jobs);
     expect(await readLastHour(stack.admin.redis, prefix, ['test.sumSqrt'])).toEqual(before);
     expect(minuteStatsKey(prefix, Date.now())).toMatch(new RegExp(`^${prefix}:tp:stats:\\d+$`));
+  });
+
+  it('reads the counts with the same number of commands for 5 jobs as for 2,000 (O(tasks), not O(jobs))', async () => {
+    const queue = stack.admin.queue('cost');
+    /** Commands one read sends: direct calls, and the commands queued in its pipelines and MULTIs. */
+    const commandsOfRead = async (): Promise<number> => {
+      let commands = 0;
+      const counting = new Proxy(stack.admin.redis, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver) as unknown;
+          if (typeof value !== 'function') return value;
+          if (property === 'multi' || property === 'pipeline') {
+            return (...args: unknown[]) => {
+              const batch = (value as (...a: unknown[]) => { exec(): Promise<unknown>; length: number }).apply(target, args);
+              const exec = batch.exec.bind(batch);
+              batch.exec = () => ((commands += batch.length), exec());
+              return batch;
+            };
+          }
+          return (...args: unknown[]) => ((commands += 1), (value as (...a: unknown[]) => unknown).apply(target, args));
+        },
+      }) as RedisClient;
+      const rows = await readTaskCounts(counting, { prefix, queue: 'cost', failedWindowMs: 3_600_000 });
+      expect(rows.map((r) => r.task)).toEqual(['test.costA', 'test.costB']);
+      return commands;
+    };
+    const add = (count: number) =>
+      queue.addBulk(Array.from({ length: count }, (_, i) => ({ name: i % 2 === 0 ? 'test.costA' : 'test.costB', data: { i }, opts: { ...(i % 4 === 1 && { delay: 600_000 }) } })));
+    await add(5);
+    const few = await commandsOfRead();
+    for (let i = 0; i < 4; i++) await add(499);
+    const [a, b] = await readTaskCounts(stack.admin.redis, { prefix, queue: 'cost', failedWindowMs: 3_600_000 });
+    expect((a?.waiting ?? 0) + (a?.delayed ?? 0) + (b?.waiting ?? 0) + (b?.delayed ?? 0)).toBe(2_001);
+    expect((a?.delayed ?? 0) + (b?.delayed ?? 0)).toBe(1 + 4 * 125);
+    expect(await commandsOfRead()).toBe(few);
+    expect(few).toBeLessThan(60);
   });
 });

@@ -9,5 +9,5 @@ export { storedFailure } from './store/jobError.ts';
 export { jobKey, queueKey } from './store/jobKeys.ts';
 export { minuteStatsKey, readLastHour, type HourStats, type MinuteStats } from './store/minuteStats.ts';
 export { readJobOutcome, type JobOutcome } from './store/readJobOutcome.ts';
-export { syncJobCounts, type CountedJob } from './store/taskCounts.ts';
+export { readTaskCounts, syncJobCounts, type CountedJob } from './store/taskCounts.ts';
 export { cancelChannel, cancelledMarkerKey, workersKey, workflowCancelKey } from './store/taskpoolKeys.ts';
