@@ -41,7 +41,7 @@ export interface ProcessorContext {
   requeueOnFailure: () => boolean;
 }
 
-const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'oom']);
+const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'killed', 'oom']);
 const FINAL: ReadonlySet<FailureReason> = new Set(['invalid', 'cancelled', 'quarantined']);
 const CRASH_FIELD = 'tpCrashes';
 

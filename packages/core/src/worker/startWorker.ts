@@ -9,6 +9,7 @@ import { loadTaskModule } from '../loadTaskModule.ts';
 import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
 import { CancelBook, listenForCancels } from './cancelListener.ts';
 import { createJobProcessor } from './jobProcessor.ts';
+import { sandboxHeapLimitMb } from './memoryCap.ts';
 import { SandboxPool } from './sandboxPool.ts';
 import { createStalledFailureRecorder } from './stalledFailure.ts';
 import { InlineExecutor } from './inlineExecutor.ts';
@@ -32,8 +33,11 @@ export interface StartWorkerOptions {
   /** After a timeout or cancel, how long the handler has to give up before its process is SIGKILLed. Default: 1000 ms. */
   killGraceMs?: number;
   /**
-   * Memory cap of each sandbox, MiB: V8's old-space limit, and the process's RSS sampled every 100 ms while a
-   * task runs (RSS includes ~60 MB of runtime). Over it the attempt fails with reason `oom`. Default: none.
+   * Memory cap of each sandbox, MiB. A sandbox process's RSS (which includes ~60 MB of runtime, and Buffers
+   * outside V8's heap) is sampled every 50 ms while a task runs; over the cap the process is SIGKILLed at
+   * once and the attempt fails with reason `oom`, within 2 s of the crossing whichever of heap or external
+   * memory fills first (V8's own heap limit is set above the cap, so V8 never spends long in GC first).
+   * A thread sandbox gets the cap as V8's heap limit (`resourceLimits`). Default: none.
    */
   maxMemoryMb?: number;
   /** Replace a sandbox after this many tasks. Default: never. */
@@ -91,7 +95,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       modulePath: mod.path,
       logger,
       isolation: kind,
-      ...(options.maxMemoryMb !== undefined && { maxMemoryMb: options.maxMemoryMb, execArgv: [`--max-old-space-size=${options.maxMemoryMb}`] }),
+      // Processes: the cap is on RSS, V8's heap limit above it (see memoryCap.ts); threads: the heap limit is the cap.
+      ...(options.maxMemoryMb !== undefined && { maxMemoryMb: options.maxMemoryMb, execArgv: [`--max-old-space-size=${sandboxHeapLimitMb(options.maxMemoryMb)}`] }),
       ...(options.maxTasksPerProcess !== undefined && { maxTasksPerProcess: options.maxTasksPerProcess }),
       ...(options.maxRssMbPerProcess !== undefined && { maxRssMbPerProcess: options.maxRssMbPerProcess }),
     });
