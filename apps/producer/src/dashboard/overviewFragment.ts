@@ -1,5 +1,6 @@
 import type { WorkerInfo } from '@taskpool/core';
 import type { OverviewStats, TaskOverview } from '../overviewStats.ts';
+import { describeFailureReason } from './failureReason.ts';
 import { formatAgo, formatDuration } from './format.ts';
 import { html, type SafeHtml } from './html.ts';
 import { sparkline } from './sparkline.ts';
@@ -66,7 +67,8 @@ function failuresSection(tasks: TaskOverview[]): SafeHtml {
   const rows = tasks.flatMap((t) =>
     t.failures.map(
       (f) => html`<tr>
-  <td><code>${t.name}</code></td><td><span class="badge reason-${f.reason}">${f.reason}</span></td><td class="num">${f.count}</td>
+  <td><code>${t.name}</code></td><td><span class="badge reason-${f.reason}" title="${describeFailureReason(f.reason)}">${f.reason}</span></td>
+  <td class="muted">${describeFailureReason(f.reason)}</td><td class="num">${f.count}</td>
   <td class="message">${f.message}</td>
   <td><button type="button" class="link" data-action="show-failed" data-task="${t.name}">Show</button></td>
 </tr>`,
@@ -78,7 +80,7 @@ ${
   rows.length === 0
     ? html`<p class="muted">No failed job is kept.</p>`
     : html`<table>
-<thead><tr><th>Task</th><th>Reason</th><th class="num">Jobs</th><th>Latest message</th><th></th></tr></thead>
+<thead><tr><th>Task</th><th>Reason</th><th>What happened</th><th class="num">Jobs</th><th>Latest message</th><th></th></tr></thead>
 <tbody>${rows}</tbody>
 </table>`
 }
