@@ -7,6 +7,7 @@ import { jobKey, writeJobError } from '../jobRecord.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
 import { CANCEL_FIELD } from '../workerInfo.ts';
 import { AttemptFailure } from './attemptFailure.ts';
+import { ProgressCoalescer } from './progressCoalescer.ts';
 import type { CancelBook } from './cancelListener.ts';
 import type { Executor } from './inlineExecutor.ts';
 import { isStepData } from '../workflow/stepTemplate.ts';
@@ -92,6 +93,8 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     }
     const started = performance.now();
     const elapsed = (): number => Math.round(performance.now() - started);
+    // At most 10 updates a second reach Redis; the last one before the job's completion or failure.
+    const progress = new ProgressCoalescer({ send: (value) => job.updateProgress(value) });
     ctx.cancels.attach(jobId, sandbox);
     log.debug({ event: 'job:start', sandboxPid: sandbox.pid });
     try {
@@ -101,15 +104,17 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
         input,
         jobId,
         attempt,
-        onProgress: (value) => void job.updateProgress(value).catch(() => undefined),
+        onProgress: (value) => progress.push(value),
         killGraceMs: limits.killGraceMs,
         ...(timeoutMs !== undefined && { timeoutMs }),
         ...(limits.maxRssMb !== undefined && { maxRssMb: limits.maxRssMb }),
       });
+      await progress.flush();
       ctx.counts.done++;
       log.debug({ event: 'job:done', durationMs: elapsed(), sandboxPid: sandbox.pid });
       return output;
     } catch (error) {
+      await progress.flush();
       let failure = error instanceof AttemptFailure ? error.serialized : { ...serializeError(error), reason: 'error' as const };
       if (ctx.requeueOnFailure() && token) {
         await job.moveToWait(token);
