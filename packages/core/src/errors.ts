@@ -20,6 +20,7 @@ export type TaskpoolErrorCode =
   | 'CANCELLED'
   | 'INVALID_WORKFLOW'
   | 'CLIENT_CLOSED'
+  | 'SANDBOX_UNAVAILABLE'
   | 'RATE_LIMITED';
 
 /** The base of every error taskpool throws: a stable `code`, `name` set, `cause` kept. */
@@ -166,6 +167,17 @@ export class ClientClosedError extends TaskpoolError {
   override name = 'ClientClosedError';
   constructor() {
     super('CLIENT_CLOSED', 'The client was closed before the job finished (the job goes on)');
+  }
+}
+
+/**
+ * A worker has no sandbox to run a job in, and none can start (every start fails: a fork the OS refuses,
+ * a task module whose `setup()` throws). The job is put back to waiting, not failed.
+ */
+export class SandboxUnavailableError extends TaskpoolError {
+  override name = 'SandboxUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SANDBOX_UNAVAILABLE', message, options);
   }
 }
 

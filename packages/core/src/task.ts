@@ -17,6 +17,7 @@ export {
   RemoteTaskError,
   ResultTimeoutError,
   SandboxCrashError,
+  SandboxUnavailableError,
   TaskModuleError,
   TaskpoolError,
   TaskTimeoutError,

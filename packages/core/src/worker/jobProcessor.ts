@@ -6,6 +6,7 @@ import type { AnyTask } from '../defineTask.ts';
 import { jobKey, writeJobError } from '../jobRecord.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
 import { CANCEL_FIELD } from '../workerInfo.ts';
+import { SandboxUnavailableError } from '../errors.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import { ProgressCoalescer } from './progressCoalescer.ts';
 import type { CancelBook } from './cancelListener.ts';
@@ -84,6 +85,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       sandbox = await pool.acquire();
     } catch (error) {
       ctx.cancels.release(jobId);
+      if (error instanceof SandboxUnavailableError && token) return requeue(job, token, log, error);
       throw error;
     }
     if (ctx.cancels.isCancelled(jobId)) {
@@ -145,6 +147,13 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     const output = await runAttempt(job, token, job.data);
     return spawnedTemplate(output) ? steps.spawn(job, token, output) : output;
   };
+}
+
+/** Gives back a job no sandbox can run (none can start): it goes back to waiting, its attempt not counted. */
+async function requeue(job: Job, token: string, log: Logger, error: SandboxUnavailableError): Promise<never> {
+  await job.moveToWait(token);
+  log.warn({ event: 'job:requeued', code: error.code }, `No sandbox can run the task: put back to waiting (${error.message})`);
+  throw new WaitingError();
 }
 
 /** The error BullMQ records: the remote message and stack; invalid, cancelled and quarantined jobs are never retried. */

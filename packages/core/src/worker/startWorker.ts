@@ -52,6 +52,8 @@ export interface StartWorkerOptions {
   stalledIntervalMs?: number;
   /** Concurrent jobs of each queue whose tasks are `inline`. Default: 100. */
   inlineConcurrency?: number;
+  /** The Node binary sandbox processes are forked with. Default: the worker's own (`process.execPath`). */
+  sandboxExecPath?: string;
 }
 
 /** A running worker instance. */
@@ -63,6 +65,11 @@ export interface TaskpoolWorker {
   readonly sandboxPids: number[];
   /** Sandbox processes started so far, first ones and replacements. */
   readonly sandboxesStarted: number;
+  /**
+   * False while a sandbox pool has no live process and none can start: the worker's queues of that
+   * isolation are paused (no job fetched; a job already fetched goes back to waiting) until one starts.
+   */
+  readonly healthy: boolean;
   /** Stops fetching, lets running tasks finish within the grace period, requeues the rest, stops the sandboxes. */
   close(): Promise<void>;
   /** For `await using`. */
@@ -97,6 +104,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       isolation: kind,
       // Processes: the cap is on RSS, V8's heap limit above it (see memoryCap.ts); threads: the heap limit is the cap.
       ...(options.maxMemoryMb !== undefined && { maxMemoryMb: options.maxMemoryMb, execArgv: [`--max-old-space-size=${sandboxHeapLimitMb(options.maxMemoryMb)}`] }),
+      ...(options.sandboxExecPath !== undefined && { execPath: options.sandboxExecPath }),
       ...(options.maxTasksPerProcess !== undefined && { maxTasksPerProcess: options.maxTasksPerProcess }),
       ...(options.maxRssMbPerProcess !== undefined && { maxRssMbPerProcess: options.maxRssMbPerProcess }),
     });
@@ -147,6 +155,25 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       ...(options.stalledIntervalMs !== undefined && { stalledInterval: options.stalledIntervalMs }),
     });
   });
+  // A pool that can start no sandbox pauses its queues' workers (a job they hold goes back to waiting, see
+  // jobProcessor.ts) until one starts; the heartbeat says so at once.
+  let shuttingDown = false;
+  const pauseWhileUnhealthy = (pool: SandboxPool, mode: Isolation): void => {
+    const served = workers.filter((_, i) => (isolation.get(queues[i]!) ?? 'process') === mode);
+    const follow = (healthy: boolean): void => {
+      for (const worker of served) {
+        if (healthy) void worker.resume();
+        else void worker.pause(true).catch((err: unknown) => logger.error({ event: 'worker:error', err }, 'Could not pause a BullMQ worker'));
+      }
+    };
+    let healthy = pool.health.healthy;
+    if (!healthy) follow(false);
+    pool.onHealthChange((health) => {
+      if (health.healthy !== healthy && !shuttingDown) follow((healthy = health.healthy));
+    });
+  };
+  if (pools.process) pauseWhileUnhealthy(pools.process, 'process');
+  if (pools.thread) pauseWhileUnhealthy(pools.thread, 'thread');
   const recordStalled = createStalledFailureRecorder({ tasks: mod.tasks, redis, prefix, flows, logger, counts });
   for (const worker of workers) {
     worker.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ worker error'));
@@ -157,11 +184,20 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const cancelListener = await listenForCancels(redis, prefix, cancels, logger);
   const heartbeat = startHeartbeat(redis, prefix, started, { id, queues, concurrency, startedAt, counts }, logger);
-  logger.info({ event: 'worker:ready', queues, concurrency, prefix, sandboxPids: started.flatMap((p) => p.pids), tasks: [...mod.tasks.keys()] });
+  let lastHealthy = started.every((p) => p.health.healthy);
+  for (const pool of started) {
+    pool.onHealthChange(() => {
+      const healthy = started.every((p) => p.health.healthy);
+      if (healthy !== lastHealthy) heartbeat.beatNow();
+      lastHealthy = healthy;
+    });
+  }
+  logger.info({ event: 'worker:ready', queues, concurrency, prefix, sandboxPids: started.flatMap((p) => p.pids), tasks: [...mod.tasks.keys()], healthy: lastHealthy });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      shuttingDown = true;
       const busy = (): number => started.reduce((sum, p) => sum + p.busyCount, 0);
       logger.info({ event: 'worker:shutdown', graceMs: shutdownGraceMs, busy: busy() });
       const finished = Promise.all(workers.map((w) => w.close()));
@@ -202,6 +238,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     },
     get sandboxesStarted() {
       return started.reduce((sum, p) => sum + p.started, 0);
+    },
+    get healthy() {
+      return started.every((p) => p.health.healthy);
     },
     close,
     [Symbol.asyncDispose]: close,
