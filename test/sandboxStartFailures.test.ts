@@ -6,7 +6,9 @@ import { startTestWorker } from '@taskpool/core/testing';
 import * as gatedTasks from './fixtures/gatedSetup.ts';
 import { hold, setupGatePath } from './fixtures/gatedSetup.ts';
 import { startProducerStack } from './helpers/producerStack.ts';
-import { eventually } from './helpers/spawnService.ts';
+import { disconnects, ok } from './fixtures/crashTasks.ts';
+import { failedView } from './helpers/settle.ts';
+import { eventually, isAlive } from './helpers/spawnService.ts';
 import { connectRedis, redisUrl, testPrefix } from './helpers/testRedis.ts';
 
 const basePrefix = testPrefix(import.meta.url);
@@ -70,5 +72,20 @@ describe('a worker whose sandboxes cannot start', () => {
     await expect(next.result({ timeoutMs: 45_000 })).resolves.toMatchObject({ pid: expect.any(Number) });
     expect(worker.healthy).toBe(true);
     await eventually(async () => (await producer.admin.workers()).some((w) => w.id === worker.id && w.healthy === true), 'the registry saying healthy');
+  });
+});
+
+describe('a sandbox that cuts its IPC channel while it runs', () => {
+  it('fails that attempt as unreachable (not a hang), is killed, and the pool serves on', async () => {
+    const prefix = `${basePrefix}-ipc`;
+    await using client = createClient({ redisUrl: redisUrl(), prefix });
+    await using worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/crashTasks.ts', concurrency: 1 });
+    const [pid] = worker.sandboxPids;
+    const handle = await client.submit(disconnects, {}, { attempts: 1 });
+    const view = await failedView(handle, 20_000);
+    expect(view.error).toMatchObject({ reason: 'exit', code: 'SANDBOX_UNREACHABLE', fields: { pid } });
+    expect(view.error?.message).toMatch(/Lost contact with sandbox process \d+: the IPC channel closed/);
+    await eventually(() => !isAlive(pid!), 'the cut-off sandbox killed');
+    await expect((await client.submit(ok, {})).result({ timeoutMs: 20_000 })).resolves.toMatchObject({ pid: expect.any(Number) });
   });
 });

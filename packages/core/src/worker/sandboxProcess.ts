@@ -12,6 +12,8 @@ import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
 const STDERR_TAIL_BYTES = 8_192;
 /** A longer line of a handler's output is cut to this many characters in the log. */
 const MAX_LOG_LINE_CHARS = 8_192;
+/** After a sandbox's IPC channel closes, how long it has to exit before it is taken as unreachable. */
+const DISCONNECT_GRACE_MS = 1_000;
 /** How often the RSS of a sandbox running a task is read (`/proc/<pid>/statm`, a few µs). */
 export const RSS_SAMPLE_MS = 50;
 
@@ -91,6 +93,14 @@ export class SandboxProcess {
     this.logLines(child.stdout, 'sandbox:stdout');
     this.logLines(child.stderr, 'sandbox:stderr');
     child.on('error', (error: Error) => this.onChannelError(error));
+    // A channel closed by a live process (the handler called process.disconnect()) can never bring the
+    // task's answer: past a moment for the exit that usually follows, the run fails and the process goes.
+    child.on('disconnect', () => {
+      const timer = setTimeout(() => {
+        if (!this.exited) this.onChannelError(Object.assign(new Error('the IPC channel closed while the process lives on'), { code: 'ERR_IPC_CHANNEL_CLOSED' }));
+      }, DISCONNECT_GRACE_MS);
+      void this.exitPromise.then(() => clearTimeout(timer));
+    });
     child.on('message', (message: FromSandbox) => this.onMessage(message));
     child.on('thread-error', (text: string) => {
       this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
