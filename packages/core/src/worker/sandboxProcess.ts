@@ -1,17 +1,14 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { SerializedError } from '../serializeError.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import { classifyExit } from './classifyExit.ts';
 import { forkSandbox, startSandboxThread, type SandboxChannel } from './sandboxChannel.ts';
+import { logSandboxOutput } from './sandboxOutput.ts';
 import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
 const STDERR_TAIL_BYTES = 8_192;
-/** A longer line of a handler's output is cut to this many characters in the log. */
-const MAX_LOG_LINE_CHARS = 8_192;
 /** After a sandbox's IPC channel closes, how long it has to exit before it is taken as unreachable. */
 const DISCONNECT_GRACE_MS = 1_000;
 /** How often the RSS of a sandbox running a task is read (`/proc/<pid>/statm`, a few µs). */
@@ -90,8 +87,8 @@ export class SandboxProcess {
     child.stderr?.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
     });
-    this.logLines(child.stdout, 'sandbox:stdout');
-    this.logLines(child.stderr, 'sandbox:stderr');
+    logSandboxOutput(child.stdout, 'sandbox:stdout', logger, () => this.lastRun);
+    logSandboxOutput(child.stderr, 'sandbox:stderr', logger, () => this.lastRun);
     child.on('error', (error: Error) => this.onChannelError(error));
     // A channel closed by a live process (the handler called process.disconnect()) can never bring the
     // task's answer: past a moment for the exit that usually follows, the run fails and the process goes.
@@ -248,18 +245,6 @@ export class SandboxProcess {
       );
     }
     this.kill();
-  }
-
-  /** Logs each line of a sandbox's output as a log line of its own, tagged with the job that ran last. */
-  private logLines(stream: Readable | null, event: 'sandbox:stdout' | 'sandbox:stderr'): void {
-    if (!stream) return;
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    lines.on('line', (line: string) => {
-      const text = line.length > MAX_LOG_LINE_CHARS ? `${line.slice(0, MAX_LOG_LINE_CHARS)}… (${line.length} characters)` : line;
-      const fields = { event, ...(this.lastRun && { jobId: this.lastRun.jobId, task: this.lastRun.task }) };
-      if (event === 'sandbox:stderr') this.logger.warn(fields, text);
-      else this.logger.info(fields, text);
-    });
   }
 
   private waitReady(timeoutMs: number): Promise<void> {
