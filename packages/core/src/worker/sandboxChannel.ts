@@ -46,6 +46,9 @@ export async function forkSandbox(modulePath: string, options: ForkOptions): Pro
     ...(options.execPath !== undefined && { execPath: options.execPath }),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
+  // Never without an 'error' listener, which would let an error crash the worker: this one covers the moment
+  // between 'spawn' and the supervisor's own (SandboxProcess), whose effect (an exit) is still seen.
+  child.on('error', () => undefined);
   // `once` rejects on an 'error' before 'spawn'.
   await once(child, 'spawn');
   const pid = child.pid ?? -1;
