@@ -55,6 +55,11 @@ export function buildServer(deps: BuildServerDeps): FastifyInstance {
     bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     // One `http:request` line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    // A body is user data: JSON.parse makes `__proto__` and `constructor` plain own keys, which no code here
+    // merges naively (inputs are pruned with defineProperty and parsed by zod, which drops `__proto__` itself).
+    // So a `__proto__` key is removed, as zod would, rather than failing the request; `constructor` stays data.
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'ignore',
   });
   // JSON only: a text/plain body is refused (400) rather than handed to a task's schema as a string.
   app.removeContentTypeParser('text/plain');

@@ -1,6 +1,6 @@
 import type { AnyTask } from '../defineTask.ts';
 import { JobNotFoundError } from '../errors.ts';
-import { parseTaskOutput } from '../parseTaskIO.ts';
+import { readJobOutput } from '../jobData.ts';
 import type { CancelResult } from './cancelTask.ts';
 import type { CompletionWatcher, ProgressValue, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';
@@ -18,7 +18,7 @@ export interface HandleHost {
 }
 
 /**
- * A submitted task: a future for its output, parsed by the task's output schema. `result()` rejects when the
+ * A submitted task: a future for its output (as the task's output schema gave it in the sandbox). `result()` rejects when the
  * job failed for good, with the error class of the failure's reason (see `ErrorRegistry`: `RemoteTaskError`,
  * `TaskTimeoutError`, `CancelledError`, `SandboxCrashError`, `ValidationError`, or a registered class), with
  * `JobNotFoundError` if there is no such job, or with `ResultTimeoutError` after `timeoutMs`.
@@ -98,8 +98,9 @@ export class TaskHandle<Out> extends JobFuture<Out> {
   protected toOutcome(settled: Settled): Outcome<Out> {
     if (settled.state === 'missing') return { ok: false, error: new JobNotFoundError(this.id) };
     if (settled.state === 'failed') return { ok: false, error: this.host.errors.rebuild(this.id, settled.error, settled.attemptsMade) };
+    // Parsed once, in the sandbox: the stored output is decoded, not parsed again.
     try {
-      return { ok: true, value: parseTaskOutput(this.task, settled.value) as Out };
+      return { ok: true, value: readJobOutput(settled.value) as Out };
     } catch (error) {
       return { ok: false, error: error as Error };
     }

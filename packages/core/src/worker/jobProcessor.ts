@@ -9,8 +9,10 @@ import { CANCEL_FIELD } from '../workerInfo.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import type { CancelBook } from './cancelListener.ts';
 import type { Executor } from './inlineExecutor.ts';
-import { isStepData } from '../workflow/stepTemplate.ts';
-import { spawnedTemplate } from '../workflow/spawn.ts';
+import { encodedInput, jobOutput, readJobData } from '../jobData.ts';
+import type { EncodedValue } from '../valueCodec.ts';
+import type { StepData } from '../workflow/stepTemplate.ts';
+import type { RunInput, RunResult } from './runTask.ts';
 import { createStepRunner } from './workflowStep.ts';
 
 /** Limits applied to every attempt, from the worker's options. */
@@ -52,7 +54,7 @@ const CRASH_FIELD = 'tpCrashes';
 export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: string) => Promise<unknown> {
   const { tasks, pool, redis, prefix, limits } = ctx;
   const steps = createStepRunner(ctx);
-  const runAttempt = async (job: Job, token: string | undefined, input: unknown): Promise<unknown> => {
+  const runAttempt = async (job: Job, token: string | undefined, input: RunInput): Promise<RunResult> => {
     const jobId = job.id ?? '';
     const key = jobKey(prefix, job.queueName, jobId);
     const attempt = job.attemptsMade + 1;
@@ -96,7 +98,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     log.debug({ event: 'job:start', sandboxPid: sandbox.pid });
     try {
       const timeoutMs = (job.opts as { timeoutMs?: number }).timeoutMs ?? task.defaults.timeoutMs;
-      const output = await sandbox.run({
+      const result = (await sandbox.run({
         task: job.name,
         input,
         jobId,
@@ -105,10 +107,10 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
         killGraceMs: limits.killGraceMs,
         ...(timeoutMs !== undefined && { timeoutMs }),
         ...(limits.maxRssMb !== undefined && { maxRssMb: limits.maxRssMb }),
-      });
+      })) as RunResult;
       ctx.counts.done++;
       log.debug({ event: 'job:done', durationMs: elapsed(), sandboxPid: sandbox.pid });
-      return output;
+      return result;
     } catch (error) {
       let failure = error instanceof AttemptFailure ? error.serialized : { ...serializeError(error), reason: 'error' as const };
       if (ctx.requeueOnFailure() && token) {
@@ -135,11 +137,29 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       pool.release(sandbox);
     }
   };
+  // What a job is comes from its envelope (`jobData.ts`), never from the user's input inside it.
   return async (job, token) => {
-    if (isStepData(job.data)) return steps.run(job, token, (input) => runAttempt(job, token, input));
-    const output = await runAttempt(job, token, job.data);
-    return spawnedTemplate(output) ? steps.spawn(job, token, output) : output;
+    const data = readJobData(job.data);
+    if (!data) return unreadable(ctx, job);
+    if (data.kind === 'step') return steps.run(job, token, data as StepData, (input: EncodedValue) => runAttempt(job, token, { value: input }));
+    const input: RunInput = { value: encodedInput(data)!, ...(data.kind === 'chunk' && { chunk: true }) };
+    const result = await runAttempt(job, token, input);
+    return 'spawn' in result ? steps.spawn(job, token, data, result.spawn) : jobOutput(result.output);
   };
+}
+
+/** A job whose data is not taskpool's envelope (e.g. queued by taskpool 0.1, or by hand): failed for good, never run. */
+async function unreadable(ctx: ProcessorContext, job: Job): Promise<never> {
+  const failure: SerializedError = {
+    name: 'UnsupportedJobDataError',
+    code: 'UNSUPPORTED_JOB_DATA',
+    reason: 'invalid',
+    message: `Job ${job.id} was not run: its data is not a taskpool job envelope ({ v: 1, input }), e.g. it was queued by taskpool 0.1 or by hand; submit it again`,
+  };
+  await writeJobError(ctx.redis, jobKey(ctx.prefix, job.queueName, job.id ?? ''), failure);
+  ctx.counts.failed++;
+  ctx.logger.warn({ event: 'job:fail', jobId: job.id, task: job.name, reason: failure.reason, err: failure }, failure.message);
+  throw toBullError(failure);
 }
 
 /** The error BullMQ records: the remote message and stack; invalid, cancelled and quarantined jobs are never retried. */

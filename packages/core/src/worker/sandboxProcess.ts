@@ -5,6 +5,7 @@ import type { SerializedError } from '../serializeError.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import { classifyExit } from './classifyExit.ts';
 import { forkSandbox, startSandboxThread, type SandboxChannel } from './sandboxChannel.ts';
+import type { RunInput } from './runTask.ts';
 import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
 const STDERR_TAIL_BYTES = 8_192;
 
@@ -26,7 +27,7 @@ export interface SandboxOptions {
 /** One task to run in a sandbox. */
 export interface SandboxRequest {
   task: string;
-  input: unknown;
+  input: RunInput;
   jobId: string;
   attempt: number;
   onProgress?: (value: number | object) => void;
