@@ -1,5 +1,5 @@
 import { attemptOptions } from '../client/jobOptions.ts';
-import { queueOf, type AnyTask } from '../defineTask.ts';
+import { queueOf, type TaskContract } from '../taskContract.ts';
 import { InvalidWorkflowError } from '../errors.ts';
 import { stepJobData } from '../jobData.ts';
 import { prepareInput } from '../parseTaskIO.ts';
@@ -101,7 +101,7 @@ function taskTemplate(node: TaskStep, meta: StepMeta | undefined, children: Step
 }
 
 /** A callback task's template: it takes the output (or the failure) it is sent with. */
-export function callbackTemplate(task: AnyTask): StepTemplate {
+export function callbackTemplate(task: TaskContract): StepTemplate {
   return taskTemplate({ type: 'task', task, bound: false, options: {}, hooks: { onSuccess: [], onFailure: [] } }, undefined, []);
 }
 
