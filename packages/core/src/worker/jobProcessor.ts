@@ -3,7 +3,7 @@ import { UnrecoverableError, WaitingError, type FlowProducer, type Job } from 'b
 import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import type { AnyTask } from '../defineTask.ts';
-import { jobKey, writeJobError } from '../jobRecord.ts';
+import { CRASH_FIELD, jobKey, writeJobError } from '../jobRecord.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import type { CancelBook } from './cancelBook.ts';
@@ -42,7 +42,6 @@ export interface ProcessorContext {
 
 const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'oom']);
 const FINAL: ReadonlySet<FailureReason> = new Set(['invalid', 'cancelled', 'quarantined']);
-const CRASH_FIELD = 'tpCrashes';
 
 /**
  * The BullMQ processor of a worker: runs each job in a sandbox and records how it ended. A workflow step
