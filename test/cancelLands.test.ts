@@ -1,4 +1,4 @@
-import { CancelledError, CANCEL_FIELD, cancelChannel, type TaskHandle } from '@taskpool/core';
+import { CancelledError, CANCEL_FIELD, cancelChannel, createAdmin, type TaskHandle } from '@taskpool/core';
 import { describe, expect, it } from 'vitest';
 import { CANCEL_RECHECK_MS, cancelSubscriberName } from '../packages/core/src/worker/cancelListener.ts';
 import { nap } from './fixtures/mapTasks.ts';
@@ -89,6 +89,25 @@ describe('a cancel always lands', () => {
     expect(view).toMatchObject({ state: 'failed', attempts: 1 });
     // The handler never ran: nap's first act is to report progress.
     expect(view?.progress).toBe(0);
+  });
+});
+
+describe('a retried cancelled job', () => {
+  it('runs again, on the worker that heard its cancel', async () => {
+    await using admin = createAdmin({ redisUrl: redisUrl(), prefix: stack.prefix });
+    const handle = await stack.client.submit(nap, { id: 'cancel-then-retry', ms: 60_000 });
+    await eventually(() => running(handle), 'the task is running');
+    expect(await handle.cancel()).toBe('signalled');
+    await expect(handle.result({ timeoutMs: 15_000 })).rejects.toBeInstanceOf(CancelledError);
+
+    expect((await admin.retryJob(handle.id))?.state).toMatch(/^(waiting|active)$/);
+    // A new handle (the first one has settled): its handler runs, instead of failing at once as cancelled
+    // from the worker's memory of the first cancel.
+    const again = stack.client.handle(nap, handle.id);
+    await eventually(async () => (await running(again)) || (await again.status())?.state === 'failed', 'the retried job runs or fails');
+    expect(await again.status()).toMatchObject({ state: 'active', progress: { percent: 0 } });
+    expect(await again.cancel()).toBe('signalled');
+    await expect(again.result({ timeoutMs: 15_000 })).rejects.toBeInstanceOf(CancelledError);
   });
 });
 

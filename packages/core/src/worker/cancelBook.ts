@@ -3,9 +3,6 @@ import type { RedisClient } from '../redisConnection.ts';
 import { CANCEL_FIELD } from '../workerInfo.ts';
 import type { TaskSlot } from './inlineExecutor.ts';
 
-/** How many recent cancels a worker remembers, for jobs it fetches just after their cancel went out. */
-const RECENT_CANCELS = 10_000;
-
 /** How a cancel reached the worker: the channel's message, or the job hash's durable `tpCancel` flag. */
 export type CancelSource = 'message' | 'flag';
 
@@ -28,7 +25,6 @@ interface Held {
  */
 export class CancelBook {
   private readonly held = new Map<string, Held>();
-  private readonly recent = new Set<string>();
   /** Fetch-time reads not sent yet: job id → job key. */
   private pending = new Map<string, string>();
   private flush: Promise<void> | undefined;
@@ -42,7 +38,7 @@ export class CancelBook {
   hold(jobId: string, key: string): void {
     this.pending.set(jobId, key);
     this.flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.readPending());
-    this.held.set(jobId, { key, cancelled: this.recent.has(jobId), fetchRead: this.flush });
+    this.held.set(jobId, { key, cancelled: false, fetchRead: this.flush });
   }
 
   /** The job runs in `slot`: a cancel now aborts it. */
@@ -54,7 +50,7 @@ export class CancelBook {
   /** True if a cancel for the job was heard or its flag is set; waits for the flag read of its fetch. */
   async isCancelled(jobId: string): Promise<boolean> {
     await this.held.get(jobId)?.fetchRead;
-    return this.held.get(jobId)?.cancelled === true || this.recent.has(jobId);
+    return this.held.get(jobId)?.cancelled === true;
   }
 
   /** The job is done here. */
@@ -62,10 +58,12 @@ export class CancelBook {
     this.held.delete(jobId);
   }
 
-  /** A cancel was heard or read: remember it, and abort the job if it runs here. Returns the slot aborted, if any. */
+  /**
+   * A cancel was heard or read: a job held here is marked, and aborted if it runs. Returns the slot aborted, if
+   * any. A cancel for a job not held is forgotten: the flag was set before the message went out, so a later
+   * fetch of the job reads it (and a retry, which clears the flag, is not cancelled by an old message).
+   */
   cancel(jobId: string, via: CancelSource = 'message'): TaskSlot | undefined {
-    this.recent.add(jobId);
-    if (this.recent.size > RECENT_CANCELS) this.recent.delete(this.recent.values().next().value as string);
     const entry = this.held.get(jobId);
     if (!entry || entry.cancelled) return undefined;
     entry.cancelled = true;

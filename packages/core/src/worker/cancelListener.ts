@@ -23,9 +23,9 @@ export interface CancelListenerOptions {
 
 /**
  * Listens on the deployment's cancel channel; resolves once the subscription is confirmed, so a worker
- * starts it before it fetches anything. Every worker remembers recent cancels; the one holding the job aborts
- * it (the handler's signal, then SIGKILL of its sandbox after the kill grace), or fails it before it starts if
- * it is still waiting for a sandbox.
+ * starts it before it fetches anything. The worker holding the job aborts it (the handler's signal, then
+ * SIGKILL of its sandbox after the kill grace), or fails it before it starts if it is still waiting for a
+ * sandbox; other workers ignore the message.
  *
  * A message is lost when it is published while the subscriber is away (a reconnect), so the listener also
  * rereads the flags of the jobs held ({@link CancelBook.recheck}) every `recheckMs` and as soon as each
