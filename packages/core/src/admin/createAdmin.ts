@@ -126,9 +126,8 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
       if (!q) return undefined;
       const result = await cancelTask(q, redis, { jobId, prefix, markerTtlSeconds: keep.failedSeconds });
       if (result === 'missing') return undefined;
-      if (result === 'finished') {
-        const state = await q.getJobState(jobId);
-        throw new JobConflictError(jobId, state, `Job ${jobId} has already ${state === 'failed' ? 'failed' : 'completed'}: nothing to cancel`);
+      if (result === 'completed' || result === 'failed') {
+        throw new JobConflictError(jobId, result, `Job ${jobId} has already ${result}: nothing to cancel`);
       }
       return { id: jobId, queue: q.name, outcome: result };
     },

@@ -76,8 +76,9 @@ export class TaskHandle<Out> extends JobFuture<Out> {
   /**
    * Cancels the task: a job that has not started is removed; a running one is aborted by its worker (the
    * handler's `signal` fires, its sandbox is killed after the worker's grace period) and fails with reason
-   * `cancelled`, never retried. Either way `result()` then rejects with `CancelledError`. A task that has
-   * finished is left alone (`'finished'`).
+   * `cancelled`, never retried. Either way `result()` then rejects with `CancelledError`, unless a running
+   * task finished first (`'signalled'` does not say which; `result()` does). A task that has finished is left
+   * alone and its result kept: `'completed'` or `'failed'`.
    */
   async cancel(): Promise<CancelResult> {
     const result = await this.host.cancel(this.queue, this.id);

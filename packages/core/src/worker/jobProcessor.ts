@@ -3,11 +3,10 @@ import { UnrecoverableError, WaitingError, type FlowProducer, type Job } from 'b
 import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import type { AnyTask } from '../defineTask.ts';
-import { jobKey, writeJobError } from '../jobRecord.ts';
+import { CRASH_FIELD, jobKey, writeJobError } from '../jobRecord.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
-import { CANCEL_FIELD } from '../workerInfo.ts';
 import { AttemptFailure } from './attemptFailure.ts';
-import type { CancelBook } from './cancelListener.ts';
+import type { CancelBook } from './cancelBook.ts';
 import type { Executor } from './inlineExecutor.ts';
 import { encodedInput, jobOutput, readJobData } from '../jobData.ts';
 import type { EncodedValue } from '../valueCodec.ts';
@@ -45,7 +44,6 @@ export interface ProcessorContext {
 
 const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'oom']);
 const FINAL: ReadonlySet<FailureReason> = new Set(['invalid', 'cancelled', 'quarantined']);
-const CRASH_FIELD = 'tpCrashes';
 
 /**
  * The BullMQ processor of a worker: runs each job in a sandbox and records how it ended. A workflow step
@@ -72,14 +70,8 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     }
     const cancelled = (): Promise<never> =>
       fail({ name: 'CancelledError', code: 'CANCELLED', reason: 'cancelled', message: 'The task was cancelled before it started' }, 0);
-    ctx.cancels.hold(jobId);
-    // A job that ran before (retried, or stalled on a worker that died) may carry a cancel this worker never
-    // heard: read the flag. A fresh job's cancel reaches this worker through the channel (see CancelBook).
-    const ranBefore = job.attemptsMade > 0 || job.stalledCounter > 0;
-    if (ranBefore && (await redis.hget(key, CANCEL_FIELD)) !== null) {
-      ctx.cancels.release(jobId);
-      return cancelled();
-    }
+    // Reads the job's cancel flag meanwhile (see CancelBook): a flagged job is never run.
+    ctx.cancels.hold(jobId, key);
     let sandbox: Awaited<ReturnType<Executor['acquire']>>;
     try {
       sandbox = await pool.acquire();
@@ -87,7 +79,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       ctx.cancels.release(jobId);
       throw error;
     }
-    if (ctx.cancels.isCancelled(jobId)) {
+    if (await ctx.cancels.isCancelled(jobId)) {
       ctx.cancels.release(jobId);
       pool.release(sandbox);
       return cancelled();

@@ -7,7 +7,8 @@ import { TaskModuleError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../jobRecord.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
 import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
-import { CancelBook, listenForCancels } from './cancelListener.ts';
+import { CancelBook } from './cancelBook.ts';
+import { listenForCancels } from './cancelListener.ts';
 import { createJobProcessor } from './jobProcessor.ts';
 import { SandboxPool } from './sandboxPool.ts';
 import { createStalledFailureRecorder } from './stalledFailure.ts';
@@ -103,7 +104,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
   const flows = new FlowProducer({ connection: redis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
-  const cancels = new CancelBook();
+  const cancels = new CancelBook(redis, logger);
+  // Subscribed (and confirmed) before any worker fetches: no cancel published from now on is missed.
+  const cancelListener = await listenForCancels(redis, cancels, logger, { prefix, workerId: id });
   const counts = { done: 0, failed: 0 };
   let requeueOnFailure = false;
   // The RSS cap samples a process: it holds for sandbox processes only (a thread's cap is V8's heap limit).
@@ -150,7 +153,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     });
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  const cancelListener = await listenForCancels(redis, prefix, cancels, logger);
   const heartbeat = startHeartbeat(redis, prefix, started, { id, queues, concurrency, startedAt, counts }, logger);
   logger.info({ event: 'worker:ready', queues, concurrency, prefix, sandboxPids: started.flatMap((p) => p.pids), tasks: [...mod.tasks.keys()] });
 
