@@ -154,6 +154,22 @@ export class SandboxCrashError extends RemoteTaskError {
   }
 }
 
+/**
+ * A value is bigger than the most one job may store (`maxJobBytes` of the client, the producer's body limit):
+ * nothing was written to Redis. Code `PAYLOAD_TOO_LARGE` (HTTP 413).
+ */
+export class PayloadTooLargeError extends TaskpoolError {
+  override name = 'PayloadTooLargeError';
+  constructor(
+    /** What was too large, e.g. `'input of task math.sum'`. */
+    readonly what: string,
+    readonly bytes: number,
+    readonly limitBytes: number,
+  ) {
+    super('PAYLOAD_TOO_LARGE', `The ${what} takes ${bytes} bytes stored, more than the limit of ${limitBytes}`);
+  }
+}
+
 /** The same idempotency key was used again with a different input (HTTP 409); nothing was enqueued. */
 export class IdempotencyConflictError extends TaskpoolError {
   override name = 'IdempotencyConflictError';

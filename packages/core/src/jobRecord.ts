@@ -7,6 +7,9 @@ export const DEFAULT_PREFIX = 'taskpool';
 /** The field of a BullMQ job hash where the worker keeps the last attempt's structured error. */
 export const JOB_ERROR_FIELD = 'tpError';
 
+/** The job-hash field counting the crashes (exit, signal, oom) of a job's attempts, for quarantine; a retry clears it. */
+export const CRASH_FIELD = 'tpCrashes';
+
 /** The Redis key of a job's hash (BullMQ's layout: `prefix:queue:id`). */
 export function jobKey(prefix: string, queue: string, jobId: string): string {
   return `${prefix}:${queue}:${jobId}`;

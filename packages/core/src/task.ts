@@ -14,6 +14,7 @@ export {
   IdempotencyConflictError,
   InvalidWorkflowError,
   JobNotFoundError,
+  PayloadTooLargeError,
   RemoteTaskError,
   ResultTimeoutError,
   SandboxCrashError,

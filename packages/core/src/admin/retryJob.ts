@@ -1,15 +1,14 @@
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
-import { JOB_ERROR_FIELD } from '../jobRecord.ts';
+import { CRASH_FIELD, JOB_ERROR_FIELD } from '../jobRecord.ts';
 import { CANCEL_FIELD } from '../workerInfo.ts';
 import { JobConflictError } from './jobConflictError.ts';
 
-/** The job-hash field of the last attempt's structured error (`jobRecord.ts`). */
-
 /**
  * Puts a failed job back to waiting with its full attempt budget (a fix was deployed: the job deserves
- * every attempt again, as Sidekiq's "retry now"). Its last error and any cancel flag are cleared first, so
- * the worker neither shows the old error nor cancels the new run.
+ * every attempt again, as Sidekiq's "retry now"). Its last error, its crash count and any cancel flag are
+ * cleared first, so the old error is not shown, a job quarantined for crashing gets its full crash budget
+ * again, and the worker does not cancel the new run.
  *
  * @throws JobConflictError when the job exists but has not failed.
  * @returns false when the queue holds no such job.
@@ -20,7 +19,7 @@ export async function retryJob(queue: Queue, redis: RedisClient, jobId: string):
   if (state !== 'failed') throw notFailed(jobId, state);
   const job = await queue.getJob(jobId);
   if (!job) return false;
-  await redis.hdel(queue.toKey(jobId), JOB_ERROR_FIELD, CANCEL_FIELD);
+  await redis.hdel(queue.toKey(jobId), JOB_ERROR_FIELD, CRASH_FIELD, CANCEL_FIELD);
   try {
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
   } catch (error) {

@@ -4,11 +4,12 @@ import type { SerializedError } from '../serializeError.ts';
 import { CANCEL_FIELD, cancelChannel } from '../workerInfo.ts';
 
 /**
- * What `handle.cancel()` did: `removed` a job that had not started; `signalled` the worker running it (the
- * job then fails with reason `cancelled`, unless it finishes first); found it `finished` already (nothing
- * done); or found no such job (`missing`).
+ * What `handle.cancel()` did: `removed` a job that had not started (it never runs); `signalled` the worker
+ * running it (the job then fails with reason `cancelled`, unless it finishes first: `result()` says which);
+ * found it `completed` (its result stays, readable) or `failed` already, and did nothing; or found no such
+ * job (`missing`).
  */
-export type CancelResult = 'removed' | 'signalled' | 'finished' | 'missing';
+export type CancelResult = 'removed' | 'signalled' | 'completed' | 'failed' | 'missing';
 
 /**
  * The error waiters get for a job cancelled before it ran: the job itself is removed, so a marker key
@@ -35,7 +36,8 @@ export function cancelledMarkerKey(jobKey: string): string {
  */
 const FLAG_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) or redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 'finished' end
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 'completed' end
+if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 'failed' end
 redis.call('HSET', KEYS[1], ARGV[2], '1')
 if redis.call('EXISTS', KEYS[4]) == 1 then return 'active' end
 redis.call('SET', KEYS[5], '1', 'EX', ARGV[3])
@@ -44,16 +46,19 @@ return 'queued'
 
 /**
  * Cancels a job by the contract of `workerInfo.ts`. The flag, the marker and the state check are one Lua
- * step, so a job cannot finish between the check and the flag; a queued job is then removed with BullMQ's
- * `remove` (which refuses a locked job: one that started meanwhile is signalled instead, and, having seen
- * the flag, is not run). A running job gets `PUBLISH cancelChannel(prefix) {"queue","jobId"}`.
+ * step, so a job cannot finish between the check and the flag. A queued job is then removed with BullMQ's
+ * `remove`, which refuses a locked job: one fetched meanwhile is signalled instead. Such a job never runs,
+ * let alone completes, because every worker reads the flag of each job it fetches before it runs it (see
+ * `worker/cancelBook.ts`); so the remove can only take a job that did not run, and a completed job is never
+ * removed nor reported cancelled. A running job gets `PUBLISH cancelChannel(prefix) {"queue","jobId"}`, and
+ * its worker also rereads the flag every second, in case the message is lost.
  */
 export async function cancelTask(queue: Queue, redis: RedisClient, options: { jobId: string; prefix: string; markerTtlSeconds: number }): Promise<CancelResult> {
   const { jobId, prefix } = options;
   const key = queue.toKey(jobId);
   const keys = [key, queue.toKey('completed'), queue.toKey('failed'), `${key}:lock`, cancelledMarkerKey(key)];
   const found = (await redis.eval(FLAG_SCRIPT, keys.length, ...keys, jobId, CANCEL_FIELD, String(options.markerTtlSeconds))) as string;
-  if (found === 'missing' || found === 'finished') return found;
+  if (found === 'missing' || found === 'completed' || found === 'failed') return found;
   if (found === 'queued' && (await queue.remove(jobId)) === 1) return 'removed';
   await redis.publish(cancelChannel(prefix), JSON.stringify({ queue: queue.name, jobId }));
   return 'signalled';

@@ -1,5 +1,6 @@
 import { Job, type Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
+import { jobInputOf, readJobOutput } from '../jobData.ts';
 import { failureFromReason, jobKey, readJobError } from '../jobRecord.ts';
 import type { SerializedError } from '../serializeError.ts';
 
@@ -39,11 +40,11 @@ export async function readJobView(queue: Queue, redis: RedisClient, prefix: stri
     state,
     attempts: job.attemptsMade,
     progress: job.progress as number | object,
-    input: job.data,
+    input: jobInputOf(job.data),
     createdAt: job.timestamp,
   };
   if (job.finishedOn) view.finishedAt = job.finishedOn;
-  if (state === 'completed') view.result = job.returnvalue;
+  if (state === 'completed') view.result = readJobOutput(job.returnvalue);
   if (job.failedReason) {
     view.error = (await readJobError(redis, jobKey(prefix, queue.name, jobId))) ?? failureFromReason(job.failedReason);
   }

@@ -3,16 +3,17 @@ import { UnrecoverableError, WaitingError, type FlowProducer, type Job } from 'b
 import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import type { AnyTask } from '../defineTask.ts';
-import { jobKey, writeJobError } from '../jobRecord.ts';
+import { CRASH_FIELD, jobKey, writeJobError } from '../jobRecord.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
-import { CANCEL_FIELD } from '../workerInfo.ts';
 import { SandboxUnavailableError } from '../errors.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import { ProgressCoalescer } from './progressCoalescer.ts';
-import type { CancelBook } from './cancelListener.ts';
+import type { CancelBook } from './cancelBook.ts';
 import type { Executor } from './inlineExecutor.ts';
-import { isStepData } from '../workflow/stepTemplate.ts';
-import { spawnedTemplate } from '../workflow/spawn.ts';
+import { encodedInput, jobOutput, readJobData } from '../jobData.ts';
+import type { EncodedValue } from '../valueCodec.ts';
+import type { StepData } from '../workflow/stepTemplate.ts';
+import type { RunInput, RunResult } from './runTask.ts';
 import { createStepRunner } from './workflowStep.ts';
 
 /** Limits applied to every attempt, from the worker's options. */
@@ -45,7 +46,6 @@ export interface ProcessorContext {
 
 const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'killed', 'oom']);
 const FINAL: ReadonlySet<FailureReason> = new Set(['invalid', 'cancelled', 'quarantined']);
-const CRASH_FIELD = 'tpCrashes';
 
 /**
  * The BullMQ processor of a worker: runs each job in a sandbox and records how it ended. A workflow step
@@ -54,7 +54,7 @@ const CRASH_FIELD = 'tpCrashes';
 export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: string) => Promise<unknown> {
   const { tasks, pool, redis, prefix, limits } = ctx;
   const steps = createStepRunner(ctx);
-  const runAttempt = async (job: Job, token: string | undefined, input: unknown): Promise<unknown> => {
+  const runAttempt = async (job: Job, token: string | undefined, input: RunInput): Promise<RunResult> => {
     const jobId = job.id ?? '';
     const key = jobKey(prefix, job.queueName, jobId);
     const attempt = job.attemptsMade + 1;
@@ -72,14 +72,8 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     }
     const cancelled = (): Promise<never> =>
       fail({ name: 'CancelledError', code: 'CANCELLED', reason: 'cancelled', message: 'The task was cancelled before it started' }, 0);
-    ctx.cancels.hold(jobId);
-    // A job that ran before (retried, or stalled on a worker that died) may carry a cancel this worker never
-    // heard: read the flag. A fresh job's cancel reaches this worker through the channel (see CancelBook).
-    const ranBefore = job.attemptsMade > 0 || job.stalledCounter > 0;
-    if (ranBefore && (await redis.hget(key, CANCEL_FIELD)) !== null) {
-      ctx.cancels.release(jobId);
-      return cancelled();
-    }
+    // Reads the job's cancel flag meanwhile (see CancelBook): a flagged job is never run.
+    ctx.cancels.hold(jobId, key);
     let sandbox: Awaited<ReturnType<Executor['acquire']>>;
     try {
       sandbox = await pool.acquire();
@@ -88,7 +82,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       if (error instanceof SandboxUnavailableError && token) return requeue(job, token, log, error);
       throw error;
     }
-    if (ctx.cancels.isCancelled(jobId)) {
+    if (await ctx.cancels.isCancelled(jobId)) {
       ctx.cancels.release(jobId);
       pool.release(sandbox);
       return cancelled();
@@ -101,7 +95,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     log.debug({ event: 'job:start', sandboxPid: sandbox.pid });
     try {
       const timeoutMs = (job.opts as { timeoutMs?: number }).timeoutMs ?? task.defaults.timeoutMs;
-      const output = await sandbox.run({
+      const result = (await sandbox.run({
         task: job.name,
         input,
         jobId,
@@ -110,11 +104,11 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
         killGraceMs: limits.killGraceMs,
         ...(timeoutMs !== undefined && { timeoutMs }),
         ...(limits.maxRssMb !== undefined && { maxRssMb: limits.maxRssMb }),
-      });
+      })) as RunResult;
       await progress.flush();
       ctx.counts.done++;
       log.debug({ event: 'job:done', durationMs: elapsed(), sandboxPid: sandbox.pid });
-      return output;
+      return result;
     } catch (error) {
       await progress.flush();
       let failure = error instanceof AttemptFailure ? error.serialized : { ...serializeError(error), reason: 'error' as const };
@@ -142,10 +136,14 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       pool.release(sandbox);
     }
   };
+  // What a job is comes from its envelope (`jobData.ts`), never from the user's input inside it.
   return async (job, token) => {
-    if (isStepData(job.data)) return steps.run(job, token, (input) => runAttempt(job, token, input));
-    const output = await runAttempt(job, token, job.data);
-    return spawnedTemplate(output) ? steps.spawn(job, token, output) : output;
+    const data = readJobData(job.data);
+    if (!data) return unreadable(ctx, job);
+    if (data.kind === 'step') return steps.run(job, token, data as StepData, (input: EncodedValue) => runAttempt(job, token, { value: input }));
+    const input: RunInput = { value: encodedInput(data)!, ...(data.kind === 'chunk' && { chunk: true }) };
+    const result = await runAttempt(job, token, input);
+    return 'spawn' in result ? steps.spawn(job, token, data, result.spawn) : jobOutput(result.output);
   };
 }
 
@@ -154,6 +152,20 @@ async function requeue(job: Job, token: string, log: Logger, error: SandboxUnava
   await job.moveToWait(token);
   log.warn({ event: 'job:requeued', code: error.code }, `No sandbox can run the task: put back to waiting (${error.message})`);
   throw new WaitingError();
+}
+
+/** A job whose data is not taskpool's envelope (e.g. queued by taskpool 0.1, or by hand): failed for good, never run. */
+async function unreadable(ctx: ProcessorContext, job: Job): Promise<never> {
+  const failure: SerializedError = {
+    name: 'UnsupportedJobDataError',
+    code: 'UNSUPPORTED_JOB_DATA',
+    reason: 'invalid',
+    message: `Job ${job.id} was not run: its data is not a taskpool job envelope ({ v: 1, input }), e.g. it was queued by taskpool 0.1 or by hand; submit it again`,
+  };
+  await writeJobError(ctx.redis, jobKey(ctx.prefix, job.queueName, job.id ?? ''), failure);
+  ctx.counts.failed++;
+  ctx.logger.warn({ event: 'job:fail', jobId: job.id, task: job.name, reason: failure.reason, err: failure }, failure.message);
+  throw toBullError(failure);
 }
 
 /** The error BullMQ records: the remote message and stack; invalid, cancelled and quarantined jobs are never retried. */

@@ -7,6 +7,7 @@ import { AttemptFailure } from './attemptFailure.ts';
 import { classifyExit } from './classifyExit.ts';
 import { forkSandbox, startSandboxThread, type SandboxChannel } from './sandboxChannel.ts';
 import { logSandboxOutput } from './sandboxOutput.ts';
+import type { RunInput } from './runTask.ts';
 import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
 const STDERR_TAIL_BYTES = 8_192;
 /** After a sandbox's IPC channel closes, how long it has to exit before it is taken as unreachable. */
@@ -34,7 +35,7 @@ export interface SandboxOptions {
 /** One task to run in a sandbox. */
 export interface SandboxRequest {
   task: string;
-  input: unknown;
+  input: RunInput;
   jobId: string;
   attempt: number;
   onProgress?: (value: number | object) => void;

@@ -7,7 +7,8 @@ import { TaskModuleError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../jobRecord.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
 import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
-import { CancelBook, listenForCancels } from './cancelListener.ts';
+import { CancelBook } from './cancelBook.ts';
+import { listenForCancels } from './cancelListener.ts';
 import { createJobProcessor } from './jobProcessor.ts';
 import { sandboxHeapLimitMb } from './memoryCap.ts';
 import { SandboxPool } from './sandboxPool.ts';
@@ -116,7 +117,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
   const flows = new FlowProducer({ connection: redis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
-  const cancels = new CancelBook();
+  const cancels = new CancelBook(redis, logger);
+  // Subscribed (and confirmed) before any worker fetches: no cancel published from now on is missed.
+  const cancelListener = await listenForCancels(redis, cancels, logger, { prefix, workerId: id });
   const counts = { done: 0, failed: 0 };
   let requeueOnFailure = false;
   // The RSS cap samples a process: it holds for sandbox processes only (a thread's cap is V8's heap limit).
@@ -182,7 +185,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     });
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  const cancelListener = await listenForCancels(redis, prefix, cancels, logger);
   const heartbeat = startHeartbeat(redis, prefix, started, { id, queues, concurrency, startedAt, counts }, logger);
   let lastHealthy = started.every((p) => p.health.healthy);
   for (const pool of started) {
