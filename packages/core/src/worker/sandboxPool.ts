@@ -51,17 +51,15 @@ export class SandboxPool {
   }
 
   /**
-   * Starts every process. Resolves once at least one is ready, or once every first start has failed (the pool
-   * is then unhealthy; see {@link health}). Those that fail are retried with backoff in the background
+   * Starts every process. Resolves once every first start has succeeded or failed (if all failed, the pool is
+   * unhealthy; see {@link health}). Those that fail are retried with backoff in the background
    * (logged as `sandbox:start-failed` with the error), so a failing `setup()` neither crashes the worker nor
    * fails tasks in a loop.
    */
   async start(): Promise<void> {
-    let adopted: () => void = () => undefined;
-    const firstReady = new Promise<void>((resolve) => (adopted = () => this.all.size > 0 && resolve()));
-    this.healthListeners.add(adopted);
-    await Promise.race([firstReady, Promise.all(Array.from({ length: this.options.size }, () => this.spawn()))]);
-    this.healthListeners.delete(adopted);
+    // Each first start either adopts its sandbox or fails once (and retries later with backoff), within the
+    // start timeout: so this never waits for ever, and a ready pool lists every sandbox that started.
+    await Promise.all(Array.from({ length: this.options.size }, () => this.spawn()));
     if (this.all.size > 0) this.logger.info({ event: 'pool:ready', size: this.options.size, pids: this.pids });
   }
 
