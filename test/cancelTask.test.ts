@@ -64,7 +64,7 @@ describe('cancel', () => {
   it('leaves a finished task alone, and says so of a missing one', async () => {
     const done = await stack.client.submit(nap, { id: 'done', ms: 1 });
     const value = await done.result({ timeoutMs: 10_000 });
-    expect(await done.cancel()).toBe('finished');
+    expect(await done.cancel()).toBe('completed');
     await expect(done.result()).resolves.toEqual(value);
     expect((await done.status())?.state).toBe('completed');
     expect(await stack.client.handle(nap, '00000000-0000-4000-8000-00000000dead').cancel()).toBe('missing');

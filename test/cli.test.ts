@@ -129,7 +129,8 @@ describe('taskpool status, retry, cancel', () => {
 describe('taskpool workers, stats', () => {
   it('lists the live worker', async () => {
     const human = await taskpool(['workers']);
-    expect(human.stdout).toMatch(/^HOST +PID +BUSY/);
+    expect(human.stdout).toMatch(/^HOST +PID +HEALTH +BUSY/);
+    expect(human.stdout).toMatch(/ ok +\d+\/2 /);
     expect(human.stdout).toContain(String(stack.workers[0]!.pid));
     const json = await taskpool(['workers', '--json']);
     expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ pid: stack.workers[0]!.pid, concurrency: 2 })]);

@@ -39,15 +39,17 @@ describe('map', () => {
     expect(ids).toEqual(['fast', 'slow']);
   });
 
-  it('sends chunkSize 1 as plain jobs and larger chunks as { $chunk } envelopes', async () => {
+  it('sends chunkSize 1 as task jobs and larger chunks as chunk jobs, the kind in the envelope beside the inputs', async () => {
     const tag = 7_000_000 + Math.floor(Math.random() * 1_000_000);
     await stack.client.map(square, [tag], { chunkSize: 1 }).toArray();
     await stack.client.map(square, [tag + 1, tag + 2, tag + 3], { chunkSize: 3 }).toArray();
     const jobs = await queue.getJobs(['completed'], 0, -1);
-    expect(jobs.find((j) => j.data === tag)?.returnvalue).toBe(squarePlusOne(tag));
-    const chunk = jobs.find((j) => (j.data as { $chunk?: number[] }).$chunk?.[0] === tag + 1);
-    expect(chunk?.data).toEqual({ $chunk: [tag + 1, tag + 2, tag + 3] });
-    expect(chunk?.returnvalue).toEqual({ $chunk: [tag + 1, tag + 2, tag + 3].map((x) => ({ ok: true, value: squarePlusOne(x) })) });
+    const single = jobs.find((j) => (j.data as { input?: unknown }).input === tag);
+    expect(single?.data).toEqual({ v: 1, input: tag });
+    expect(single?.returnvalue).toEqual({ v: 1, output: squarePlusOne(tag) });
+    const chunk = jobs.find((j) => (j.data as { input?: number[] }).input?.[0] === tag + 1);
+    expect(chunk?.data).toEqual({ v: 1, kind: 'chunk', input: [tag + 1, tag + 2, tag + 3] });
+    expect(chunk?.returnvalue).toEqual({ v: 1, output: [tag + 1, tag + 2, tag + 3].map((x) => ({ ok: true, value: squarePlusOne(x) })) });
   });
 
   it('fails items on their own: throws at the first failed item by default, yields records with settled', async () => {
@@ -127,7 +129,7 @@ describe('map', () => {
       expect(first.id).toBe('early-0');
       break;
     }
-    const mapJobs = async () => (await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'], 0, -1)).filter((j) => (j.data as { id?: string }).id?.startsWith('early-'));
+    const mapJobs = async () => (await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'], 0, -1)).filter((j) => (j.data as { input?: { id?: string } }).input?.id?.startsWith('early-'));
     // Those that had not started are removed at once.
     const left = await mapJobs();
     expect(left.length).toBeLessThanOrEqual(3);
@@ -137,7 +139,7 @@ describe('map', () => {
     const cancelled = ended.filter((j) => j.failedReason?.includes('cancelled'));
     // early-1 had been running for 300 ms: aborted. (One that started in the very instant of the cancel may,
     // in the worker, be missed and finish instead: a known worker race, not the client's.)
-    expect(cancelled.map((j) => (j.data as { id: string }).id)).toContain('early-1');
+    expect(cancelled.map((j) => (j.data as { input: { id: string } }).input.id)).toContain('early-1');
     expect(ended.every((j) => j.finishedOn !== undefined)).toBe(true);
     await expect(stack.client.handle(nap, cancelled[0]!.id!).result()).rejects.toBeInstanceOf(CancelledError);
   });

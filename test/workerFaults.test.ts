@@ -75,7 +75,9 @@ describe('a failing setup()', () => {
     const delays = failures.map((line) => Number(line.retryInMs));
     expect(delays).toEqual([...delays].sort((x, y) => x - y));
     expect(failures.length).toBeLessThanOrEqual(4);
-    expect(worker.lines.some((line) => line.event === 'worker:ready')).toBe(false);
+    // The worker serves nothing: it says it is unhealthy (the registry test of sandboxStartFailures.test.ts).
+    expect(worker.lines.some((line) => line.event === 'pool:ready')).toBe(false);
+    expect(worker.lines.filter((line) => line.event === 'worker:ready').every((line) => line.healthy === false)).toBe(true);
     expect(isAlive(worker.pid)).toBe(true);
   });
 });

@@ -73,6 +73,6 @@ describe('asCompleted and wait keep the handles’ types', () => {
   it('onDone and settled give an Outcome of the output', () => {
     handle.onDone((outcome) => expectTypeOf(outcome).toEqualTypeOf<Outcome<SumOut>>());
     expectTypeOf(handle.settled()).resolves.toEqualTypeOf<Outcome<SumOut>>();
-    expectTypeOf(handle.cancel()).resolves.toEqualTypeOf<'removed' | 'signalled' | 'finished' | 'missing'>();
+    expectTypeOf(handle.cancel()).resolves.toEqualTypeOf<'removed' | 'signalled' | 'completed' | 'failed' | 'missing'>();
   });
 });

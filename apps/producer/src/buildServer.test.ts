@@ -1,4 +1,4 @@
-import { createLogger, defineTask, type JobView, type TaskpoolAdmin, type TaskpoolClient } from '@taskpool/core';
+import { ConfigError, createLogger, defineTask, type JobView, type TaskpoolAdmin, type TaskpoolClient } from '@taskpool/core';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { buildServer, type BuildServerDeps } from './buildServer.ts';
@@ -171,5 +171,57 @@ describe('GET /v1/jobs/:id', () => {
       },
     });
     await app.close();
+  });
+});
+
+describe('buildServer behind a proxy (trustProxy)', () => {
+  /** A dashboard login with the right token, as the proxy forwards it from `client`. */
+  const login = (client: string, proto = 'https') => ({
+    method: 'POST' as const,
+    url: '/dashboard/login',
+    remoteAddress: '10.0.0.2',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': client, 'x-forwarded-proto': proto },
+    body: new URLSearchParams({ token: TOKEN, next: '/dashboard' }).toString(),
+  });
+  const cookieOf = (res: { headers: Record<string, unknown> }): string => String(res.headers['set-cookie']);
+
+  it('trusting the proxy: the session cookie is Secure behind TLS, and the login limit counts each client apart', async () => {
+    const app = build({}, { trustProxy: ['10.0.0.0/8'], loginAttemptsPerMinute: 2 });
+    const first = await app.inject(login('203.0.113.7'));
+    expect(first.statusCode).toBe(303);
+    expect(cookieOf(first)).toMatch(/; Secure/);
+    expect((await app.inject(login('203.0.113.7'))).statusCode).toBe(303);
+    expect((await app.inject(login('203.0.113.7'))).statusCode).toBe(429);
+    // Another client behind the same proxy has its own allowance.
+    const other = await app.inject(login('198.51.100.9'));
+    expect(other.statusCode).toBe(303);
+    // Plain HTTP to the proxy: no Secure flag (the browser would drop the cookie).
+    expect(cookieOf(await app.inject(login('192.0.2.1', 'http')))).not.toMatch(/Secure/);
+    await app.close();
+  });
+
+  it('not trusting it (the default): forwarded headers are ignored, so every client counts as the proxy', async () => {
+    const app = build({}, { loginAttemptsPerMinute: 2 });
+    const first = await app.inject(login('203.0.113.7'));
+    expect(first.statusCode).toBe(303);
+    expect(cookieOf(first)).not.toMatch(/Secure/);
+    expect((await app.inject(login('198.51.100.9'))).statusCode).toBe(303);
+    expect((await app.inject(login('192.0.2.1'))).statusCode).toBe(429);
+    await app.close();
+  });
+
+  it('does not trust forwarded headers from an address outside the trusted list', async () => {
+    const app = build({}, { trustProxy: ['10.0.0.0/8'], loginAttemptsPerMinute: 1 });
+    const spoofed = { ...login('203.0.113.7'), remoteAddress: '192.0.2.50' };
+    expect(cookieOf(await app.inject(spoofed))).not.toMatch(/Secure/);
+    expect((await app.inject({ ...spoofed, headers: { ...spoofed.headers, 'x-forwarded-for': '198.51.100.9' } })).statusCode).toBe(429);
+    await app.close();
+  });
+});
+
+describe('buildServer tokens', () => {
+  it('refuses to build with a token shorter than 16 characters', () => {
+    expect(() => build({}, { tokens: [TOKEN, 'short-token'] })).toThrow(ConfigError);
+    expect(() => build({}, { tokens: ['fifteen-chars-x'] })).toThrow(/16 characters/);
   });
 });

@@ -1,8 +1,9 @@
 import type { AnyTask, Logger, TaskpoolAdmin, TaskpoolClient } from '@taskpool/core';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { assertStrongTokens } from './auth/apiTokens.ts';
 import { registerAuth } from './auth/authHook.ts';
 import { registerDashboard } from './dashboard/registerDashboard.ts';
-import { DEFAULT_BODY_LIMIT_BYTES } from './env.ts';
+import { DEFAULT_BODY_LIMIT_BYTES, type TrustProxy } from './env.ts';
 import { toHttpError, type HttpErrorBody } from './httpError.ts';
 import { createProducerMetrics, type ProducerMetrics } from './metrics/producerMetrics.ts';
 import { guardedBy, type RedisHealth } from './redisHealth.ts';
@@ -35,6 +36,12 @@ export interface BuildServerDeps {
   maxWaitMs?: number;
   /** Dashboard login attempts per client IP and minute; more get 429 `RATE_LIMITED`. Default: 10. */
   loginAttemptsPerMinute?: number;
+  /**
+   * Fastify's `trustProxy` (`TASKPOOL_TRUST_PROXY`): which proxies' `X-Forwarded-*` headers give the client's
+   * address (`request.ip`, which the login limit counts) and protocol (`https` makes the session cookie
+   * `Secure`). Default: `false` (the socket's peer is the client).
+   */
+  trustProxy?: TrustProxy;
 }
 
 /**
@@ -46,6 +53,8 @@ export interface BuildServerDeps {
  */
 export function buildServer(deps: BuildServerDeps): FastifyInstance {
   if (deps.tokens.length === 0) throw new Error('buildServer needs at least one API token');
+  // Short tokens are refused here too, not only by the env schema: a ConfigError before anything listens.
+  assertStrongTokens(deps.tokens);
   const { redis } = deps;
   const redisTimeoutMs = deps.redisTimeoutMs ?? 5_000;
   // Typed as Fastify's logger interface, so the app is a plain `FastifyInstance` (pino's Logger fits it).
@@ -53,8 +62,14 @@ export function buildServer(deps: BuildServerDeps): FastifyInstance {
   const app = fastify({
     loggerInstance,
     bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    trustProxy: deps.trustProxy ?? false,
     // One `http:request` line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    // A body is user data: JSON.parse makes `__proto__` and `constructor` plain own keys, which no code here
+    // merges naively (inputs are pruned with defineProperty and parsed by zod, which drops `__proto__` itself).
+    // So a `__proto__` key is removed, as zod would, rather than failing the request; `constructor` stays data.
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'ignore',
   });
   // JSON only: a text/plain body is refused (400) rather than handed to a task's schema as a string.
   app.removeContentTypeParser('text/plain');

@@ -10,7 +10,7 @@ import { createRedisHealth, guardedBy } from './redisHealth.ts';
 const USAGE = `Usage: taskpool-producer --tasks <module> [--port N] [--host H] [--prefix P]
 Env: TASKPOOL_API_TOKENS (required: comma-separated bearer tokens), REDIS_URL, TASKPOOL_TASKS,
      TASKPOOL_PORT (3000; 0 picks a free port), TASKPOOL_HOST (127.0.0.1), TASKPOOL_PREFIX,
-     TASKPOOL_BODY_LIMIT_BYTES (1 MiB), LOG_LEVEL, LOG_FORMAT (see .env.example)`;
+     TASKPOOL_BODY_LIMIT_BYTES (1 MiB), TASKPOOL_TRUST_PROXY (false), LOG_LEVEL, LOG_FORMAT (see .env.example)`;
 
 /** How long startup waits for Redis before listening anyway (requests get 503 until Redis answers). */
 const REDIS_STARTUP_WAIT_MS = 5_000;
@@ -18,8 +18,6 @@ const REDIS_STARTUP_WAIT_MS = 5_000;
 const CLOSE_TIMEOUT_MS = 5_000;
 /** How long a request (or a metrics scrape) waits on Redis before it gets 503. */
 const REDIS_TIMEOUT_MS = 5_000;
-/** Tokens shorter than this are accepted with a warning: guessable. */
-const WEAK_TOKEN_LENGTH = 16;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -47,9 +45,6 @@ async function main(): Promise<void> {
     throw new ConfigError(`No API token: set TASKPOOL_API_TOKENS (e.g. to the output of \`openssl rand -hex 24\`).\n${USAGE}`);
   }
   const logger = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT, base: { service: 'producer' } });
-  if (tokens.some((token) => token.length < WEAK_TOKEN_LENGTH)) {
-    logger.warn({ event: 'producer:weak-token' }, `An API token is shorter than ${WEAK_TOKEN_LENGTH} characters: easy to guess`);
-  }
 
   const { tasks } = await loadTaskModule(env.TASKPOOL_TASKS);
   // Every queue the module names, so `GET /v1/jobs/:id` finds jobs sent before this process started.
@@ -67,7 +62,7 @@ async function main(): Promise<void> {
     // The per-minute statistics in Redis are the workers' (they count each outcome once as they record it).
     onFinished: (job) => metrics.record(job),
   });
-  const app = buildServer({ tasks, client, admin, redis, logger, tokens, metrics, bodyLimitBytes: env.TASKPOOL_BODY_LIMIT_BYTES, redisTimeoutMs: REDIS_TIMEOUT_MS });
+  const app = buildServer({ tasks, client, admin, redis, logger, tokens, metrics, bodyLimitBytes: env.TASKPOOL_BODY_LIMIT_BYTES, redisTimeoutMs: REDIS_TIMEOUT_MS, trustProxy: env.TASKPOOL_TRUST_PROXY });
 
   // Serve even if Redis is away (health says 503, so does every request that needs it), but not before a
   // short wait, so a producer started beside its Redis does not turn away its first requests.

@@ -1,33 +1,7 @@
 import type { z } from 'zod';
+import type { TaskContract, TaskDefaults } from './taskContract.ts';
 import type { Spawn } from './workflow/spawn.ts';
 import { signature, type Bound, type StepOptions, type Workflow } from './workflow/workflow.ts';
-
-/** How a task runs and retries unless a submit overrides it. */
-export interface TaskDefaults {
-  /** Total attempts, the first included. Default: 1 (no retry). */
-  attempts?: number;
-  /** Wait between attempts. Default: exponential from 1000 ms. */
-  backoff?: { type: 'fixed' | 'exponential'; delayMs: number };
-  /** The queue the task's jobs go to; a worker serves a list of queues. Default: `'default'`. */
-  queue?: string;
-  /** Priority, 1 is highest (BullMQ's rule). Default: none (FIFO). */
-  priority?: number;
-  /**
-   * Hard time limit of one attempt, in ms: the handler's `signal` fires, then after the worker's kill grace
-   * the process running it is SIGKILLed. Default: none.
-   */
-  timeoutMs?: number;
-  /**
-   * Where the handler runs: `process` (a sandbox process: hard timeouts, kills and memory caps hold fully),
-   * `thread` (a worker thread: timeouts and cancels terminate the thread, the heap cap is V8's; but
-   * `process.abort()` or a native crash takes the whole worker down), or `inline` (the worker's own event
-   * loop, for I/O-bound tasks; timeouts and cancels only fire the signal). All tasks of one queue share one
-   * isolation. Default: `process`.
-   */
-  isolation?: Isolation;
-  /** At most `max` jobs of this task's queue start per `durationMs`, across all workers (BullMQ's limiter, per queue). */
-  rateLimit?: { max: number; durationMs: number };
-}
 
 /** What a handler gets besides its input. */
 export interface TaskContext {
@@ -52,12 +26,7 @@ export interface TaskContext {
 export type HandlerResult<Out> = Out | Spawn<Out> | Promise<Out | Spawn<Out>>;
 
 /** A task: its name, its contract (zod input and output), its defaults and its handler. */
-export interface TaskDefinition<In extends z.ZodType = z.ZodType, Out extends z.ZodType = z.ZodType> {
-  readonly kind: 'taskpool.task';
-  readonly name: string;
-  readonly input: In;
-  readonly output: Out;
-  readonly defaults: Readonly<TaskDefaults>;
+export interface TaskDefinition<In extends z.ZodType = z.ZodType, Out extends z.ZodType = z.ZodType> extends TaskContract<In, Out> {
   /** The handler; runs in a sandbox process. Declared as a method so every task fits `AnyTask`. */
   run(input: z.output<In>, ctx: TaskContext): HandlerResult<z.input<Out>>;
   /** A signature: this task with its input, as a workflow step (`chain`, `group`, `chord`, `client.run`). Nothing is sent. */
@@ -108,18 +77,4 @@ export function isTask(value: unknown): value is AnyTask {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'taskpool.task';
 }
 
-/** The queue a task's jobs go to. */
-export function queueOf(task: Pick<AnyTask, 'defaults'>): string {
-  return task.defaults.queue ?? DEFAULT_QUEUE;
-}
-
-/** Where a task's handler runs: see {@link TaskDefaults.isolation}. */
-export type Isolation = 'process' | 'thread' | 'inline';
-
-/** Where a task's handler runs. */
-export function isolationOf(task: Pick<AnyTask, 'defaults'>): Isolation {
-  return task.defaults.isolation ?? 'process';
-}
-
-/** The queue used when a task names none. */
-export const DEFAULT_QUEUE = 'default';
+export { DEFAULT_QUEUE, isolationOf, queueOf, type Isolation, type TaskContract, type TaskDefaults } from './taskContract.ts';

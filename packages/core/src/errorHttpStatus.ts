@@ -21,4 +21,5 @@ export const errorHttpStatus: Readonly<Record<TaskpoolErrorCode, number>> = Obje
   TASK_TIMEOUT: 504,
   REDIS_UNAVAILABLE: 503,
   CLIENT_CLOSED: 503,
+  SANDBOX_UNAVAILABLE: 503,
 });

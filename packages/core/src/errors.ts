@@ -20,6 +20,7 @@ export type TaskpoolErrorCode =
   | 'CANCELLED'
   | 'INVALID_WORKFLOW'
   | 'CLIENT_CLOSED'
+  | 'SANDBOX_UNAVAILABLE'
   | 'RATE_LIMITED';
 
 /** The base of every error taskpool throws: a stable `code`, `name` set, `cause` kept. */
@@ -153,6 +154,22 @@ export class SandboxCrashError extends RemoteTaskError {
   }
 }
 
+/**
+ * A value is bigger than the most one job may store (`maxJobBytes` of the client, the producer's body limit):
+ * nothing was written to Redis. Code `PAYLOAD_TOO_LARGE` (HTTP 413).
+ */
+export class PayloadTooLargeError extends TaskpoolError {
+  override name = 'PayloadTooLargeError';
+  constructor(
+    /** What was too large, e.g. `'input of task math.sum'`. */
+    readonly what: string,
+    readonly bytes: number,
+    readonly limitBytes: number,
+  ) {
+    super('PAYLOAD_TOO_LARGE', `The ${what} takes ${bytes} bytes stored, more than the limit of ${limitBytes}`);
+  }
+}
+
 /** The same idempotency key was used again with a different input (HTTP 409); nothing was enqueued. */
 export class IdempotencyConflictError extends TaskpoolError {
   override name = 'IdempotencyConflictError';
@@ -166,6 +183,17 @@ export class ClientClosedError extends TaskpoolError {
   override name = 'ClientClosedError';
   constructor() {
     super('CLIENT_CLOSED', 'The client was closed before the job finished (the job goes on)');
+  }
+}
+
+/**
+ * A worker has no sandbox to run a job in, and none can start (every start fails: a fork the OS refuses,
+ * a task module whose `setup()` throws). The job is put back to waiting, not failed.
+ */
+export class SandboxUnavailableError extends TaskpoolError {
+  override name = 'SandboxUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SANDBOX_UNAVAILABLE', message, options);
   }
 }
 

@@ -1,18 +1,48 @@
 import type { z } from 'zod';
-import type { AnyTask } from './defineTask.ts';
+import type { TaskContract } from './taskContract.ts';
 import { ValidationError, type ValidationIssue } from './errors.ts';
+import { pruneToSchema } from './pruneToSchema.ts';
+import { encodeValue, type EncodedValue } from './valueCodec.ts';
+
+/**
+ * Where a task's values are parsed, each exactly once on each side (see docs/architecture.md):
+ * - an input is checked where it enters (client, HTTP) by {@link prepareInput}, which stores it untransformed,
+ *   pruned to what the schema keeps; the sandbox parses it (transforms included) for the handler;
+ * - an output is parsed (transformed) once, in the sandbox, by {@link parseTaskOutput}, and stored encoded, so
+ *   the caller decodes it (a `Date` stays a `Date`) without parsing it again.
+ */
 
 /** Parses a task's input with its zod schema; throws {@link ValidationError} `INVALID_INPUT` with every issue. */
-export function parseTaskInput(task: AnyTask, input: unknown): unknown {
+export function parseTaskInput(task: TaskContract, input: unknown): unknown {
   return parseWith(task, 'INVALID_INPUT', task.input, input);
 }
 
 /** Parses a handler's return with the task's output schema; throws {@link ValidationError} `INVALID_OUTPUT`. */
-export function parseTaskOutput(task: AnyTask, output: unknown): unknown {
+export function parseTaskOutput(task: TaskContract, output: unknown): unknown {
   return parseWith(task, 'INVALID_OUTPUT', task.output, output);
 }
 
-function parseWith(task: AnyTask, code: 'INVALID_INPUT' | 'INVALID_OUTPUT', schema: z.ZodType, value: unknown): unknown {
+/** An input checked by {@link checkInput}: what to store (not yet encoded), or the schema's issues. */
+export type CheckedInput = { ok: true; value: unknown } | { ok: false; issues: ValidationIssue[] };
+
+/**
+ * Checks an input against the task's schema and gives what to store: the input as given (untransformed, so
+ * the sandbox's parse applies the transforms once), without what the schema would strip.
+ */
+export function checkInput(task: TaskContract, input: unknown): CheckedInput {
+  const parsed = task.input.safeParse(input);
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
+  return { ok: true, value: pruneToSchema(task.input, input) };
+}
+
+/** {@link checkInput}, encoded for a job; throws {@link ValidationError} `INVALID_INPUT` for an invalid input. */
+export function prepareInput(task: TaskContract, input: unknown): EncodedValue {
+  const checked = checkInput(task, input);
+  if (!checked.ok) throw new ValidationError('INVALID_INPUT', task.name, checked.issues);
+  return encodeValue(checked.value);
+}
+
+function parseWith(task: TaskContract, code: 'INVALID_INPUT' | 'INVALID_OUTPUT', schema: z.ZodType, value: unknown): unknown {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   throw new ValidationError(code, task.name, toIssues(parsed.error));

@@ -7,6 +7,8 @@ export type FailureReason =
   | 'invalid'
   | 'exit'
   | 'signal'
+  /** The sandbox got a SIGKILL the worker did not send (the kernel's OOM killer, an operator). */
+  | 'killed'
   | 'oom'
   | 'timeout'
   | 'stalled'

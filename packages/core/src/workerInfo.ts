@@ -26,6 +26,14 @@ export interface WorkerInfo {
   heartbeatAt: number;
   rssMb: number;
   sandboxes: SandboxInfo[];
+  /**
+   * False while the worker cannot run its tasks: no sandbox is alive and none can start (a fork the OS
+   * refuses, a `setup()` that throws). It fetches no job then, and gives back any it held. Missing from
+   * workers that predate it: read as true.
+   */
+  healthy?: boolean;
+  /** Why it is unhealthy (the latest start failure), while it is. */
+  unhealthyReason?: string;
 }
 
 /** How often workers write their heartbeat; a worker missing 3 is gone. */

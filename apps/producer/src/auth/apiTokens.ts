@@ -1,4 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { ConfigError } from '@taskpool/core';
+
+/** The shortest API token accepted: a shorter one is guessable, and the producer refuses to start with it. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/** Throws {@link ConfigError} unless every token has at least {@link MIN_TOKEN_LENGTH} characters (the token is not shown). */
+export function assertStrongTokens(tokens: readonly string[]): void {
+  const weak = tokens.findIndex((token) => token.length < MIN_TOKEN_LENGTH);
+  if (weak !== -1) {
+    throw new ConfigError(`API token #${weak + 1} is shorter than ${MIN_TOKEN_LENGTH} characters: easy to guess (e.g. use \`openssl rand -hex 24\`)`);
+  }
+}
 
 /** Checks bearer tokens against the configured ones. */
 export interface TokenCheck {

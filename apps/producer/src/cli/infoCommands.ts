@@ -18,6 +18,7 @@ export const workers: Command = async (ctx) => {
   const rows = list.map((w) => [
     w.host,
     w.pid,
+    w.healthy === false ? 'UNHEALTHY' : 'ok',
     `${w.busy}/${w.concurrency}`,
     `${Math.round(w.rssMb + w.sandboxes.reduce((sum, s) => sum + s.rssMb, 0))} MB`,
     `${Math.round(w.sandboxes.reduce((sum, s) => sum + s.cpuPercent, 0))} %`,
@@ -26,7 +27,7 @@ export const workers: Command = async (ctx) => {
     `${Math.round((now - w.heartbeatAt) / 1000)} s ago`,
     w.queues.join(','),
   ]);
-  ctx.out(table(['HOST', 'PID', 'BUSY', 'RSS', 'CPU', 'DONE', 'FAILED', 'HEARTBEAT', 'QUEUES'], rows));
+  ctx.out(table(['HOST', 'PID', 'HEALTH', 'BUSY', 'RSS', 'CPU', 'DONE', 'FAILED', 'HEARTBEAT', 'QUEUES'], rows));
   return 0;
 };
 

@@ -1,5 +1,6 @@
 import type { WorkerInfo } from '@taskpool/core';
 import type { OverviewStats, TaskOverview } from '../overviewStats.ts';
+import { describeFailureReason } from './failureReason.ts';
 import { formatAgo, formatDuration } from './format.ts';
 import { html, type SafeHtml } from './html.ts';
 import { sparkline } from './sparkline.ts';
@@ -16,8 +17,10 @@ function workersSection(workers: WorkerInfo[], now: number): SafeHtml {
   const rows = workers.map((w) => {
     const rss = w.rssMb + w.sandboxes.reduce((sum, s) => sum + s.rssMb, 0);
     const cpu = w.sandboxes.reduce((sum, s) => sum + s.cpuPercent, 0);
-    return html`<tr data-worker="${w.id}">
+    const healthy = w.healthy !== false;
+    return html`<tr data-worker="${w.id}" data-healthy="${String(healthy)}">
   <td>${w.host}</td><td class="num">${w.pid}</td>
+  <td>${healthy ? html`<span class="badge health-ok">healthy</span>` : html`<span class="badge reason-unhealthy" title="${w.unhealthyReason ?? ''}">unhealthy</span> <span class="message">${w.unhealthyReason ?? ''}</span>`}</td>
   <td class="num"><span class="busy">${w.busy}</span> / ${w.concurrency}</td>
   <td class="num">${Math.round(rss)} MB</td><td class="num">${Math.round(cpu)} %</td>
   <td class="num">${w.tasksDone} / ${w.tasksFailed}</td>
@@ -30,7 +33,7 @@ ${
   workers.length === 0
     ? html`<p class="muted">No live worker. Start one with <code>taskpool-worker --tasks &lt;module&gt;</code>.</p>`
     : html`<table>
-<thead><tr><th>Host</th><th class="num">PID</th><th class="num">Busy / sandboxes</th><th class="num">RSS</th><th class="num">CPU</th><th class="num">Done / failed</th><th>Queues</th><th>Last heartbeat</th></tr></thead>
+<thead><tr><th>Host</th><th class="num">PID</th><th>Health</th><th class="num">Busy / sandboxes</th><th class="num">RSS</th><th class="num">CPU</th><th class="num">Done / failed</th><th>Queues</th><th>Last heartbeat</th></tr></thead>
 <tbody>${rows}</tbody>
 </table>`
 }
@@ -65,7 +68,8 @@ function failuresSection(tasks: TaskOverview[]): SafeHtml {
   const rows = tasks.flatMap((t) =>
     t.failures.map(
       (f) => html`<tr>
-  <td><code>${t.name}</code></td><td><span class="badge reason-${f.reason}">${f.reason}</span></td><td class="num">${f.count}</td>
+  <td><code>${t.name}</code></td><td><span class="badge reason-${f.reason}" title="${describeFailureReason(f.reason)}">${f.reason}</span></td>
+  <td class="muted">${describeFailureReason(f.reason)}</td><td class="num">${f.count}</td>
   <td class="message">${f.message}</td>
   <td><button type="button" class="link" data-action="show-failed" data-task="${t.name}">Show</button></td>
 </tr>`,
@@ -77,7 +81,7 @@ ${
   rows.length === 0
     ? html`<p class="muted">No failed job is kept.</p>`
     : html`<table>
-<thead><tr><th>Task</th><th>Reason</th><th class="num">Jobs</th><th>Latest message</th><th></th></tr></thead>
+<thead><tr><th>Task</th><th>Reason</th><th>What happened</th><th class="num">Jobs</th><th>Latest message</th><th></th></tr></thead>
 <tbody>${rows}</tbody>
 </table>`
 }

@@ -1,10 +1,7 @@
-import { toIssues, ValidationError, type AnyTask, type ValidationIssue } from '@taskpool/core';
+import { ValidationError, type InputIssues } from '@taskpool/core';
 
 /** The problems of one input of a batch. */
-export interface BatchItemIssues {
-  index: number;
-  issues: ValidationIssue[];
-}
+export type BatchItemIssues = InputIssues;
 
 /**
  * Some inputs of a batch are invalid: the whole batch is refused (400 `INVALID_INPUT`). `issues` lists every
@@ -22,14 +19,4 @@ export class BatchValidationError extends ValidationError {
       items.flatMap(({ index, issues }) => issues.map((issue) => ({ ...issue, path: ['inputs', index, ...issue.path] }))),
     );
   }
-}
-
-/** Parses every input with the task's schema; throws one {@link BatchValidationError} naming every bad one. */
-export function parseBatch(task: AnyTask, inputs: readonly unknown[]): void {
-  const items: BatchItemIssues[] = [];
-  inputs.forEach((input, index) => {
-    const parsed = task.input.safeParse(input);
-    if (!parsed.success) items.push({ index, issues: toIssues(parsed.error) });
-  });
-  if (items.length > 0) throw new BatchValidationError(task.name, items);
 }

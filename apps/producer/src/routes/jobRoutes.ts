@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { toJobResponse } from '../jobResponse.ts';
 import { parseRequest } from './parseRequest.ts';
 import type { RouteContext } from './routeContext.ts';
+import { untilClosed } from './untilClosed.ts';
 
 /** `GET /v1/jobs` query: every criterion given must match. */
 export const jobSearchSchema = z.object({
@@ -67,16 +68,7 @@ function isFinished(view: JobView): boolean {
 async function waitForEnd(ctx: RouteContext, view: JobView, timeoutMs: number): Promise<void> {
   const task = ctx.tasks.get(view.task);
   if (!task || ctx.closing.aborted) return;
-  let onClose: (() => void) | undefined;
-  const closed = new Promise<void>((resolve) => {
-    onClose = resolve;
-    ctx.closing.addEventListener('abort', onClose, { once: true });
-  });
-  try {
-    await Promise.race([ctx.client.handle(task, view.id).result({ timeoutMs }).catch(() => undefined), closed]);
-  } finally {
-    ctx.closing.removeEventListener('abort', onClose!);
-  }
+  await untilClosed(ctx.closing, ctx.client.handle(task, view.id).result({ timeoutMs }));
 }
 
 /** A search form sends empty fields for "any". */

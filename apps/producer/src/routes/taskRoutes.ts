@@ -1,8 +1,8 @@
-import { idempotentJobId, parseTaskInput, queueOf, UnknownTaskError, type AnyTask } from '@taskpool/core';
+import { checkInputs, queueOf, UnknownTaskError, ValidationError, type AnyTask, type CheckedInputs } from '@taskpool/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { taskCatalogue } from '../taskCatalogue.ts';
-import { parseBatch } from './batchValidation.ts';
+import { BatchValidationError } from './batchValidation.ts';
 import { parseRequest } from './parseRequest.ts';
 import type { RouteContext } from './routeContext.ts';
 
@@ -35,25 +35,21 @@ export function taskRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post<{ Params: { name: string }; Body: unknown }>('/v1/tasks/:name', async (request, reply) => {
     const task = taskOf(request.params.name);
     const key = idempotencyKeyOf(request.headers['idempotency-key']);
-    // Parsed here too (the client parses again), so a bad input is a 400 even while Redis is away.
-    parseTaskInput(task, request.body);
-    if (key === undefined) {
-      const handle = await ctx.viaRedis(() => ctx.client.submit(task, request.body));
-      return accepted(reply, handle.id).send({ id: handle.id });
-    }
-    // `replayed` tells the caller an earlier request made the job; the client's submit decides which one did.
-    const replayed = await ctx.viaRedis(() => jobExists(ctx, task, key));
-    const handle = await ctx.viaRedis(() => ctx.client.submit(task, request.body, { idempotencyKey: key }));
-    return accepted(reply, handle.id).send({ id: handle.id, replayed });
+    // Checked (once) before Redis is touched, so a bad input is a 400 even while Redis is away.
+    const checked = checkInputs(task, [request.body]);
+    if (!checked.ok) throw new ValidationError('INVALID_INPUT', task.name, checked.items[0]!.issues);
+    const [job] = await ctx.viaRedis(() => ctx.admin.submitBatch(checked.inputs, key === undefined ? undefined : [key]));
+    // `replayed` tells the caller an earlier request with the same key made the job.
+    return accepted(reply, job!.id).send(key === undefined ? { id: job!.id } : { id: job!.id, replayed: job!.replayed });
   });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/v1/tasks/:name/batch', async (request, reply) => {
     const task = taskOf(request.params.name);
     const key = idempotencyKeyOf(request.headers['idempotency-key']);
     const { inputs } = parseRequest(batchBodySchema, request.body, 'body');
-    parseBatch(task, inputs);
+    const checked: CheckedInputs = checkedBatch(task, inputs);
     const keys = key === undefined ? undefined : inputs.map((_, i) => `${key}#${i}`);
-    const jobs = await ctx.viaRedis(() => ctx.admin.submitBatch(task, inputs, keys));
+    const jobs = await ctx.viaRedis(() => ctx.admin.submitBatch(checked, keys));
     return reply.code(202).send({ ids: jobs.map((job) => job.id), replayed: jobs.some((job) => job.replayed) });
   });
 
@@ -64,8 +60,11 @@ export function taskRoutes(app: FastifyInstance, ctx: RouteContext): void {
   });
 }
 
-async function jobExists(ctx: RouteContext, task: AnyTask, key: string): Promise<boolean> {
-  return (await ctx.admin.redis.exists(ctx.admin.queue(queueOf(task)).toKey(idempotentJobId(task.name, key)))) === 1;
+/** Every input checked by the task's schema; one {@link BatchValidationError} naming every bad one. */
+function checkedBatch(task: AnyTask, inputs: readonly unknown[]): CheckedInputs {
+  const checked = checkInputs(task, inputs);
+  if (!checked.ok) throw new BatchValidationError(task.name, checked.items);
+  return checked.inputs;
 }
 
 function accepted(reply: FastifyReply, id: string): FastifyReply {

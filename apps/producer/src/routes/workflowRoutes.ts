@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { withoutStacks, type JobResponseError } from '../jobResponse.ts';
 import { parseRequest } from './parseRequest.ts';
 import type { RouteContext } from './routeContext.ts';
+import { untilClosed } from './untilClosed.ts';
 
 const waitSchema = z.object({ waitMs: z.coerce.number().int().min(0).optional() });
 
@@ -38,10 +39,7 @@ export function workflowRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get<{ Params: { id: string } }>('/v1/workflows/:id', async (request) => {
     const { waitMs } = parseRequest(waitSchema, request.query, 'query');
     const handle = await handleOf(request.params.id);
-    if (waitMs && !ctx.closing.aborted) {
-      const closed = new Promise<void>((resolve) => ctx.closing.addEventListener('abort', () => resolve(), { once: true }));
-      await Promise.race([handle.settled({ timeoutMs: Math.min(waitMs, ctx.maxWaitMs) }).catch(() => undefined), closed]);
-    }
+    if (waitMs) await untilClosed(ctx.closing, handle.settled({ timeoutMs: Math.min(waitMs, ctx.maxWaitMs) }));
     const status = await ctx.viaRedis(() => handle.status());
     const body: { id: string; state: string; result?: unknown; error?: JobResponseError; root: StepResponse } = {
       id: status.id,

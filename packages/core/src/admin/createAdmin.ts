@@ -8,13 +8,14 @@ import type { WorkerInfo } from '../workerInfo.ts';
 import { cancelTask } from '../client/cancelTask.ts';
 import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
 import { queueCache } from '../client/queueCache.ts';
-import type { AnyTask } from '../defineTask.ts';
 import { JobConflictError } from './jobConflictError.ts';
 import { countJobsByTask, type QueueTaskCounts } from './countJobsByTask.ts';
 import { listWorkers } from './listWorkers.ts';
 import { retryFailedJobs, retryJob } from './retryJob.ts';
 import { searchJobs, type JobQuery, type JobSummary } from '../store/searchJobs.ts';
 import { submitBatch, type BatchJob } from './submitBatch.ts';
+import type { CheckedInputs } from '../checkedInputs.ts';
+import { DEFAULT_MAX_JOB_BYTES } from '../jobData.ts';
 
 /** Options of {@link createAdmin}. */
 export interface AdminOptions {
@@ -26,6 +27,8 @@ export interface AdminOptions {
   queues?: string[];
   /** How long finished jobs are kept, as the client's option of that name. Default: completed 24 h, failed 7 days. */
   keep?: { completedSeconds?: number; failedSeconds?: number };
+  /** The most one job's data may take in Redis, as the client's option of that name. Default: 1 MiB. */
+  maxJobBytes?: number;
 }
 
 /** What {@link TaskpoolAdmin.cancelJob} did: `removed` a job that had not started, or `signalled` the worker running it. */
@@ -65,10 +68,10 @@ export interface TaskpoolAdmin {
    */
   cancelJob(jobId: string): Promise<CancelOutcome | undefined>;
   /**
-   * Enqueues validated inputs of a task in one round trip, with the client's job options and idempotent ids
-   * (see `submitBatch.ts`). @throws IdempotencyConflictError
+   * Enqueues inputs that `checkInputs(task, inputs)` checked, in one round trip, with the client's job options
+   * and idempotent ids (see `submitBatch.ts`). @throws IdempotencyConflictError, PayloadTooLargeError
    */
-  submitBatch(task: AnyTask, inputs: readonly unknown[], idempotencyKeys?: readonly string[]): Promise<BatchJob[]>;
+  submitBatch(inputs: CheckedInputs, idempotencyKeys?: readonly string[]): Promise<BatchJob[]>;
   /** Jobs matching a query (by id: that job), across the known queues, newest first per state. */
   searchJobs(query: JobQuery & { id?: string }): Promise<{ jobs: JobSummary[]; truncated: boolean }>;
   /** BullMQ's per-queue counts. */
@@ -88,6 +91,7 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
   const redis = createRedisConnection(options.redisUrl, 'producer');
   const names = [...new Set(options.queues ?? [DEFAULT_QUEUE])].sort();
   const keep: KeepPolicy = keepPolicy(options.keep);
+  const maxJobBytes = options.maxJobBytes ?? DEFAULT_MAX_JOB_BYTES;
   const queue = queueCache(redis, prefix);
   /** The first known queue holding the job, by one EXISTS per queue. */
   const locate = async (jobId: string): Promise<Queue | undefined> => {
@@ -122,13 +126,12 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
       if (!q) return undefined;
       const result = await cancelTask(q, redis, { jobId, prefix, markerTtlSeconds: keep.failedSeconds });
       if (result === 'missing') return undefined;
-      if (result === 'finished') {
-        const state = await q.getJobState(jobId);
-        throw new JobConflictError(jobId, state, `Job ${jobId} has already ${state === 'failed' ? 'failed' : 'completed'}: nothing to cancel`);
+      if (result === 'completed' || result === 'failed') {
+        throw new JobConflictError(jobId, result, `Job ${jobId} has already ${result}: nothing to cancel`);
       }
       return { id: jobId, queue: q.name, outcome: result };
     },
-    submitBatch: (task, inputs, idempotencyKeys) => submitBatch(queue(queueOf(task)), redis, { task, inputs, idempotencyKeys, keep }),
+    submitBatch: (inputs, idempotencyKeys) => submitBatch(queue(queueOf(inputs.task)), redis, { inputs, idempotencyKeys, keep, maxJobBytes }),
     async searchJobs(query) {
       if (query.id !== undefined) {
         const view = await this.getJob(query.id);

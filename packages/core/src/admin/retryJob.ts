@@ -7,8 +7,9 @@ import { JobConflictError } from './jobConflictError.ts';
 
 /**
  * Puts a failed job back to waiting with its full attempt budget (a fix was deployed: the job deserves
- * every attempt again, as Sidekiq's "retry now"). Its last error and any cancel flag are cleared first, so
- * the worker neither shows the old error nor cancels the new run.
+ * every attempt again, as Sidekiq's "retry now"). Its last error, its crash count and any cancel flag are
+ * cleared first, so the old error is not shown, a job quarantined for crashing gets its full crash budget
+ * again, and the worker does not cancel the new run.
  *
  * @throws JobConflictError when the job exists but has not failed.
  * @returns false when the queue holds no such job.

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
+import { CheckedInputs } from '../checkedInputs.ts';
 import { idempotentJobId, jobOptions, type KeepPolicy } from '../client/jobOptions.ts';
-import { queueOf, type AnyTask } from '../defineTask.ts';
+import { sameStoredData } from '../client/sameStoredData.ts';
+import { queueOf } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
+import { assertJobSize, taskJobData } from '../jobData.ts';
 
 /** One job of a batch: its id, and whether an earlier submit with the same idempotency key had created it. */
 export interface BatchJob {
@@ -11,30 +14,36 @@ export interface BatchJob {
   replayed: boolean;
 }
 
-/** What {@link submitBatch} enqueues: inputs already validated, and optionally one idempotency key per input. */
+/** What {@link submitBatch} enqueues: inputs checked by `checkInputs`, and optionally one idempotency key per input. */
 export interface BatchRequest {
-  task: AnyTask;
-  inputs: readonly unknown[];
+  inputs: CheckedInputs;
   idempotencyKeys?: readonly string[] | undefined;
   keep: KeepPolicy;
+  /** The most one job's data may take in Redis. */
+  maxJobBytes: number;
 }
 
 /**
- * Enqueues validated inputs of one task in one round trip (`Queue.addBulk`, a MULTI), with the job options
+ * Enqueues checked inputs of one task in one round trip (`Queue.addBulk`, a MULTI), with the job options
  * and idempotent job ids `client.submit` uses (`client/jobOptions.ts`). With keys, they are checked first: a
  * key already used with a different input throws {@link IdempotencyConflictError} and nothing is added; a
- * key already used with the same input returns the first job (BullMQ ignores an add whose id exists).
+ * key already used with the same input (in any key order) returns the first job (BullMQ ignores an add whose
+ * id exists).
  */
 export async function submitBatch(queue: Queue, redis: RedisClient, request: BatchRequest): Promise<BatchJob[]> {
-  const { task, inputs, idempotencyKeys } = request;
+  const { inputs, idempotencyKeys } = request;
+  const { task } = inputs;
+  if (!CheckedInputs.isFor(inputs, task)) throw new TypeError('submitBatch takes the inputs checkInputs() made');
   if (queue.name !== queueOf(task)) throw new Error(`Task ${task.name} goes to queue ${queueOf(task)}, not ${queue.name}`);
-  const ids = inputs.map((_, i) => (idempotencyKeys ? idempotentJobId(task.name, idempotencyKeys[i]!) : randomUUID()));
+  const data = inputs.values.map(taskJobData);
+  data.forEach((item, i) => assertJobSize(`input ${i} of task ${task.name}`, item, request.maxJobBytes));
+  const ids = data.map((_, i) => (idempotencyKeys ? idempotentJobId(task.name, idempotencyKeys[i]!) : randomUUID()));
   const stored = idempotencyKeys ? await storedData(queue, redis, ids) : ids.map(() => null);
-  stored.forEach((data, i) => {
-    if (data !== null && data !== JSON.stringify(inputs[i])) throw new IdempotencyConflictError(ids[i]!);
+  stored.forEach((text, i) => {
+    if (text !== null && !sameStoredData(text, data[i])) throw new IdempotencyConflictError(ids[i]!);
   });
   const options = jobOptions(task.defaults, {}, request.keep);
-  await queue.addBulk(inputs.map((input, i) => ({ name: task.name, data: input, opts: { ...options, jobId: ids[i]! } })));
+  await queue.addBulk(data.map((item, i) => ({ name: task.name, data: item, opts: { ...options, jobId: ids[i]! } })));
   return ids.map((id, i) => ({ id, replayed: stored[i] !== null }));
 }
 

@@ -5,22 +5,26 @@ import { syncJobCounts } from '../store/taskCounts.ts';
 import { cancelChannel } from '../store/taskpoolKeys.ts';
 
 /**
- * What `handle.cancel()` did: `removed` a job that had not started; `signalled` the worker running it (the
- * job then fails with reason `cancelled`, unless it finishes first); found it `finished` already (nothing
- * done); or found no such job (`missing`).
+ * What `handle.cancel()` did: `removed` a job that had not started (it never runs); `signalled` the worker
+ * running it (the job then fails with reason `cancelled`, unless it finishes first: `result()` says which);
+ * found it `completed` (its result stays, readable) or `failed` already, and did nothing; or found no such
+ * job (`missing`).
  */
-export type CancelResult = 'removed' | 'signalled' | 'finished' | 'missing';
+export type CancelResult = 'removed' | 'signalled' | 'completed' | 'failed' | 'missing';
 
 /**
  * Cancels a job. The flag, the marker and the state check are one Lua step (`store/flagCancel.ts`), so a job
- * cannot finish between the check and the flag; a queued job is then removed with BullMQ's `remove` (which
- * refuses a locked job: one that started meanwhile is signalled instead, and, having seen the flag, is not
- * run). A running job gets `PUBLISH cancelChannel(prefix) {"queue","jobId"}`.
+ * cannot finish between the check and the flag. A queued job is then removed with BullMQ's `remove`, which
+ * refuses a locked job: one fetched meanwhile is signalled instead. Such a job never runs, let alone
+ * completes, because every worker reads the flag of each job it fetches before it runs it (see
+ * `worker/cancelBook.ts`); so the remove can only take a job that did not run, and a completed job is never
+ * removed nor reported cancelled. A running job gets `PUBLISH cancelChannel(prefix) {"queue","jobId"}`, and
+ * its worker also rereads the flag every second, in case the message is lost.
  */
 export async function cancelTask(queue: Queue, redis: RedisClient, options: { jobId: string; prefix: string; markerTtlSeconds: number }): Promise<CancelResult> {
   const { jobId, prefix } = options;
   const { found, task } = await flagCancel(redis, { prefix, queue: queue.name, jobId, markerTtlSeconds: options.markerTtlSeconds });
-  if (found === 'missing' || found === 'finished') return found;
+  if (found === 'missing' || found === 'completed' || found === 'failed') return found;
   if (found === 'queued' && (await queue.remove(jobId)) === 1) {
     await syncJobCounts(redis, prefix, [{ queue: queue.name, jobId, task }]);
     return 'removed';

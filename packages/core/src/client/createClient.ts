@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { FlowJob } from 'bullmq';
 import { DEFAULT_QUEUE, queueOf, type AnyTask, type TaskInput, type TaskOutput } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
+import { assertJobSize, DEFAULT_MAX_JOB_BYTES, taskJobData } from '../jobData.ts';
 import { DEFAULT_PREFIX } from '../store/taskpoolKeys.ts';
-import { parseTaskInput } from '../parseTaskIO.ts';
+import { prepareInput } from '../parseTaskIO.ts';
 import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
 import { cancelTask } from './cancelTask.ts';
 import { CompletionWatcher } from './completionWatcher.ts';
@@ -17,6 +19,7 @@ import { asCompleted, waitHandles, type WaitHandlesOptions, type WaitHandlesResu
 import { WorkflowHandle, type WorkflowHost } from './workflowHandle.ts';
 import { compileWorkflow } from '../workflow/compileWorkflow.ts';
 import { materialize } from '../workflow/stepTemplate.ts';
+import { sameStoredData } from './sameStoredData.ts';
 import type { Bound, Workflow } from '../workflow/workflow.ts';
 import { CountedFlowProducer } from '../store/countedQueue.ts';
 
@@ -36,6 +39,12 @@ export interface ClientOptions {
   keep?: { completedSeconds?: number; failedSeconds?: number };
   /** Error classes to rebuild remote errors as, matched by name (see {@link TaskpoolClient.registerError}). */
   errors?: ErrorClass[];
+  /**
+   * The most one job's data may take in Redis, in bytes (its input as stored, after the schema's unknown keys
+   * are dropped); a larger submit throws `PayloadTooLargeError` and writes nothing. Default: 1 MiB, the
+   * producer's HTTP body limit.
+   */
+  maxJobBytes?: number;
 }
 
 /** Submits tasks and reads their jobs. */
@@ -81,6 +90,7 @@ export interface TaskpoolClient {
 /** Creates a client. Its command connection fails fast when Redis is away (no offline queue). */
 export function createClient(options: ClientOptions): TaskpoolClient {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const maxJobBytes = options.maxJobBytes ?? DEFAULT_MAX_JOB_BYTES;
   checkClusterPrefix(options.redisUrl, prefix);
   const redis = createRedisConnection(options.redisUrl, 'producer');
   const searched = new Set([DEFAULT_QUEUE, ...(options.queues ?? [])]);
@@ -123,7 +133,9 @@ export function createClient(options: ClientOptions): TaskpoolClient {
 
   return {
     async submit<T extends AnyTask>(task: T, input: TaskInput<T>, submitOptions: SubmitOptions = {}) {
-      parseTaskInput(task, input);
+      // Checked, and stored as given but for what the schema drops: the sandbox parses it, once.
+      const data = taskJobData(prepareInput(task, input));
+      assertJobSize(`input of task ${task.name}`, data, maxJobBytes);
       const name = queueOf(task);
       const key = submitOptions.idempotencyKey;
       const jobId = key === undefined ? randomUUID() : idempotentJobId(task.name, key);
@@ -131,7 +143,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       // A new job (not an idempotent one, which may exist and be done): its result() need not read it first.
       const watched = key === undefined && watcher.watch(name, jobId);
       try {
-        await q.add(task.name, input, { ...jobOptions(task.defaults, submitOptions, keep), jobId });
+        await q.add(task.name, data, { ...jobOptions(task.defaults, submitOptions, keep), jobId });
       } catch (error) {
         if (watched) watcher.unwatch(name, jobId);
         throw error;
@@ -139,7 +151,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       if (key !== undefined) {
         // BullMQ kept the first job if the id existed: whichever submit won, the loser sees another input.
         const stored = await redis.hget(q.toKey(jobId), 'data');
-        if (stored !== null && stored !== JSON.stringify(input)) throw new IdempotencyConflictError(jobId);
+        if (stored !== null && !sameStoredData(stored, data)) throw new IdempotencyConflictError(jobId);
       }
       return new TaskHandle<TaskOutput<T>>(jobId, task, name, host);
     },
@@ -152,6 +164,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
         jobOptions: jobOptions(task.defaults, mapOptions, keep),
         chunkSize,
         window,
+        maxJobBytes,
         ordered: mapOptions.ordered ?? true,
         ...(mapOptions.signal && { signal: mapOptions.signal }),
         onProgress: (progress) => {
@@ -169,7 +182,9 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       const template = compileWorkflow(workflow.node);
       const id = randomUUID();
       queue(template.queue);
-      await flows.add(materialize(template, { id, keep }));
+      const flow = materialize(template, { id, keep });
+      assertFlowSize(flow, maxJobBytes);
+      await flows.add(flow);
       return new WorkflowHandle<Out>(id, template.queue, workflowHost);
     },
     async workflow(id: string) {
@@ -196,4 +211,10 @@ export function createClient(options: ClientOptions): TaskpoolClient {
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`map: ${name} must be a positive integer, got ${value}`);
   return value;
+}
+
+/** Throws `PayloadTooLargeError` if any step of a flow carries more data than one job may. */
+function assertFlowSize(flow: FlowJob, limitBytes: number): void {
+  assertJobSize(`input of workflow step ${flow.name}`, flow.data, limitBytes);
+  for (const child of flow.children ?? []) assertFlowSize(child, limitBytes);
 }

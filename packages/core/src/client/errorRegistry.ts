@@ -38,7 +38,7 @@ export function taskFailureOf(error: unknown): TaskFailure | undefined {
   return error instanceof Error ? failures.get(error) : undefined;
 }
 
-const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'oom', 'quarantined', 'stalled']);
+const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'killed', 'oom', 'quarantined', 'stalled']);
 
 /**
  * Turns a failed job's serialized error into the error the caller gets, by the worker's failure reason:
@@ -47,7 +47,7 @@ const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'oom', 'q
  * | --- | --- | --- |
  * | `timeout` | {@link TaskTimeoutError} | `TASK_TIMEOUT` |
  * | `cancelled` | {@link CancelledError} | `CANCELLED` |
- * | `exit`, `signal`, `oom`, `quarantined`, `stalled` | {@link SandboxCrashError} | `SANDBOX_CRASHED` |
+ * | `exit`, `signal`, `killed`, `oom`, `quarantined`, `stalled` | {@link SandboxCrashError} | `SANDBOX_CRASHED` |
  * | `invalid` (input or output) | {@link ValidationError} | `INVALID_INPUT` / `INVALID_OUTPUT` |
  * | `error` and the rest | a registered class of that name, else {@link RemoteTaskError} | its own / `TASK_FAILED` |
  *

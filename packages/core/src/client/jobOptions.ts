@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
-import type { TaskDefaults } from '../defineTask.ts';
+import type { TaskDefaults } from '../taskContract.ts';
 
 /** Per-submit overrides of a task's defaults. */
 export interface SubmitOptions extends Pick<TaskDefaults, 'attempts' | 'backoff' | 'priority' | 'timeoutMs'> {

@@ -2,6 +2,7 @@ import { Job, type Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
 import { failureFromReason, readJobError } from '../store/jobError.ts';
 import { jobKey } from '../store/jobKeys.ts';
+import { jobInputOf, readJobOutput } from '../jobData.ts';
 import type { SerializedError } from '../serializeError.ts';
 
 /** A job's lifecycle states (BullMQ's), plus `unknown` for a job that is gone. */
@@ -40,11 +41,11 @@ export async function readJobView(queue: Queue, redis: RedisClient, prefix: stri
     state,
     attempts: job.attemptsMade,
     progress: job.progress as number | object,
-    input: job.data,
+    input: jobInputOf(job.data),
     createdAt: job.timestamp,
   };
   if (job.finishedOn) view.finishedAt = job.finishedOn;
-  if (state === 'completed') view.result = job.returnvalue;
+  if (state === 'completed') view.result = readJobOutput(job.returnvalue);
   if (job.failedReason) {
     view.error = (await readJobError(redis, jobKey(prefix, queue.name, jobId))) ?? failureFromReason(job.failedReason);
   }

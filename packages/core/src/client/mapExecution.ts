@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { ChunkData, ChunkResult } from '../chunkEnvelope.ts';
 import type { AnyTask } from '../defineTask.ts';
-import { JobNotFoundError, TaskpoolError } from '../errors.ts';
-import { parseTaskInput, parseTaskOutput } from '../parseTaskIO.ts';
+import { JobNotFoundError, TaskpoolError, ValidationError } from '../errors.ts';
+import type { ItemOutcome } from '../itemOutcome.ts';
+import { assertJobSize, chunkJobData, readJobOutput, taskJobData, type JobData } from '../jobData.ts';
+import { checkInput } from '../parseTaskIO.ts';
+import { encodeValue } from '../valueCodec.ts';
 import type { CancelResult } from './cancelTask.ts';
 import type { CompletionWatcher, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';
@@ -38,6 +40,8 @@ export interface MapPlan {
   chunkSize: number;
   window: number;
   ordered: boolean;
+  /** The most one job's data may take in Redis (see `ClientOptions.maxJobBytes`). */
+  maxJobBytes: number;
   signal?: AbortSignal;
   onProgress: (progress: MapProgress) => void;
 }
@@ -57,7 +61,7 @@ interface Slot {
   invalid: Map<number, Error>;
   jobId?: string;
   /** The job's data until it is added. */
-  data?: unknown;
+  data?: JobData;
   added: boolean;
   outcomes?: Outcome<unknown>[];
 }
@@ -211,20 +215,21 @@ export class MapExecution {
   private slotOf(chunk: unknown[]): Slot {
     const slot: Slot = { first: this.next, count: chunk.length, sent: [], invalid: new Map(), added: false };
     this.next += chunk.length;
+    // Stored as given (pruned to what the schema keeps), not as parsed: the sandbox parses each item once.
     const valid: unknown[] = [];
     chunk.forEach((input, i) => {
-      try {
-        parseTaskInput(this.plan.task, input);
+      const checked = checkInput(this.plan.task, input);
+      if (checked.ok) {
         slot.sent.push(i);
-        // As given, not as parsed: the worker parses it again (a transforming schema must accept it twice).
-        valid.push(input);
-      } catch (error) {
-        slot.invalid.set(i, error as Error);
+        valid.push(checked.value);
+      } else {
+        slot.invalid.set(i, new ValidationError('INVALID_INPUT', this.plan.task.name, checked.issues));
       }
     });
     if (valid.length > 0) {
       slot.jobId = randomUUID();
-      slot.data = this.plan.chunkSize === 1 ? valid[0] : ({ $chunk: valid } satisfies ChunkData);
+      slot.data = this.plan.chunkSize === 1 ? taskJobData(encodeValue(valid[0])) : chunkJobData(encodeValue(valid));
+      assertJobSize(`map job of task ${this.plan.task.name}`, slot.data, this.plan.maxJobBytes);
     }
     this.slots.add(slot);
     if (!slot.jobId) this.settle(slot, undefined);
@@ -290,21 +295,20 @@ export class MapExecution {
       const error = this.host.errors.rebuild(jobId, settled.error, settled.attemptsMade);
       return slot.sent.map(() => ({ ok: false, error }));
     }
-    if (this.plan.chunkSize === 1) return [this.parsed(settled.value)];
-    const result = settled.value as Partial<ChunkResult> | null;
-    if (!Array.isArray(result?.$chunk) || result.$chunk.length !== slot.sent.length) {
-      const error = new TaskpoolError('INVALID_OUTPUT', `Chunk job ${jobId} did not return one outcome per item (is the worker older than chunk jobs?)`);
+    // Outputs were parsed once, in the sandbox: they are decoded here, not parsed again.
+    let output: unknown;
+    try {
+      output = readJobOutput(settled.value);
+    } catch (error) {
+      return slot.sent.map(() => ({ ok: false, error: error as Error }));
+    }
+    if (this.plan.chunkSize === 1) return [{ ok: true, value: output }];
+    const items = output as ItemOutcome[] | null;
+    if (!Array.isArray(items) || items.length !== slot.sent.length) {
+      const error = new TaskpoolError('INVALID_OUTPUT', `Chunk job ${jobId} did not return one outcome per item (is the worker older than this client?)`);
       return slot.sent.map(() => ({ ok: false, error }));
     }
-    return result.$chunk.map((item) => (item.ok ? this.parsed(item.value) : { ok: false, error: this.host.errors.rebuild(jobId, item.error, attempts) }));
-  }
-
-  private parsed(value: unknown): Outcome<unknown> {
-    try {
-      return { ok: true, value: parseTaskOutput(this.plan.task, value) };
-    } catch (error) {
-      return { ok: false, error: error as Error };
-    }
+    return items.map((item) => (item.ok ? { ok: true, value: item.value } : { ok: false, error: this.host.errors.rebuild(jobId, item.error, attempts) }));
   }
 
   /** Stops the map: drops its waits and cancels its jobs that have not finished. */

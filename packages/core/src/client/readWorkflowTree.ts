@@ -4,7 +4,8 @@ import { JOB_ERROR_FIELD } from '../store/jobFields.ts';
 import { childrenKeys, jobKey, lockKey, parseJobKey, queueKey } from '../store/jobKeys.ts';
 import { storedFailure } from '../store/jobError.ts';
 import type { SerializedError } from '../serializeError.ts';
-import { childId, childIndex, isStepData } from '../workflow/stepTemplate.ts';
+import { readJobData } from '../jobData.ts';
+import { childId, childIndex, type StepMeta } from '../workflow/stepTemplate.ts';
 
 /** One step of a workflow as `WorkflowHandle.status()` shows it. */
 export interface StepStatus {
@@ -99,7 +100,7 @@ export async function readWorkflowTree(redis: RedisClient, prefix: string, rootQ
   return root;
 }
 
-/** The ids of the children a step was made with (`$wf.count`), and of the workflow it spawned, if it did. */
+/** The ids of the children a step was made with (`wf.count`), and of the workflow it spawned, if it did. */
 function expectedChildren(stepId: string, data: string | null | undefined): string[] {
   let parsed: unknown;
   try {
@@ -107,8 +108,9 @@ function expectedChildren(stepId: string, data: string | null | undefined): stri
   } catch {
     return [];
   }
-  if (!isStepData(parsed)) return [];
-  const { count = 0, spawned } = parsed.$wf;
+  const envelope = readJobData(parsed);
+  if (envelope?.kind !== 'step') return [];
+  const { count = 0, spawned } = envelope.wf as StepMeta;
   const ids = Array.from({ length: count }, (_, i) => childId(stepId, i));
   return spawned ? [...ids, childId(stepId, 's')] : ids;
 }

@@ -1,6 +1,6 @@
 import type { AnyTask } from '../defineTask.ts';
 import { JobNotFoundError } from '../errors.ts';
-import { parseTaskOutput } from '../parseTaskIO.ts';
+import { readJobOutput } from '../jobData.ts';
 import type { CancelResult } from './cancelTask.ts';
 import type { CompletionWatcher, ProgressValue, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';
@@ -18,7 +18,7 @@ export interface HandleHost {
 }
 
 /**
- * A submitted task: a future for its output, parsed by the task's output schema. `result()` rejects when the
+ * A submitted task: a future for its output (as the task's output schema gave it in the sandbox). `result()` rejects when the
  * job failed for good, with the error class of the failure's reason (see `ErrorRegistry`: `RemoteTaskError`,
  * `TaskTimeoutError`, `CancelledError`, `SandboxCrashError`, `ValidationError`, or a registered class), with
  * `JobNotFoundError` if there is no such job, or with `ResultTimeoutError` after `timeoutMs`.
@@ -76,8 +76,9 @@ export class TaskHandle<Out> extends JobFuture<Out> {
   /**
    * Cancels the task: a job that has not started is removed; a running one is aborted by its worker (the
    * handler's `signal` fires, its sandbox is killed after the worker's grace period) and fails with reason
-   * `cancelled`, never retried. Either way `result()` then rejects with `CancelledError`. A task that has
-   * finished is left alone (`'finished'`).
+   * `cancelled`, never retried. Either way `result()` then rejects with `CancelledError`, unless a running
+   * task finished first (`'signalled'` does not say which; `result()` does). A task that has finished is left
+   * alone and its result kept: `'completed'` or `'failed'`.
    */
   async cancel(): Promise<CancelResult> {
     const result = await this.host.cancel(this.queue, this.id);
@@ -98,8 +99,9 @@ export class TaskHandle<Out> extends JobFuture<Out> {
   protected toOutcome(settled: Settled): Outcome<Out> {
     if (settled.state === 'missing') return { ok: false, error: new JobNotFoundError(this.id) };
     if (settled.state === 'failed') return { ok: false, error: this.host.errors.rebuild(this.id, settled.error, settled.attemptsMade) };
+    // Parsed once, in the sandbox: the stored output is decoded, not parsed again.
     try {
-      return { ok: true, value: parseTaskOutput(this.task, settled.value) as Out };
+      return { ok: true, value: readJobOutput(settled.value) as Out };
     } catch (error) {
       return { ok: false, error: error as Error };
     }

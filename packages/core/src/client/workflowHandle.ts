@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redisConnection.ts';
 import { JobNotFoundError } from '../errors.ts';
 import { workflowCancelKey } from '../store/taskpoolKeys.ts';
+import { readJobOutput } from '../jobData.ts';
 import type { CancelResult } from './cancelTask.ts';
 import type { CompletionWatcher, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';
@@ -74,7 +75,11 @@ export class WorkflowHandle<Out> extends JobFuture<Out> {
   protected toOutcome(settled: Settled): Outcome<Out> {
     if (settled.state === 'missing') return { ok: false, error: new JobNotFoundError(this.id) };
     if (settled.state === 'failed') return { ok: false, error: this.host.errors.rebuild(this.id, settled.error, settled.attemptsMade) };
-    return { ok: true, value: settled.value as Out };
+    try {
+      return { ok: true, value: readJobOutput(settled.value) as Out };
+    } catch (error) {
+      return { ok: false, error: error as Error };
+    }
   }
 }
 

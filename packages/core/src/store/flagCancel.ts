@@ -15,7 +15,8 @@ import { cancelledMarkerKey } from './taskpoolKeys.ts';
 const FLAG_SCRIPT = luaScript(`
 local name = redis.call('HGET', KEYS[1], 'name')
 if not name then return {'missing', ''} end
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) or redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {'finished', name} end
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return {'completed', name} end
+if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {'failed', name} end
 redis.call('HSET', KEYS[1], ARGV[2], '1')
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'active', name} end
 redis.call('SET', KEYS[5], '1', 'EX', ARGV[3])
@@ -24,7 +25,7 @@ return {'queued', name}
 
 /** What {@link flagCancel} found: the job's state (`queued` ones got the marker too) and its task. */
 export interface CancelFlagged {
-  found: 'missing' | 'finished' | 'active' | 'queued';
+  found: 'missing' | 'completed' | 'failed' | 'active' | 'queued';
   task: string;
 }
 

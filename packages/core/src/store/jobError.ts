@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redisConnection.ts';
 import type { SerializedError } from '../serializeError.ts';
-import { CANCEL_FIELD, JOB_ERROR_FIELD, STALLED_REASON } from './jobFields.ts';
+import { CANCEL_FIELD, CRASHES_FIELD, JOB_ERROR_FIELD, STALLED_REASON } from './jobFields.ts';
 
 /** The error of a job BullMQ failed for stalling too often: the process running it died or froze each time. */
 export const STALLED_FAILURE: SerializedError = {
@@ -46,7 +46,7 @@ export function storedFailure(tpError: string | null | undefined, failedReason: 
 
 /** Clears a job's last error and cancel flag (before a retry: the new run must neither show nor obey them). */
 export async function clearJobFailure(redis: RedisClient, key: string): Promise<void> {
-  await redis.hdel(key, JOB_ERROR_FIELD, CANCEL_FIELD);
+  await redis.hdel(key, JOB_ERROR_FIELD, CRASHES_FIELD, CANCEL_FIELD);
 }
 
 /**

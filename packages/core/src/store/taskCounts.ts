@@ -15,7 +15,7 @@ import { luaScript, runScripts } from './runScript.ts';
  */
 
 /** Every failure reason a failed job is counted under: the worker's reasons, and `unknown` (no `tpError`). */
-export const COUNTED_REASONS = ['error', 'invalid', 'exit', 'signal', 'oom', 'timeout', 'stalled', 'cancelled', 'quarantined', 'unknown'] as const satisfies readonly (FailureReason | 'unknown')[];
+export const COUNTED_REASONS = ['error', 'invalid', 'exit', 'signal', 'killed', 'oom', 'timeout', 'stalled', 'cancelled', 'quarantined', 'unknown'] as const satisfies readonly (FailureReason | 'unknown')[];
 
 /** A failure reason as counted. */
 export type CountedReason = (typeof COUNTED_REASONS)[number];

@@ -1,57 +1,46 @@
-import type { RedisClient } from '../redisConnection.ts';
+import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisClient } from '../redisConnection.ts';
 import { cancelChannel } from '../store/taskpoolKeys.ts';
-import type { TaskSlot } from './inlineExecutor.ts';
+import type { CancelBook } from './cancelBook.ts';
 
-/** How many recent cancels a worker remembers, for jobs it fetches just after their cancel went out. */
-const RECENT_CANCELS = 10_000;
+/** How often a worker rereads the cancel flags of the jobs it holds, ms: the bound on a cancel whose message was lost. */
+export const CANCEL_RECHECK_MS = 1_000;
 
-/** The jobs a worker holds (fetched, waiting for or running in a slot) and the cancels it has heard. */
-export class CancelBook {
-  private readonly held = new Map<string, { slot?: TaskSlot; cancelled: boolean }>();
-  private readonly recent = new Set<string>();
+/** The client name (`CLIENT LIST`) of a worker's cancel subscriber. */
+export function cancelSubscriberName(workerId: string): string {
+  return `taskpool:cancel:${workerId}`;
+}
 
-  /** A job fetched: from now on a cancel for it is kept. */
-  hold(jobId: string): void {
-    this.held.set(jobId, { cancelled: this.recent.has(jobId) });
-  }
-
-  /** The job runs in `slot`: a cancel now aborts it. */
-  attach(jobId: string, slot: TaskSlot): void {
-    const entry = this.held.get(jobId);
-    if (entry) entry.slot = slot;
-  }
-
-  /** True if a cancel for the job was heard. */
-  isCancelled(jobId: string): boolean {
-    return this.held.get(jobId)?.cancelled === true || this.recent.has(jobId);
-  }
-
-  /** The job is done here. */
-  release(jobId: string): void {
-    this.held.delete(jobId);
-  }
-
-  /** A cancel was heard: remember it, and abort the job if it runs here. Returns the slot aborted, if any. */
-  cancel(jobId: string): TaskSlot | undefined {
-    this.recent.add(jobId);
-    if (this.recent.size > RECENT_CANCELS) this.recent.delete(this.recent.values().next().value as string);
-    const entry = this.held.get(jobId);
-    if (!entry) return undefined;
-    entry.cancelled = true;
-    entry.slot?.abort('cancelled');
-    return entry.slot;
-  }
+/** Options of {@link listenForCancels}. */
+export interface CancelListenerOptions {
+  prefix: string;
+  /** Names the subscriber connection (see {@link cancelSubscriberName}). */
+  workerId: string;
+  /** How often the held jobs' flags are reread. Default: {@link CANCEL_RECHECK_MS}. */
+  recheckMs?: number;
 }
 
 /**
- * Listens on the deployment's cancel channel. Every worker remembers recent cancels; the one holding the
- * job aborts it (the handler's signal, then SIGKILL of its sandbox after the kill grace), or fails it
- * before it starts if it is still waiting for a sandbox.
+ * Listens on the deployment's cancel channel; resolves once the subscription is confirmed, so a worker
+ * starts it before it fetches anything. The worker holding the job aborts it (the handler's signal, then
+ * SIGKILL of its sandbox after the kill grace), or fails it before it starts if it is still waiting for a
+ * sandbox; other workers ignore the message.
+ *
+ * A message is lost when it is published while the subscriber is away (a reconnect), so the listener also
+ * rereads the flags of the jobs held ({@link CancelBook.recheck}) every `recheckMs` and as soon as each
+ * reconnect's subscription is confirmed: a cancel lands within about `recheckMs` whatever happens to the
+ * message.
  */
-export async function listenForCancels(redis: RedisClient, prefix: string, book: CancelBook, logger: Logger): Promise<{ stop(): Promise<void> }> {
-  const subscriber = redis.duplicate();
-  const channel = cancelChannel(prefix);
+export async function listenForCancels(redis: RedisClient, book: CancelBook, logger: Logger, options: CancelListenerOptions): Promise<{ stop(): Promise<void> }> {
+  const connectionName = cancelSubscriberName(options.workerId);
+  const subscriber =
+    redis instanceof Cluster ? redis.duplicate([], { redisOptions: { ...redis.options.redisOptions, connectionName } }) : redis.duplicate({ connectionName });
+  const channel = cancelChannel(options.prefix);
+  let stopped = false;
+  const recheck = (): void => {
+    if (!stopped) void book.recheck();
+  };
   subscriber.on('message', (_channel: string, text: string) => {
     let jobId: unknown;
     try {
@@ -59,13 +48,20 @@ export async function listenForCancels(redis: RedisClient, prefix: string, book:
     } catch {
       return;
     }
-    if (typeof jobId !== 'string') return;
-    const slot = book.cancel(jobId);
-    if (slot) logger.info({ event: 'job:cancel', jobId, sandboxPid: slot.pid });
+    if (typeof jobId === 'string') book.cancel(jobId, 'message');
   });
   await subscriber.subscribe(channel);
+  // After a reconnect ioredis subscribes again by itself; ours is confirmed after it, then the flags are read.
+  subscriber.on('ready', () => {
+    if (stopped) return;
+    subscriber.subscribe(channel).then(recheck, (err: unknown) => logger.warn({ event: 'worker:error', err }, 'Could not subscribe to cancels again'));
+  });
+  const timer = setInterval(recheck, options.recheckMs ?? CANCEL_RECHECK_MS);
+  timer.unref();
   return {
     async stop() {
+      stopped = true;
+      clearInterval(timer);
       await subscriber.quit().catch(() => subscriber.disconnect());
     },
   };

@@ -14,6 +14,13 @@ describe('classifyExit', () => {
     });
   });
 
+  it('calls a SIGKILL the supervisor did not send killed (KILLED_EXTERNALLY), and one it sent signal', () => {
+    const outside = classifyExit({ pid: 7, code: null, signal: 'SIGKILL', stderrTail: '' });
+    expect(outside).toMatchObject({ reason: 'killed', code: 'KILLED_EXTERNALLY', fields: { pid: 7, signal: 'SIGKILL' } });
+    expect(outside.message).toMatch(/killed from outside the worker .*OOM killer or an operator.*may have been interrupted/);
+    expect(classifyExit({ pid: 7, code: null, signal: 'SIGKILL', stderrTail: '', signalSent: 'SIGKILL' })).toMatchObject({ reason: 'signal', code: 'SANDBOX_CRASHED' });
+  });
+
   it('calls process.exit exit, and keeps an uncaught error as the cause', () => {
     expect(classifyExit({ pid: 7, code: 3, signal: null, stderrTail: '' })).toMatchObject({ reason: 'exit', fields: { exitCode: 3 } });
     const fatal = { name: 'TypeError', message: 'x is undefined', stack: 'TypeError: x is undefined\n    at timer (tasks.ts:1:1)' };

@@ -1,6 +1,6 @@
 import type { AnyTask } from '../defineTask.ts';
 import { AttemptFailure } from './attemptFailure.ts';
-import { runTask } from './runTask.ts';
+import { runTask, type RunInput } from './runTask.ts';
 import type { AbortReason, SandboxRequest } from './sandboxProcess.ts';
 
 /** Where a job runs: a sandbox process, or a slot of the worker's own event loop. */
@@ -54,7 +54,7 @@ class InlineSlot implements TaskSlot {
         );
       };
       const abortion = this.abortion;
-      runTask(this.tasks.get(request.task), request.task, request.input, {
+      runTask(this.tasks.get(request.task), request.task, request.input as RunInput, {
         jobId: request.jobId,
         attempt: request.attempt,
         get signal() {
@@ -64,7 +64,7 @@ class InlineSlot implements TaskSlot {
       }).then((outcome) => {
         clearTimeout(timer);
         if (abortion.aborted) return;
-        if (outcome.ok) resolve(outcome.output);
+        if (outcome.ok) resolve(outcome.result);
         else reject(new AttemptFailure(outcome.error));
       }, reject);
     });

@@ -7,12 +7,16 @@ import { jobKey } from '../store/jobKeys.ts';
 import { writeJobError } from '../store/jobError.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
 import { syncJobCounts } from '../store/taskCounts.ts';
-import { CANCEL_FIELD, CRASHES_FIELD } from '../store/jobFields.ts';
+import { CRASHES_FIELD } from '../store/jobFields.ts';
+import { SandboxUnavailableError } from '../errors.ts';
 import { AttemptFailure } from './attemptFailure.ts';
-import type { CancelBook } from './cancelListener.ts';
+import { ProgressCoalescer } from './progressCoalescer.ts';
+import type { CancelBook } from './cancelBook.ts';
 import type { Executor } from './inlineExecutor.ts';
-import { isStepData } from '../workflow/stepTemplate.ts';
-import { spawnedTemplate } from '../workflow/spawn.ts';
+import { encodedInput, jobOutput, readJobData } from '../jobData.ts';
+import type { EncodedValue } from '../valueCodec.ts';
+import type { StepData } from '../workflow/stepTemplate.ts';
+import type { RunInput, RunResult } from './runTask.ts';
 import { createStepRunner } from './workflowStep.ts';
 
 /** Limits applied to every attempt, from the worker's options. */
@@ -43,7 +47,7 @@ export interface ProcessorContext {
   requeueOnFailure: () => boolean;
 }
 
-const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'oom']);
+const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'killed', 'oom']);
 const FINAL: ReadonlySet<FailureReason> = new Set(['invalid', 'cancelled', 'quarantined']);
 
 /**
@@ -53,7 +57,7 @@ const FINAL: ReadonlySet<FailureReason> = new Set(['invalid', 'cancelled', 'quar
 export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: string) => Promise<unknown> {
   const { tasks, pool, redis, prefix, limits } = ctx;
   const steps = createStepRunner(ctx);
-  const runAttempt = async (job: Job, token: string | undefined, input: unknown): Promise<unknown> => {
+  const runAttempt = async (job: Job, token: string | undefined, input: RunInput): Promise<RunResult> => {
     const jobId = job.id ?? '';
     const key = jobKey(prefix, job.queueName, jobId);
     const attempt = job.attemptsMade + 1;
@@ -71,46 +75,45 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     }
     const cancelled = (): Promise<never> =>
       fail({ name: 'CancelledError', code: 'CANCELLED', reason: 'cancelled', message: 'The task was cancelled before it started' }, 0);
-    ctx.cancels.hold(jobId);
-    // A job that ran before (retried, or stalled on a worker that died) may carry a cancel this worker never
-    // heard: read the flag. A fresh job's cancel reaches this worker through the channel (see CancelBook).
-    const ranBefore = job.attemptsMade > 0 || job.stalledCounter > 0;
-    if (ranBefore && (await redis.hget(key, CANCEL_FIELD)) !== null) {
-      ctx.cancels.release(jobId);
-      return cancelled();
-    }
+    // Reads the job's cancel flag meanwhile (see CancelBook): a flagged job is never run.
+    ctx.cancels.hold(jobId, key);
     let sandbox: Awaited<ReturnType<Executor['acquire']>>;
     try {
       sandbox = await pool.acquire();
     } catch (error) {
       ctx.cancels.release(jobId);
+      if (error instanceof SandboxUnavailableError && token) return requeue(ctx, job, token, log, error);
       throw error;
     }
-    if (ctx.cancels.isCancelled(jobId)) {
+    if (await ctx.cancels.isCancelled(jobId)) {
       ctx.cancels.release(jobId);
       pool.release(sandbox);
       return cancelled();
     }
     const started = performance.now();
     const elapsed = (): number => Math.round(performance.now() - started);
+    // At most 10 updates a second reach Redis; the last one before the job's completion or failure.
+    const progress = new ProgressCoalescer({ send: (value) => job.updateProgress(value) });
     ctx.cancels.attach(jobId, sandbox);
     log.debug({ event: 'job:start', sandboxPid: sandbox.pid });
     try {
       const timeoutMs = (job.opts as { timeoutMs?: number }).timeoutMs ?? task.defaults.timeoutMs;
-      const output = await sandbox.run({
+      const result = (await sandbox.run({
         task: job.name,
         input,
         jobId,
         attempt,
-        onProgress: (value) => void job.updateProgress(value).catch(() => undefined),
+        onProgress: (value) => progress.push(value),
         killGraceMs: limits.killGraceMs,
         ...(timeoutMs !== undefined && { timeoutMs }),
         ...(limits.maxRssMb !== undefined && { maxRssMb: limits.maxRssMb }),
-      });
+      })) as RunResult;
+      await progress.flush();
       ctx.counts.done++;
       log.debug({ event: 'job:done', durationMs: elapsed(), sandboxPid: sandbox.pid });
-      return output;
+      return result;
     } catch (error) {
+      await progress.flush();
       let failure = error instanceof AttemptFailure ? error.serialized : { ...serializeError(error), reason: 'error' as const };
       if (ctx.requeueOnFailure() && token) {
         await job.moveToWait(token);
@@ -137,11 +140,37 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       pool.release(sandbox);
     }
   };
+  // What a job is comes from its envelope (`jobData.ts`), never from the user's input inside it.
   return async (job, token) => {
-    if (isStepData(job.data)) return steps.run(job, token, (input) => runAttempt(job, token, input));
-    const output = await runAttempt(job, token, job.data);
-    return spawnedTemplate(output) ? steps.spawn(job, token, output) : output;
+    const data = readJobData(job.data);
+    if (!data) return unreadable(ctx, job);
+    if (data.kind === 'step') return steps.run(job, token, data as StepData, (input: EncodedValue) => runAttempt(job, token, { value: input }));
+    const input: RunInput = { value: encodedInput(data)!, ...(data.kind === 'chunk' && { chunk: true }) };
+    const result = await runAttempt(job, token, input);
+    return 'spawn' in result ? steps.spawn(job, token, data, result.spawn) : jobOutput(result.output);
   };
+}
+
+/** Gives back a job no sandbox can run (none can start): it goes back to waiting, its attempt not counted. */
+async function requeue(ctx: ProcessorContext, job: Job, token: string, log: Logger, error: SandboxUnavailableError): Promise<never> {
+  await job.moveToWait(token);
+  await syncJobCounts(ctx.redis, ctx.prefix, [{ queue: job.queueName, jobId: job.id ?? '', task: job.name }]).catch(() => undefined);
+  log.warn({ event: 'job:requeued', code: error.code }, `No sandbox can run the task: put back to waiting (${error.message})`);
+  throw new WaitingError();
+}
+
+/** A job whose data is not taskpool's envelope (e.g. queued by taskpool 0.1, or by hand): failed for good, never run. */
+async function unreadable(ctx: ProcessorContext, job: Job): Promise<never> {
+  const failure: SerializedError = {
+    name: 'UnsupportedJobDataError',
+    code: 'UNSUPPORTED_JOB_DATA',
+    reason: 'invalid',
+    message: `Job ${job.id} was not run: its data is not a taskpool job envelope ({ v: 1, input }), e.g. it was queued by taskpool 0.1 or by hand; submit it again`,
+  };
+  await writeJobError(ctx.redis, jobKey(ctx.prefix, job.queueName, job.id ?? ''), failure);
+  ctx.counts.failed++;
+  ctx.logger.warn({ event: 'job:fail', jobId: job.id, task: job.name, reason: failure.reason, err: failure }, failure.message);
+  throw toBullError(failure);
 }
 
 /** The error BullMQ records: the remote message and stack; invalid, cancelled and quarantined jobs are never retried. */

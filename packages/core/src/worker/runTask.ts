@@ -1,54 +1,94 @@
-import { isChunkData, type ItemOutcome } from '../chunkEnvelope.ts';
 import type { AnyTask, TaskContext } from '../defineTask.ts';
+import type { ItemOutcome } from '../itemOutcome.ts';
 import { parseTaskInput, parseTaskOutput } from '../parseTaskIO.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
-import { Spawn, spawn, spawnedTemplate } from '../workflow/spawn.ts';
+import { decodeValue, encodeValue, type EncodedValue } from '../valueCodec.ts';
+import { spawn, spawnedTemplate } from '../workflow/spawn.ts';
+import type { StepTemplate } from '../workflow/stepTemplate.ts';
 
 /** What the sandbox or executor gives a handler; `spawn` is added here. */
 export type RunContext = Omit<TaskContext, 'spawn'>;
 
-/** How one run ended: the (parsed) output, or the structured error with its reason. */
-export type RunOutcome = { ok: true; output: unknown } | { ok: false; error: SerializedError };
+/** What one run is given: the job's encoded input, and whether it is a `map` chunk (an encoded array of inputs). */
+export interface RunInput {
+  value: EncodedValue;
+  chunk?: boolean;
+}
+
+/** What a run gives back: the parsed output, encoded (for a chunk, its items' outcomes), or the workflow a handler spawned. */
+export type RunResult = { output: EncodedValue } | { spawn: StepTemplate };
+
+/** How one run ended. */
+export type RunOutcome = { ok: true; result: RunResult } | { ok: false; error: SerializedError };
+
+type OneOutcome = { ok: true; value: unknown } | { ok: true; spawn: StepTemplate } | { ok: false; error: SerializedError };
 
 const REASON = Symbol('reason');
 
 /**
  * Runs a task's handler where it stands (a sandbox process, or the worker itself for `inline` tasks):
- * parses the input, runs, parses the output. A chunk job (`{ $chunk: inputs }`) runs each item on its own
- * and returns `{ $chunk: outcomes }`; the chunk then succeeds even when items failed. A handler that returns
- * `ctx.spawn(workflow)` gives `{ $tpSpawn: template }` (its output is checked when the workflow is done).
+ * decodes and parses the input, runs, parses the output and encodes it. A chunk runs each item on its own
+ * and gives their outcomes; the chunk then succeeds even when items failed. A handler that returns
+ * `ctx.spawn(workflow)` gives the workflow (its output is checked when the workflow is done). What the job
+ * is comes from `input.chunk`, set by the worker from the job's envelope, never from the user's input.
  */
-export async function runTask(task: AnyTask | undefined, name: string, input: unknown, runContext: RunContext): Promise<RunOutcome> {
+export async function runTask(task: AnyTask | undefined, name: string, input: RunInput, runContext: RunContext): Promise<RunOutcome> {
   if (!task) {
     return { ok: false, error: { name: 'Error', code: 'UNKNOWN_TASK', reason: 'invalid', message: `Unknown task ${name}` } };
   }
   // Assigned, not spread: a spread would read the context's lazy `signal` getter and create every run's AbortSignal.
   const ctx = Object.assign(runContext, { spawn }) as TaskContext;
-  if (!isChunkData(input)) return runOne(task, input, ctx, true);
+  let value: unknown;
+  try {
+    value = failAs('invalid', () => decodeValue(input.value));
+  } catch (error) {
+    return failure(error);
+  }
+  if (!input.chunk) {
+    const outcome = await runOne(task, value, ctx, true);
+    if (!outcome.ok) return outcome;
+    if ('spawn' in outcome) return { ok: true, result: { spawn: outcome.spawn } };
+    return encoded(outcome.value);
+  }
+  if (!Array.isArray(value)) {
+    return { ok: false, error: { name: 'TypeError', code: 'INVALID_INPUT', reason: 'invalid', message: 'A chunk job carries no array of inputs' } };
+  }
   const outcomes: ItemOutcome[] = [];
-  for (const item of input.$chunk) {
+  for (const item of value) {
     ctx.signal.throwIfAborted();
     const outcome = await runOne(task, item, ctx, false);
-    outcomes.push(outcome.ok ? { ok: true, value: outcome.output } : { ok: false, error: outcome.error });
+    outcomes.push('value' in outcome ? { ok: true, value: outcome.value } : (outcome as ItemOutcome));
   }
-  return { ok: true, output: { $chunk: outcomes } };
+  return encoded(outcomes);
 }
 
-async function runOne(task: AnyTask, input: unknown, ctx: TaskContext, maySpawn: boolean): Promise<RunOutcome> {
+async function runOne(task: AnyTask, input: unknown, ctx: TaskContext, maySpawn: boolean): Promise<OneOutcome> {
   try {
     const parsed = failAs('invalid', () => parseTaskInput(task, input));
     const returned: unknown = await task.run(parsed, ctx);
     const spawned = spawnedTemplate(returned);
     if (spawned) {
       if (!maySpawn) throw new TypeError('ctx.spawn() cannot be used by an item of a map chunk');
-      return { ok: true, output: new Spawn(spawned).toJSON() };
+      return { ok: true, spawn: spawned };
     }
-    return { ok: true, output: failAs('invalid', () => parseTaskOutput(task, returned)) };
+    return { ok: true, value: failAs('invalid', () => parseTaskOutput(task, returned)) };
   } catch (error) {
-    const serialized = serializeError(error);
-    serialized.reason = (error as { [REASON]?: FailureReason })[REASON] ?? 'error';
-    return { ok: false, error: serialized };
+    return failure(error);
   }
+}
+
+function encoded(value: unknown): RunOutcome {
+  try {
+    return { ok: true, result: { output: failAs('invalid', () => encodeValue(value)) } };
+  } catch (error) {
+    return failure(error);
+  }
+}
+
+function failure(error: unknown): { ok: false; error: SerializedError } {
+  const serialized = serializeError(error);
+  serialized.reason = (error as { [REASON]?: FailureReason })[REASON] ?? 'error';
+  return { ok: false, error: serialized };
 }
 
 function failAs<T>(reason: FailureReason, fn: () => T): T {

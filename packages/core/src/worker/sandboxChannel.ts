@@ -1,5 +1,5 @@
 import { fork } from 'node:child_process';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -12,26 +12,59 @@ const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).
 
 /**
  * What a supervisor holds of a sandbox, a child process or a worker thread alike. Emits `message`
- * (a `FromSandbox`) and `exit` (code, signal); a thread that dies of an error emits `exit` with code 1
- * after writing the error to `stderr`-like `fatalText`.
+ * (a `FromSandbox`), `exit` (code, signal) and `error` (a failed kill or send: the supervisor must listen,
+ * or the error would take the worker down); a thread that dies of an error emits `thread-error` with its
+ * text, then `exit` with code 1.
  */
 export interface SandboxChannel extends EventEmitter {
   /** The OS process it runs in (a thread: the worker's own pid). */
   readonly pid: number;
   readonly connected: boolean;
+  /** The handler's `console.log` and `process.stdout` output: piped to the supervisor, never inherited. */
+  readonly stdout: Readable | null;
   readonly stderr: Readable | null;
-  send(message: ToSandbox): void;
+  /** Sends a message; a send that fails (closed channel, EPIPE) calls `onError` instead of throwing. */
+  send(message: ToSandbox, onError?: (error: Error) => void): void;
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Forks a sandbox process. */
-export function forkSandbox(modulePath: string, execArgv: string[]): SandboxChannel {
+/** How to fork a sandbox process. */
+export interface ForkOptions {
+  /** Extra Node flags. */
+  execArgv: string[];
+  /** The Node binary. Default: the worker's own (`process.execPath`). */
+  execPath?: string;
+}
+
+/**
+ * Forks a sandbox process and waits until the OS has started it. A fork the OS refuses (EAGAIN, ENOMEM,
+ * a missing binary) rejects with the system's error; it never reaches the worker as an unhandled `error`.
+ */
+export async function forkSandbox(modulePath: string, options: ForkOptions): Promise<SandboxChannel> {
   const child = fork(SANDBOX_MAIN, [modulePath], {
-    execArgv: ['--import', TSX_LOADER, ...execArgv],
-    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    execArgv: ['--import', TSX_LOADER, ...options.execArgv],
+    ...(options.execPath !== undefined && { execPath: options.execPath }),
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
-  if (child.pid === undefined) throw new Error('Could not fork a sandbox process');
-  return Object.assign(child, { pid: child.pid }) as unknown as SandboxChannel;
+  // Never without an 'error' listener, which would let an error crash the worker: this one covers the moment
+  // between 'spawn' and the supervisor's own (SandboxProcess), whose effect (an exit) is still seen.
+  child.on('error', () => undefined);
+  // `once` rejects on an 'error' before 'spawn'.
+  await once(child, 'spawn');
+  const pid = child.pid ?? -1;
+  const send = child.send.bind(child);
+  return Object.assign(child, {
+    pid,
+    send: (message: ToSandbox, onError?: (error: Error) => void): void => {
+      try {
+        send(message, (error: Error | null) => {
+          if (error) onError?.(error);
+        });
+      } catch (error) {
+        onError?.(error as Error);
+      }
+    },
+  }) as unknown as SandboxChannel;
 }
 
 /** Starts a sandbox thread; `maxMemoryMb` caps its V8 heap (Node's `resourceLimits`). */
@@ -39,6 +72,7 @@ export function startSandboxThread(modulePath: string, maxMemoryMb?: number): Sa
   return new ThreadChannel(
     new Worker(THREAD_BOOT, {
       workerData: { entry: pathToFileURL(SANDBOX_MAIN).href, modulePath },
+      stdout: true,
       stderr: true,
       ...(maxMemoryMb !== undefined && { resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb } }),
     }),
@@ -69,12 +103,21 @@ class ThreadChannel extends EventEmitter implements SandboxChannel {
     return this.alive;
   }
 
+  get stdout(): Readable {
+    return this.worker.stdout;
+  }
+
   get stderr(): Readable {
     return this.worker.stderr;
   }
 
-  send(message: ToSandbox): void {
-    if (this.alive) this.worker.postMessage(message);
+  send(message: ToSandbox, onError?: (error: Error) => void): void {
+    if (!this.alive) return;
+    try {
+      this.worker.postMessage(message);
+    } catch (error) {
+      onError?.(error as Error);
+    }
   }
 
   /** Terminates the thread (V8 stops even a busy loop); reported as killed by the given signal. */

@@ -68,7 +68,7 @@ async function run(mod: TaskModule, message: Extract<ToSandbox, { type: 'run' }>
       },
       progress: (value) => send({ type: 'progress', runId, value }),
     });
-    send(outcome.ok ? { type: 'done', runId, output: outcome.output } : { type: 'failed', runId, error: outcome.error });
+    send(outcome.ok ? { type: 'done', runId, output: outcome.result } : { type: 'failed', runId, error: outcome.error });
   } catch (error) {
     send({ type: 'failed', runId, error: serializeError(error) });
   } finally {

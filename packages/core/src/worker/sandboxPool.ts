@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { SandboxUnavailableError } from '../errors.ts';
 import { readRssMb, SandboxProcess, type SandboxOptions } from './sandboxProcess.ts';
 
 /** Options of a {@link SandboxPool}. */
@@ -13,19 +14,34 @@ export interface SandboxPoolOptions extends SandboxOptions {
 
 const RESTART_BACKOFF_MS = [250, 1_000, 2_000, 5_000, 10_000, 30_000];
 
+/** Whether a pool can run tasks. */
+export interface PoolHealth {
+  /** False while no sandbox is alive and the latest start failed: no task can run. */
+  healthy: boolean;
+  /** Starts that failed in a row (0 once one succeeds). */
+  startFailures: number;
+  /** Why the latest start failed, while it did. */
+  lastStartError?: string;
+}
+
 /**
  * A fixed number of sandbox processes. A process that dies is replaced (with backoff while processes keep
- * failing to start, e.g. a failing `setup()`), so one crash never breaks the pool. Processes are recycled
- * between tasks, one at a time, never while they run one.
+ * failing to start, e.g. a failing `setup()` or a fork the OS refuses), so one crash never breaks the pool.
+ * Processes are recycled between tasks, one at a time, never while they run one. While no process is alive
+ * and starts keep failing the pool is unhealthy: `acquire()` rejects with {@link SandboxUnavailableError}
+ * (so a fetched job is given back instead of waiting for ever) and `onHealthChange` listeners hear it.
  */
 export class SandboxPool {
   private readonly idle: SandboxProcess[] = [];
   private readonly all = new Set<SandboxProcess>();
-  private readonly waiters: ((sandbox: SandboxProcess) => void)[] = [];
+  private readonly waiters: { resolve: (sandbox: SandboxProcess) => void; reject: (error: Error) => void }[] = [];
   private closing = false;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private recycling = false;
   private startFailures = 0;
+  private lastStartError: string | undefined;
+  private wasHealthy = true;
+  private readonly healthListeners = new Set<(health: PoolHealth) => void>();
   private readonly logger: Logger;
   /** Processes started (first and replacements), for tests and the heartbeat. */
   started = 0;
@@ -35,15 +51,31 @@ export class SandboxPool {
   }
 
   /**
-   * Starts every process. Resolves once at least one is ready; those that fail to start are retried with
-   * backoff in the background (logged as `sandbox:start-failed` with the error), so a failing `setup()`
-   * neither crashes the worker nor fails tasks in a loop: no job is fetched until a sandbox is ready.
+   * Starts every process. Resolves once every first start has succeeded or failed (if all failed, the pool is
+   * unhealthy; see {@link health}). Those that fail are retried with backoff in the background
+   * (logged as `sandbox:start-failed` with the error), so a failing `setup()` neither crashes the worker nor
+   * fails tasks in a loop.
    */
   async start(): Promise<void> {
-    const firstReady = new Promise<void>((resolve) => this.waiters.push((sandbox) => (this.release(sandbox), resolve())));
+    // Each first start either adopts its sandbox or fails once (and retries later with backoff), within the
+    // start timeout: so this never waits for ever, and a ready pool lists every sandbox that started.
     await Promise.all(Array.from({ length: this.options.size }, () => this.spawn()));
-    await firstReady;
-    this.logger.info({ event: 'pool:ready', size: this.options.size, pids: this.pids });
+    if (this.all.size > 0) this.logger.info({ event: 'pool:ready', size: this.options.size, pids: this.pids });
+  }
+
+  /** Whether the pool can run tasks now. */
+  get health(): PoolHealth {
+    return {
+      healthy: this.all.size > 0 || this.startFailures === 0,
+      startFailures: this.startFailures,
+      ...(this.lastStartError !== undefined && { lastStartError: this.lastStartError }),
+    };
+  }
+
+  /** Calls `listener` whenever the pool turns healthy or unhealthy (and on every adoption); returns the unsubscribe. */
+  onHealthChange(listener: (health: PoolHealth) => void): () => void {
+    this.healthListeners.add(listener);
+    return () => this.healthListeners.delete(listener);
   }
 
   /** The pids of the live processes. */
@@ -61,17 +93,19 @@ export class SandboxPool {
     return [...this.all].filter((s) => s.busy).length;
   }
 
-  /** Waits for an idle process. */
+  /** Waits for an idle process; rejects with {@link SandboxUnavailableError} while the pool is unhealthy. */
   acquire(): Promise<SandboxProcess> {
     const sandbox = this.idle.pop();
     if (sandbox) return Promise.resolve(sandbox);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    if (!this.health.healthy) return Promise.reject(this.unavailable());
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
   /** Gives a process back after a task: a dead one is replaced, a worn one recycled. */
   release(sandbox: SandboxProcess): void {
     if (!sandbox.alive) {
       this.all.delete(sandbox);
+      this.healthChanged();
       if (!this.closing) void this.spawn();
       return;
     }
@@ -85,7 +119,7 @@ export class SandboxPool {
       return;
     }
     const waiter = this.waiters.shift();
-    if (waiter) waiter(sandbox);
+    if (waiter) waiter.resolve(sandbox);
     else this.idle.push(sandbox);
   }
 
@@ -130,12 +164,14 @@ export class SandboxPool {
 
   private adopt(sandbox: SandboxProcess): void {
     this.all.add(sandbox);
+    this.healthChanged();
     void sandbox.exited$().then(() => {
       // An idle process that died is dropped and replaced here; a busy one is replaced on release.
       const at = this.idle.indexOf(sandbox);
       if (at >= 0) {
         this.idle.splice(at, 1);
         this.all.delete(sandbox);
+        this.healthChanged();
         if (!this.closing) void this.spawn();
       }
     });
@@ -149,6 +185,7 @@ export class SandboxPool {
       const sandbox = await SandboxProcess.start(this.options);
       this.started++;
       this.startFailures = 0;
+      this.lastStartError = undefined;
       if (this.closing) {
         await sandbox.stop();
         return;
@@ -157,8 +194,10 @@ export class SandboxPool {
       this.adopt(sandbox);
     } catch (error) {
       const delay = RESTART_BACKOFF_MS[Math.min(this.startFailures++, RESTART_BACKOFF_MS.length - 1)] ?? 30_000;
+      this.lastStartError = (error as Error).message;
       this.logger.error({ event: 'sandbox:start-failed', err: error, retryInMs: delay }, `A sandbox process failed to start: ${(error as Error).message}`);
       if (this.closing) return;
+      this.healthChanged();
       // Not unref'd: a worker whose every sandbox fails to start stays up and keeps retrying.
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);
@@ -166,5 +205,21 @@ export class SandboxPool {
       }, delay);
       this.retryTimers.add(timer);
     }
+  }
+
+  private unavailable(): SandboxUnavailableError {
+    return new SandboxUnavailableError(`No sandbox process is alive and none could start (${this.startFailures} starts failed in a row; the latest: ${this.lastStartError ?? 'unknown'})`);
+  }
+
+  /** Tells listeners, logs a turn, and gives back every waiting acquire while the pool is unhealthy. */
+  private healthChanged(): void {
+    const health = this.health;
+    if (health.healthy !== this.wasHealthy) {
+      this.wasHealthy = health.healthy;
+      if (health.healthy) this.logger.info({ event: 'pool:healthy', pids: this.pids });
+      else this.logger.error({ event: 'pool:unhealthy', startFailures: health.startFailures, lastStartError: health.lastStartError }, 'No sandbox can start: jobs are put back to waiting');
+    }
+    if (!health.healthy) for (const waiter of this.waiters.splice(0)) waiter.reject(this.unavailable());
+    for (const listener of this.healthListeners) listener(health);
   }
 }

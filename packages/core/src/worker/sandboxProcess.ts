@@ -1,12 +1,19 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { SerializedError } from '../serializeError.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import { classifyExit } from './classifyExit.ts';
 import { forkSandbox, startSandboxThread, type SandboxChannel } from './sandboxChannel.ts';
+import { logSandboxOutput } from './sandboxOutput.ts';
+import type { RunInput } from './runTask.ts';
 import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
 const STDERR_TAIL_BYTES = 8_192;
+/** After a sandbox's IPC channel closes, how long it has to exit before it is taken as unreachable. */
+const DISCONNECT_GRACE_MS = 1_000;
+/** How often the RSS of a sandbox running a task is read (`/proc/<pid>/statm`, a few µs). */
+export const RSS_SAMPLE_MS = 50;
 
 /** How to start a sandbox process. */
 export interface SandboxOptions {
@@ -15,6 +22,8 @@ export interface SandboxOptions {
   logger: Logger;
   /** Extra Node flags, e.g. `--max-old-space-size=128`. Default: none. */
   execArgv?: string[];
+  /** The Node binary of sandbox processes. Default: the worker's own. */
+  execPath?: string;
   /** How long the module import and `setup()` may take. Default: 60 000 ms. */
   startTimeoutMs?: number;
   /** `process` (a child process) or `thread` (a worker thread of the worker). Default: `process`. */
@@ -26,7 +35,7 @@ export interface SandboxOptions {
 /** One task to run in a sandbox. */
 export interface SandboxRequest {
   task: string;
-  input: unknown;
+  input: RunInput;
   jobId: string;
   attempt: number;
   onProgress?: (value: number | object) => void;
@@ -34,7 +43,7 @@ export interface SandboxRequest {
   timeoutMs?: number;
   /** Between the abort signal and SIGKILL (timeouts and cancels). Default: 1000 ms. */
   killGraceMs?: number;
-  /** RSS cap of the process while the task runs, sampled every 100 ms; over it the process is killed (`oom`). */
+  /** RSS cap of the process while the task runs, sampled every {@link RSS_SAMPLE_MS}; over it the process is SIGKILLed at once (`oom`). */
   maxRssMb?: number;
 }
 
@@ -43,6 +52,8 @@ export type AbortReason = 'timeout' | 'cancelled' | 'oom';
 
 interface Running {
   runId: number;
+  /** Monotonic ms when the run started. */
+  startedAt: number;
   jobId: string;
   task: string;
   /** Set once the supervisor has aborted the run: it decides the failure's reason. */
@@ -62,6 +73,10 @@ export class SandboxProcess {
   private stderrTail = '';
   private fatal: SerializedError | undefined;
   private exited = false;
+  /** Set once the supervisor has sent a signal: a SIGKILL it did not send came from outside. */
+  private signalSent: NodeJS.Signals | undefined;
+  /** The job of the latest run: the handler's output lines are tagged with it (output may trail the run's end). */
+  private lastRun: { jobId: string; task: string } | undefined;
   private readonly exitPromise: Promise<void>;
 
   private constructor(
@@ -71,8 +86,18 @@ export class SandboxProcess {
   ) {
     this.exitPromise = once(child, 'exit').then(() => undefined);
     child.stderr?.on('data', (chunk: Buffer) => {
-      process.stderr.write(chunk);
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    });
+    logSandboxOutput(child.stdout, 'sandbox:stdout', logger, () => this.lastRun);
+    logSandboxOutput(child.stderr, 'sandbox:stderr', logger, () => this.lastRun);
+    child.on('error', (error: Error) => this.onChannelError(error));
+    // A channel closed by a live process (the handler called process.disconnect()) can never bring the
+    // task's answer: past a moment for the exit that usually follows, the run fails and the process goes.
+    child.on('disconnect', () => {
+      const timer = setTimeout(() => {
+        if (!this.exited) this.onChannelError(Object.assign(new Error('the IPC channel closed while the process lives on'), { code: 'ERR_IPC_CHANNEL_CLOSED' }));
+      }, DISCONNECT_GRACE_MS);
+      void this.exitPromise.then(() => clearTimeout(timer));
     });
     child.on('message', (message: FromSandbox) => this.onMessage(message));
     child.on('thread-error', (text: string) => {
@@ -84,7 +109,9 @@ export class SandboxProcess {
   /** Forks a sandbox and waits until its task module is loaded and `setup()` has run. */
   static async start(options: SandboxOptions): Promise<SandboxProcess> {
     const child =
-      options.isolation === 'thread' ? startSandboxThread(options.modulePath, options.maxMemoryMb) : forkSandbox(options.modulePath, options.execArgv ?? []);
+      options.isolation === 'thread'
+        ? startSandboxThread(options.modulePath, options.maxMemoryMb)
+        : await forkSandbox(options.modulePath, { execArgv: options.execArgv ?? [], ...(options.execPath !== undefined && { execPath: options.execPath }) });
     const pid = child.pid;
     const sandbox = new SandboxProcess(child, pid, options.logger.child({ sandboxPid: pid }));
     await sandbox.waitReady(options.startTimeoutMs ?? 60_000);
@@ -108,8 +135,18 @@ export class SandboxProcess {
     const runId = this.nextRunId++;
     this.tasksRun++;
     return new Promise((resolve, reject) => {
-      const running: Running = { runId, jobId: request.jobId, task: request.task, resolve, reject, timers: [], ...(request.onProgress && { onProgress: request.onProgress }) };
+      const running: Running = {
+        runId,
+        startedAt: performance.now(),
+        jobId: request.jobId,
+        task: request.task,
+        resolve,
+        reject,
+        timers: [],
+        ...(request.onProgress && { onProgress: request.onProgress }),
+      };
       this.running = running;
+      this.lastRun = { jobId: request.jobId, task: request.task };
       this.killGraceMs = request.killGraceMs ?? 1_000;
       if (request.timeoutMs !== undefined) {
         running.timers.push(setTimeout(() => this.abort('timeout'), request.timeoutMs));
@@ -120,10 +157,10 @@ export class SandboxProcess {
           setInterval(() => {
             const rss = readRssMb(this.pid);
             if (rss !== undefined && rss > cap) {
-              this.logger.warn({ event: 'sandbox:over-memory', rssMb: Math.round(rss), maxRssMb: cap });
+              this.logger.warn({ event: 'sandbox:over-memory', jobId: request.jobId, rssMb: Math.round(rss), maxRssMb: cap });
               this.abort('oom', 0);
             }
-          }, 100),
+          }, RSS_SAMPLE_MS),
         );
       }
       this.send({ type: 'run', runId, task: request.task, input: request.input, jobId: request.jobId, attempt: request.attempt });
@@ -140,7 +177,9 @@ export class SandboxProcess {
     running.aborted = reason;
     if (reason !== 'oom') this.send({ type: 'abort', runId: running.runId, reason: reason === 'cancelled' ? 'cancelled' : 'timeout' });
     // Even a handler that honours the signal leaves its process suspect (timers, sockets): kill it anyway.
-    running.timers.push(setTimeout(() => this.kill(), graceMs));
+    // Over its memory cap, at once: a process near its heap limit may spend many seconds in GC.
+    if (graceMs <= 0) this.kill();
+    else running.timers.push(setTimeout(() => this.kill(), graceMs));
     this.retireAfterRun = true;
   }
 
@@ -169,7 +208,9 @@ export class SandboxProcess {
 
   /** SIGKILLs the process at once. */
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    if (!this.exited) this.child.kill(signal);
+    if (this.exited) return;
+    this.signalSent = signal;
+    this.child.kill(signal);
   }
 
   /** Resolves when the process has exited. */
@@ -177,8 +218,34 @@ export class SandboxProcess {
     return this.exitPromise;
   }
 
+  /** Sends a message; one that cannot be sent fails the running task (see {@link onChannelError}). */
   private send(message: ToSandbox): void {
-    if (this.child.connected) this.child.send(message);
+    if (this.child.connected) this.child.send(message, (error) => this.onChannelError(error));
+  }
+
+  /**
+   * A send that failed, or an `error` event of the child (a failed kill or send): the channel can't be
+   * trusted any more. The running task fails (reason `exit`, code `SANDBOX_UNREACHABLE`) and the process is
+   * killed, so the pool replaces it.
+   */
+  private onChannelError(error: Error): void {
+    this.logger.error({ event: 'sandbox:error', err: error, jobId: this.running?.jobId }, `Sandbox channel error: ${error.message}`);
+    const running = this.running;
+    if (running && !running.aborted) {
+      this.finish(running);
+      this.retireAfterRun = true;
+      running.reject(
+        new AttemptFailure({
+          name: 'SandboxCrashError',
+          code: 'SANDBOX_UNREACHABLE',
+          reason: 'exit',
+          message: `Lost contact with sandbox process ${this.pid}: ${error.message}`,
+          fields: { pid: this.pid },
+          cause: { name: error.name, message: error.message, ...((error as { code?: string }).code !== undefined && { code: String((error as { code?: string }).code) }) },
+        }),
+      );
+    }
+    this.kill();
   }
 
   private waitReady(timeoutMs: number): Promise<void> {
@@ -249,9 +316,17 @@ export class SandboxProcess {
     const running = this.running;
     if (running) this.finish(running);
     if (running) {
-      const crash = classifyExit({ pid: this.pid, code, signal, stderrTail: this.stderrTail, ...(this.fatal && { fatal: this.fatal }) });
+      const crash = classifyExit({
+        pid: this.pid,
+        code,
+        signal,
+        stderrTail: this.stderrTail,
+        ...(this.fatal && { fatal: this.fatal }),
+        ...(this.signalSent && { signalSent: this.signalSent }),
+      });
       const error = running.aborted ? { ...abortedError(running.aborted, this.pid), cause: crash } : crash;
-      this.logger.warn({ event: 'sandbox:crash', code, signal, reason: error.reason }, error.message);
+      const durationMs = Math.round(performance.now() - running.startedAt);
+      this.logger.warn({ event: 'sandbox:crash', jobId: running.jobId, task: running.task, code, signal, reason: error.reason, errorCode: error.code, durationMs }, error.message);
       running.reject(new AttemptFailure(error));
     } else {
       this.logger.debug({ event: 'sandbox:exit', code, signal });

@@ -8,9 +8,11 @@ import { DEFAULT_PREFIX } from '../store/taskpoolKeys.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
 import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
 import { CountedFlowProducer } from '../store/countedQueue.ts';
-import { CancelBook, listenForCancels } from './cancelListener.ts';
+import { CancelBook } from './cancelBook.ts';
+import { listenForCancels } from './cancelListener.ts';
 import { countJobMoves } from './countJobMoves.ts';
 import { createJobProcessor } from './jobProcessor.ts';
+import { sandboxHeapLimitMb } from './memoryCap.ts';
 import { SandboxPool } from './sandboxPool.ts';
 import { createStalledFailureRecorder } from './stalledFailure.ts';
 import { InlineExecutor } from './inlineExecutor.ts';
@@ -34,8 +36,11 @@ export interface StartWorkerOptions {
   /** After a timeout or cancel, how long the handler has to give up before its process is SIGKILLed. Default: 1000 ms. */
   killGraceMs?: number;
   /**
-   * Memory cap of each sandbox, MiB: V8's old-space limit, and the process's RSS sampled every 100 ms while a
-   * task runs (RSS includes ~60 MB of runtime). Over it the attempt fails with reason `oom`. Default: none.
+   * Memory cap of each sandbox, MiB. A sandbox process's RSS (which includes ~60 MB of runtime, and Buffers
+   * outside V8's heap) is sampled every 50 ms while a task runs; over the cap the process is SIGKILLed at
+   * once and the attempt fails with reason `oom`, within 2 s of the crossing whichever of heap or external
+   * memory fills first (V8's own heap limit is set above the cap, so V8 never spends long in GC first).
+   * A thread sandbox gets the cap as V8's heap limit (`resourceLimits`). Default: none.
    */
   maxMemoryMb?: number;
   /** Replace a sandbox after this many tasks. Default: never. */
@@ -50,6 +55,8 @@ export interface StartWorkerOptions {
   stalledIntervalMs?: number;
   /** Concurrent jobs of each queue whose tasks are `inline`. Default: 100. */
   inlineConcurrency?: number;
+  /** The Node binary sandbox processes are forked with. Default: the worker's own (`process.execPath`). */
+  sandboxExecPath?: string;
 }
 
 /** A running worker instance. */
@@ -61,6 +68,11 @@ export interface TaskpoolWorker {
   readonly sandboxPids: number[];
   /** Sandbox processes started so far, first ones and replacements. */
   readonly sandboxesStarted: number;
+  /**
+   * False while a sandbox pool has no live process and none can start: the worker's queues of that
+   * isolation are paused (no job fetched; a job already fetched goes back to waiting) until one starts.
+   */
+  readonly healthy: boolean;
   /** Stops fetching, lets running tasks finish within the grace period, requeues the rest, stops the sandboxes. */
   close(): Promise<void>;
   /** For `await using`. */
@@ -93,7 +105,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       modulePath: mod.path,
       logger,
       isolation: kind,
-      ...(options.maxMemoryMb !== undefined && { maxMemoryMb: options.maxMemoryMb, execArgv: [`--max-old-space-size=${options.maxMemoryMb}`] }),
+      // Processes: the cap is on RSS, V8's heap limit above it (see memoryCap.ts); threads: the heap limit is the cap.
+      ...(options.maxMemoryMb !== undefined && { maxMemoryMb: options.maxMemoryMb, execArgv: [`--max-old-space-size=${sandboxHeapLimitMb(options.maxMemoryMb)}`] }),
+      ...(options.sandboxExecPath !== undefined && { execPath: options.sandboxExecPath }),
       ...(options.maxTasksPerProcess !== undefined && { maxTasksPerProcess: options.maxTasksPerProcess }),
       ...(options.maxRssMbPerProcess !== undefined && { maxRssMbPerProcess: options.maxRssMbPerProcess }),
     });
@@ -105,7 +119,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
   const flows = new CountedFlowProducer({ connection: redis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
-  const cancels = new CancelBook();
+  const cancels = new CancelBook(redis, logger);
+  // Subscribed (and confirmed) before any worker fetches: no cancel published from now on is missed.
+  const cancelListener = await listenForCancels(redis, cancels, logger, { prefix, workerId: id });
   const counts = { done: 0, failed: 0 };
   let requeueOnFailure = false;
   // The RSS cap samples a process: it holds for sandbox processes only (a thread's cap is V8's heap limit).
@@ -144,6 +160,25 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       ...(options.stalledIntervalMs !== undefined && { stalledInterval: options.stalledIntervalMs }),
     });
   });
+  // A pool that can start no sandbox pauses its queues' workers (a job they hold goes back to waiting, see
+  // jobProcessor.ts) until one starts; the heartbeat says so at once.
+  let shuttingDown = false;
+  const pauseWhileUnhealthy = (pool: SandboxPool, mode: Isolation): void => {
+    const served = workers.filter((_, i) => (isolation.get(queues[i]!) ?? 'process') === mode);
+    const follow = (healthy: boolean): void => {
+      for (const worker of served) {
+        if (healthy) void worker.resume();
+        else void worker.pause(true).catch((err: unknown) => logger.error({ event: 'worker:error', err }, 'Could not pause a BullMQ worker'));
+      }
+    };
+    let healthy = pool.health.healthy;
+    if (!healthy) follow(false);
+    pool.onHealthChange((health) => {
+      if (health.healthy !== healthy && !shuttingDown) follow((healthy = health.healthy));
+    });
+  };
+  if (pools.process) pauseWhileUnhealthy(pools.process, 'process');
+  if (pools.thread) pauseWhileUnhealthy(pools.thread, 'thread');
   const recordStalled = createStalledFailureRecorder({ tasks: mod.tasks, redis, prefix, flows, logger, counts });
   for (const worker of workers) {
     countJobMoves(worker, { redis, prefix, logger });
@@ -153,13 +188,21 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     });
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  const cancelListener = await listenForCancels(redis, prefix, cancels, logger);
   const heartbeat = startHeartbeat(redis, prefix, started, { id, queues, concurrency, startedAt, counts }, logger);
-  logger.info({ event: 'worker:ready', queues, concurrency, prefix, sandboxPids: started.flatMap((p) => p.pids), tasks: [...mod.tasks.keys()] });
+  let lastHealthy = started.every((p) => p.health.healthy);
+  for (const pool of started) {
+    pool.onHealthChange(() => {
+      const healthy = started.every((p) => p.health.healthy);
+      if (healthy !== lastHealthy) heartbeat.beatNow();
+      lastHealthy = healthy;
+    });
+  }
+  logger.info({ event: 'worker:ready', queues, concurrency, prefix, sandboxPids: started.flatMap((p) => p.pids), tasks: [...mod.tasks.keys()], healthy: lastHealthy });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      shuttingDown = true;
       const busy = (): number => started.reduce((sum, p) => sum + p.busyCount, 0);
       logger.info({ event: 'worker:shutdown', graceMs: shutdownGraceMs, busy: busy() });
       const finished = Promise.all(workers.map((w) => w.close()));
@@ -200,6 +243,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     },
     get sandboxesStarted() {
       return started.reduce((sum, p) => sum + p.started, 0);
+    },
+    get healthy() {
+      return started.every((p) => p.health.healthy);
     },
     close,
     [Symbol.asyncDispose]: close,

@@ -20,9 +20,10 @@ export interface HeartbeatSource {
 
 /**
  * Writes the worker's {@link WorkerInfo} into the registry hash every {@link HEARTBEAT_MS}; readers drop
- * entries whose heartbeat is older than three periods. `stop()` removes the entry.
+ * entries whose heartbeat is older than three periods. `beatNow()` writes at once (e.g. when the pools' health
+ * turns); `stop()` removes the entry.
  */
-export function startHeartbeat(redis: RedisClient, prefix: string, pools: readonly SandboxPool[], source: HeartbeatSource, logger: Logger): { stop(): Promise<void> } {
+export function startHeartbeat(redis: RedisClient, prefix: string, pools: readonly SandboxPool[], source: HeartbeatSource, logger: Logger): { beatNow(): void; stop(): Promise<void> } {
   const stats = new ProcessStats();
   const key = workersKey(prefix);
   const beat = async (): Promise<void> => {
@@ -34,6 +35,7 @@ export function startHeartbeat(redis: RedisClient, prefix: string, pools: readon
       tasksRun: s.tasksRun,
     }));
     stats.retain([process.pid, ...sandboxes.map((s) => s.pid)]);
+    const sick = pools.map((pool) => pool.health).find((health) => !health.healthy);
     const info: WorkerInfo = {
       id: source.id,
       host: hostname(),
@@ -48,17 +50,23 @@ export function startHeartbeat(redis: RedisClient, prefix: string, pools: readon
       heartbeatAt: Date.now(),
       rssMb: stats.sample(process.pid).rssMb,
       sandboxes,
+      healthy: sick === undefined,
+      ...(sick && { unhealthyReason: `No sandbox can start (${sick.startFailures} failed starts in a row): ${sick.lastStartError ?? 'unknown error'}` }),
     };
     await redis.hset(key, source.id, JSON.stringify(info));
   };
+  let stopped = false;
   const tick = (): void => {
+    if (stopped) return;
     beat().catch((err: unknown) => logger.warn({ event: 'worker:heartbeat-failed', err }));
   };
   tick();
   const timer = setInterval(tick, HEARTBEAT_MS);
   timer.unref();
   return {
+    beatNow: tick,
     async stop() {
+      stopped = true;
       clearInterval(timer);
       await redis.hdel(key, source.id).catch(() => undefined);
     },

@@ -3,14 +3,16 @@ import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
 import type { AnyTask } from '../defineTask.ts';
+import { encodedInput, jobOutput, readJobData, readJobOutput, stepJobData, type JobData, type JobOutput } from '../jobData.ts';
 import { JOB_ERROR_FIELD } from '../store/jobFields.ts';
 import { childrenKeys, jobKey, parseJobKey } from '../store/jobKeys.ts';
 import { readJobError, storedFailure, writeJobError } from '../store/jobError.ts';
 import { parseTaskOutput } from '../parseTaskIO.ts';
 import { serializeError, type SerializedError } from '../serializeError.ts';
 import { cancelChannel, workflowCancelKey } from '../store/taskpoolKeys.ts';
-import { spawnedTemplate } from '../workflow/spawn.ts';
-import { childFailureOptions, childId, childIndex, isStepData, materialize, workflowIdOf, type StepData, type StepMeta, type StepTemplate } from '../workflow/stepTemplate.ts';
+import { encodeValue, type EncodedValue } from '../valueCodec.ts';
+import { childFailureOptions, childId, childIndex, materialize, workflowIdOf, type StepData, type StepMeta, type StepTemplate } from '../workflow/stepTemplate.ts';
+import type { RunResult } from './runTask.ts';
 import type { FailureInfo, StepOutcome } from '../workflow/workflow.ts';
 
 /** What the step runner shares with its worker. */
@@ -24,22 +26,22 @@ export interface StepRunnerContext {
   counts: { failed: number };
 }
 
-/** Runs a job's task in a slot with the given input; resolves to the output, or throws the error BullMQ records. */
-export type RunAttempt = (input: unknown) => Promise<unknown>;
+/** Runs a job's task in a slot with the given (encoded) input; resolves to what it gave, or throws the error BullMQ records. */
+export type RunAttempt = (input: EncodedValue) => Promise<RunResult>;
 
 const WORKFLOW_CANCELLED: SerializedError = { name: 'CancelledError', code: 'CANCELLED', reason: 'cancelled', message: 'The workflow was cancelled' };
 
 
 /**
- * Runs workflow steps (jobs whose data is `{ $wf, input? }`, see `stepTemplate.ts`) and spawns (a handler
+ * Runs workflow steps (jobs whose data is `{ v, kind: 'step', wf, input? }`, see `stepTemplate.ts`) and spawns (a handler
  * that returned `ctx.spawn(...)`). A step first reads its children (their outputs and failures, kept by
  * BullMQ in the parent's `processed` and `failed` hashes), applies its failure policy, then gives the group's
  * outputs, starts its fan-out, or runs its task with the input they make. A step that fails for good
  * because of a child carries that child's error (same name, code, fields, stack).
  */
 export function createStepRunner(ctx: StepRunnerContext): {
-  run(job: Job, token: string | undefined, attempt: RunAttempt): Promise<unknown>;
-  spawn(job: Job, token: string | undefined, output: unknown): Promise<unknown>;
+  run(job: Job, token: string | undefined, data: StepData, attempt: RunAttempt): Promise<JobOutput>;
+  spawn(job: Job, token: string | undefined, data: JobData, template: StepTemplate): Promise<JobOutput>;
   /** A step failed for good where no processor ran (BullMQ's stalled limit): its `onFailure` callbacks, if any. */
   failedOutside(job: Job, error: SerializedError): Promise<void>;
 } {
@@ -58,7 +60,7 @@ export function createStepRunner(ctx: StepRunnerContext): {
   const readChildren = async (job: Job): Promise<Map<number, StepOutcome<unknown>>> => {
     const [values, failures] = await Promise.all([job.getChildrenValues(), job.getIgnoredChildrenFailures()]);
     const outcomes = new Map<number, StepOutcome<unknown>>();
-    for (const [key, value] of Object.entries(values ?? {})) outcomes.set(indexOf(job, key), { ok: true, value });
+    for (const [key, value] of Object.entries(values ?? {})) outcomes.set(indexOf(job, key), { ok: true, value: readJobOutput(value) });
     const failed = Object.entries(failures ?? {});
     if (failed.length > 0) {
       const pipeline = redis.pipeline();
@@ -108,32 +110,31 @@ export function createStepRunner(ctx: StepRunnerContext): {
   const cancelled = async (job: Job): Promise<boolean> => (await redis.exists(workflowCancelKey(prefix, workflowIdOf(job.id ?? '')))) === 1;
 
   /** Starts `template` as child `<id>.s` of the job, then waits for it without holding anything. */
-  const startSpawn = async (job: Job, token: string | undefined, data: StepData, template: StepTemplate, input: unknown): Promise<unknown> => {
+  const startSpawn = async (job: Job, token: string | undefined, data: StepData, template: StepTemplate, input?: EncodedValue): Promise<EncodedValue> => {
     const id = job.id ?? '';
     if (await cancelled(job)) return failStep(job, WORKFLOW_CANCELLED);
     const flow = materialize({ ...template, opts: { ...template.opts, ...childFailureOptions('fail') } }, { id: childId(id, 's'), keep: keepOf(job), input });
     await ctx.flows.add({ ...flow, opts: { ...flow.opts, parent: { id, queue: job.queueQualifiedName } } });
-    await job.updateData({ ...data, $wf: { ...data.$wf, spawned: true } });
+    await job.updateData({ ...data, wf: { ...data.wf, spawned: true } } satisfies StepData);
     ctx.logger.info({ event: 'step:spawned', jobId: id, task: job.name, child: childId(id, 's') });
     if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
     return join(job);
   };
 
-  /** The output of the workflow the job spawned. */
-  const join = async (job: Job): Promise<unknown> => {
+  /** The output of the workflow the job spawned, parsed by the job's task's output schema (the one parse of that output). */
+  const join = async (job: Job): Promise<EncodedValue> => {
     const outcome = (await readChildren(job)).get(-1) ?? { ok: false as const, error: removedChild(childId(job.id ?? '', 's')) };
     if (!outcome.ok) return failStep(job, outcome.error);
     const task = ctx.tasks.get(job.name);
-    if (!task) return outcome.value;
     try {
-      return parseTaskOutput(task, outcome.value);
+      return encodeValue(task ? parseTaskOutput(task, outcome.value) : outcome.value);
     } catch (error) {
       return failStep(job, { ...serializeError(error), reason: 'invalid' });
     }
   };
 
-  const output = async (job: Job, token: string | undefined, data: StepData, attempt: RunAttempt): Promise<unknown> => {
-    const meta = data.$wf;
+  const output = async (job: Job, token: string | undefined, data: StepData, attempt: RunAttempt): Promise<EncodedValue> => {
+    const meta = data.wf;
     // A leaf's cancel reaches it as a single job's does (removed, or signalled); a step with children is woken
     // by their removal or failure, so it reads the workflow's mark.
     if (((meta.count ?? 0) > 0 || meta.spawned) && (await cancelled(job))) {
@@ -142,14 +143,13 @@ export function createStepRunner(ctx: StepRunnerContext): {
     }
     if (meta.spawned) return join(job);
     const gathered = (meta.count ?? 0) > 0 ? await gather(job, meta) : undefined;
-    if (meta.kind === 'group') return gathered;
-    if (meta.kind === 'spawn') return startSpawn(job, token, data, meta.sub!, gathered);
-    const result = await attempt(meta.from ? gathered : data.input);
-    const template = spawnedTemplate(result);
-    return template ? startSpawn(job, token, data, template, undefined) : result;
+    if (meta.kind === 'group') return encodeValue(gathered);
+    if (meta.kind === 'spawn') return startSpawn(job, token, data, meta.sub!, encodeValue(gathered));
+    const result = await attempt(meta.from ? encodeValue(gathered) : (encodedInput(data) ?? encodeValue(undefined)));
+    return 'spawn' in result ? startSpawn(job, token, data, result.spawn) : result.output;
   };
 
-  const callbacks = async (job: Job, templates: StepTemplate[] | undefined, suffix: 'ok' | 'err', input: unknown): Promise<void> => {
+  const callbacks = async (job: Job, templates: StepTemplate[] | undefined, suffix: 'ok' | 'err', input: EncodedValue): Promise<void> => {
     if (!templates?.length) return;
     const keep = keepOf(job);
     await ctx.flows.addBulk(templates.map((template, i) => materialize(template, { id: `${job.id}.${suffix}${i}`, keep, input })));
@@ -157,17 +157,16 @@ export function createStepRunner(ctx: StepRunnerContext): {
 
   const failureCallbacks = async (job: Job, meta: StepMeta, error: SerializedError): Promise<void> => {
     const info: FailureInfo = { workflowId: workflowIdOf(job.id ?? ''), jobId: job.id ?? '', task: job.name, error };
-    await callbacks(job, meta.onFailure, 'err', info);
+    await callbacks(job, meta.onFailure, 'err', encodeValue(info));
   };
 
   return {
-    async run(job, token, attempt) {
-      const data = job.data as StepData;
-      const meta = data.$wf;
+    async run(job, token, data, attempt) {
+      const meta = data.wf;
       try {
         const result = await output(job, token, data, attempt);
         await callbacks(job, meta.onSuccess, 'ok', result);
-        return result;
+        return jobOutput(result);
       } catch (error) {
         if (meta.onFailure?.length && isFinalFailure(job, error)) {
           const stored = await readJobError(redis, jobKey(prefix, job.queueName, job.id ?? ''));
@@ -177,12 +176,13 @@ export function createStepRunner(ctx: StepRunnerContext): {
       }
     },
     async failedOutside(job, error) {
-      if (isStepData(job.data)) await failureCallbacks(job, job.data.$wf, error);
+      const data = readJobData(job.data);
+      if (data?.kind === 'step') await failureCallbacks(job, data.wf as StepMeta, error);
     },
     /** A plain job's handler returned `ctx.spawn(...)`: the job becomes the root of the workflow it starts. */
-    spawn(job, token, result) {
-      const data: StepData = isStepData(job.data) ? job.data : { $wf: {}, input: job.data };
-      return startSpawn(job, token, data, spawnedTemplate(result)!, undefined);
+    async spawn(job, token, data, template) {
+      const step: StepData = data.kind === 'step' ? (data as StepData) : stepJobData<StepMeta>({}, encodedInput(data));
+      return jobOutput(await startSpawn(job, token, step, template));
     },
   };
 }

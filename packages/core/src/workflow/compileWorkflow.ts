@@ -1,7 +1,8 @@
 import { attemptOptions } from '../client/jobOptions.ts';
-import { queueOf, type AnyTask } from '../defineTask.ts';
+import { queueOf, type TaskContract } from '../taskContract.ts';
 import { InvalidWorkflowError } from '../errors.ts';
-import { parseTaskInput } from '../parseTaskIO.ts';
+import { stepJobData } from '../jobData.ts';
+import { prepareInput } from '../parseTaskIO.ts';
 import { childFailureOptions, type StepJobOptions, type StepMeta, type StepTemplate } from './stepTemplate.ts';
 import type { ChildFailurePolicy, ChordStep, GroupStep, StepHooks, TaskStep, WorkflowNode } from './workflow.ts';
 
@@ -70,7 +71,7 @@ function groupTemplate(node: GroupStep, head: boolean): StepTemplate {
   return {
     name: '$group',
     queue: children[0]!.queue,
-    data: { $wf: { kind: 'group', count: children.length, ...policyOf(node.onChildFailure) } },
+    data: stepJobData<StepMeta>({ kind: 'group', count: children.length, ...policyOf(node.onChildFailure) }),
     opts: SYNTHETIC_OPTIONS,
     children,
   };
@@ -80,7 +81,7 @@ function spawnTemplate(previous: StepTemplate, sub: StepTemplate): StepTemplate 
   return {
     name: '$spawn',
     queue: previous.queue,
-    data: { $wf: { kind: 'spawn', from: 'child', count: 1, sub } },
+    data: stepJobData<StepMeta>({ kind: 'spawn', from: 'child', count: 1, sub }),
     opts: SYNTHETIC_OPTIONS,
     children: [failing(previous, 'fail')],
   };
@@ -88,12 +89,11 @@ function spawnTemplate(previous: StepTemplate, sub: StepTemplate): StepTemplate 
 
 /** A task step; `meta` undefined: it takes the input the tree is sent with. */
 function taskTemplate(node: TaskStep, meta: StepMeta | undefined, children: StepTemplate[]): StepTemplate {
-  // Validated before anything reaches Redis (and again by the worker).
-  if (node.bound) parseTaskInput(node.task, node.input);
+  // Checked before anything reaches Redis; stored as given, pruned to what the schema keeps (the sandbox parses it).
   return {
     name: node.task.name,
     queue: queueOf(node.task),
-    data: { $wf: { ...meta }, ...(node.bound && { input: node.input }) },
+    data: stepJobData<StepMeta>({ ...meta }, node.bound ? prepareInput(node.task, node.input) : undefined),
     opts: attemptOptions(node.task.defaults, node.options),
     ...(children.length > 0 && { children }),
     ...(meta === undefined && { takesInput: true as const }),
@@ -101,18 +101,18 @@ function taskTemplate(node: TaskStep, meta: StepMeta | undefined, children: Step
 }
 
 /** A callback task's template: it takes the output (or the failure) it is sent with. */
-export function callbackTemplate(task: AnyTask): StepTemplate {
+export function callbackTemplate(task: TaskContract): StepTemplate {
   return taskTemplate({ type: 'task', task, bound: false, options: {}, hooks: { onSuccess: [], onFailure: [] } }, undefined, []);
 }
 
 function withHooks(template: StepTemplate, hooks: StepHooks): StepTemplate {
   if (hooks.onSuccess.length === 0 && hooks.onFailure.length === 0) return template;
-  const meta = template.data.$wf;
+  const meta = template.data.wf;
   const onSuccess = [...(meta.onSuccess ?? []), ...hooks.onSuccess.map(callbackTemplate)];
   const onFailure = [...(meta.onFailure ?? []), ...hooks.onFailure.map(callbackTemplate)];
   return {
     ...template,
-    data: { ...template.data, $wf: { ...meta, ...(onSuccess.length > 0 && { onSuccess }), ...(onFailure.length > 0 && { onFailure }) } },
+    data: { ...template.data, wf: { ...meta, ...(onSuccess.length > 0 && { onSuccess }), ...(onFailure.length > 0 && { onFailure }) } },
   };
 }
 

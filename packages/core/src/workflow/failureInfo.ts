@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { SerializedError } from '../serializeError.ts';
 import type { FailureInfo } from './workflow.ts';
 
-const REASONS = ['error', 'invalid', 'exit', 'signal', 'oom', 'timeout', 'stalled', 'cancelled', 'quarantined'] as const;
+const REASONS = ['error', 'invalid', 'exit', 'signal', 'killed', 'oom', 'timeout', 'stalled', 'cancelled', 'quarantined'] as const;
 
 /** A serialized remote error (see `SerializedError`). */
 export const serializedErrorSchema: z.ZodType<SerializedError> = z.lazy(() =>

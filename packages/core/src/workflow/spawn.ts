@@ -2,7 +2,8 @@ import { compileWorkflow } from './compileWorkflow.ts';
 import type { StepTemplate } from './stepTemplate.ts';
 import type { Bound, Workflow } from './workflow.ts';
 
-const SPAWN_KEY = '$tpSpawn';
+/** Marks a {@link Spawn}: a symbol, so no value that came from JSON (a user's output) can pass for one. */
+const SPAWN_BRAND = Symbol.for('taskpool.spawn');
 
 /**
  * What `ctx.spawn(workflow)` returns for a handler to return: the job starts the workflow as its child and
@@ -11,13 +12,9 @@ const SPAWN_KEY = '$tpSpawn';
 export class Spawn<Out> {
   /** Phantom: the output the spawned workflow gives. */
   declare readonly __output: () => Out;
+  readonly [SPAWN_BRAND] = true;
 
   constructor(readonly template: StepTemplate) {}
-
-  /** How it crosses from a sandbox to its worker. */
-  toJSON(): { [SPAWN_KEY]: StepTemplate } {
-    return { [SPAWN_KEY]: this.template };
-  }
 }
 
 /** Compiles a workflow for `ctx.spawn`. */
@@ -25,9 +22,8 @@ export function spawn<Out>(workflow: Workflow<Bound, Out>): Spawn<Out> {
   return new Spawn(compileWorkflow(workflow.node));
 }
 
-/** The workflow a handler's output asks to start, if it is a spawn (as returned, or as it crossed from a sandbox). */
+/** The workflow a handler's return asks to start, if it is a {@link Spawn} (made by `ctx.spawn`, in this process). */
 export function spawnedTemplate(output: unknown): StepTemplate | undefined {
-  if (output instanceof Spawn) return output.template;
-  if (typeof output !== 'object' || output === null || !(SPAWN_KEY in output)) return undefined;
-  return (output as { [SPAWN_KEY]: StepTemplate })[SPAWN_KEY];
+  if (typeof output !== 'object' || output === null || (output as { [SPAWN_BRAND]?: unknown })[SPAWN_BRAND] !== true) return undefined;
+  return (output as Spawn<unknown>).template;
 }

@@ -1,15 +1,15 @@
 import type { FlowJob } from 'bullmq';
 import type { KeepPolicy, TaskJobOptions } from '../client/jobOptions.ts';
+import { stepJobData, type StepJobData } from '../jobData.ts';
+import type { EncodedValue } from '../valueCodec.ts';
 import type { ChildFailurePolicy } from './workflow.ts';
 
 /**
- * The data of a workflow step's job: `{ $wf: meta, input? }`. `input` is the task's input when the step was
- * given one; otherwise the worker builds it from the step's children (see {@link StepMeta.from}).
+ * The data of a workflow step's job: `{ v: 1, kind: 'step', wf: meta, input? }` (see `jobData.ts`). `input` is
+ * the task's input when the step was given one; otherwise the worker builds it from the step's children (see
+ * {@link StepMeta.from}).
  */
-export interface StepData {
-  $wf: StepMeta;
-  input?: unknown;
-}
+export type StepData = StepJobData<StepMeta>;
 
 /**
  * How the worker runs a workflow step. Absent fields take their defaults, to keep big fan-outs small. The
@@ -51,17 +51,16 @@ export interface StepTemplate {
   takesInput?: true;
 }
 
-/** Where a tree is sent: its root's id, the keep policy and the input of its `takesInput` steps. */
+/** Where a tree is sent: its root's id, the keep policy and the (encoded) input of its `takesInput` steps. */
 export interface Placement {
   id: string;
   keep: KeepPolicy;
-  input?: unknown;
+  input?: EncodedValue;
 }
 
 /** The BullMQ flow of a template: ids `<id>.<index>` down the tree. */
 export function materialize(template: StepTemplate, at: Placement): FlowJob {
-  const data: StepData = { ...template.data };
-  if (template.takesInput) data.input = at.input;
+  const data: StepData = template.takesInput ? stepJobData(template.data.wf, at.input) : template.data;
   const opts = {
     ...template.opts,
     jobId: at.id,
@@ -84,12 +83,6 @@ export function childId(parentId: string, index: number | 's'): string {
 export function childIndex(parentId: string, childJobId: string): number | 's' {
   const suffix = childJobId.slice(parentId.length + 1);
   return suffix === 's' ? 's' : Number(suffix);
-}
-
-/** True for the data of a workflow step's job. */
-export function isStepData(data: unknown): data is StepData {
-  const meta = typeof data === 'object' && data !== null ? (data as { $wf?: unknown }).$wf : undefined;
-  return typeof meta === 'object' && meta !== null && !Array.isArray(meta);
 }
 
 /**

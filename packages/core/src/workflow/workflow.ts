@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { AnyTask, TaskDefaults, TaskDefinition } from '../defineTask.ts';
+import type { TaskContract, TaskDefaults } from '../taskContract.ts';
 import type { SerializedError } from '../serializeError.ts';
 
 /**
@@ -25,8 +25,8 @@ export interface Bound {
 
 /** Callbacks of a step, run as tasks (Celery's `link` and `link_error`). */
 export interface StepHooks {
-  onSuccess: readonly AnyTask[];
-  onFailure: readonly AnyTask[];
+  onSuccess: readonly TaskContract[];
+  onFailure: readonly TaskContract[];
 }
 
 /** A workflow's structure, as the builders made it. */
@@ -35,7 +35,7 @@ export type WorkflowNode = TaskStep | ChainStep | GroupStep | ChordStep;
 /** A task, given its input (`bound`) or taking the previous step's output. */
 export interface TaskStep {
   readonly type: 'task';
-  readonly task: AnyTask;
+  readonly task: TaskContract;
   readonly bound: boolean;
   readonly input?: unknown;
   readonly options: StepOptions;
@@ -77,12 +77,12 @@ export interface FailureInfo {
 }
 
 /** A workflow, or a task used as a step (it then takes the previous step's output). */
-export type WorkflowLike = Workflow<never, unknown> | AnyTask;
+export type WorkflowLike = Workflow<never, unknown> | TaskContract;
 
 /** The input a workflow-like takes: {@link Bound} if it needs none. */
-export type InputOf<W> = W extends Workflow<infer I, unknown> ? I : W extends TaskDefinition<infer I, z.ZodType> ? z.input<I> : never;
+export type InputOf<W> = W extends Workflow<infer I, unknown> ? I : W extends TaskContract<infer I, z.ZodType> ? z.input<I> : never;
 /** The output a workflow-like gives. */
-export type OutputOf<W> = W extends Workflow<never, infer O> ? O : W extends TaskDefinition<z.ZodType, infer O> ? z.output<O> : never;
+export type OutputOf<W> = W extends Workflow<never, infer O> ? O : W extends TaskContract<z.ZodType, infer O> ? z.output<O> : never;
 
 /** Reported where a step cannot take what the previous step gives. */
 export interface StepMismatch<Given, Expected> {
@@ -122,21 +122,21 @@ export class Workflow<In, Out> {
    * Runs `task` with this workflow's output once it succeeds (Celery's `link`); the callback is a job of its
    * own, not part of the workflow's result.
    */
-  onSuccess<T extends AnyTask>(task: T & Checked<T, Out>): Workflow<In, Out> {
-    return new Workflow(withHooks(this.node, { onSuccess: [task as AnyTask] }));
+  onSuccess<T extends TaskContract>(task: T & Checked<T, Out>): Workflow<In, Out> {
+    return new Workflow(withHooks(this.node, { onSuccess: [task as TaskContract] }));
   }
 
   /**
    * Runs `task` with a {@link FailureInfo} if this workflow fails for good (Celery's `link_error`); its input
    * schema must accept one (e.g. `failureInfoSchema`).
    */
-  onFailure<T extends AnyTask>(task: T & Checked<T, FailureInfo>): Workflow<In, Out> {
-    return new Workflow(withHooks(this.node, { onFailure: [task as AnyTask] }));
+  onFailure<T extends TaskContract>(task: T & Checked<T, FailureInfo>): Workflow<In, Out> {
+    return new Workflow(withHooks(this.node, { onFailure: [task as TaskContract] }));
   }
 }
 
 /** A task with its input given: the start of a chain, or a member of a group. */
-export function signature<T extends AnyTask>(task: T, input: z.input<T['input']>, options: StepOptions = {}): Workflow<Bound, OutputOf<T>> {
+export function signature<T extends TaskContract>(task: T, input: z.input<T['input']>, options: StepOptions = {}): Workflow<Bound, OutputOf<T>> {
   return new Workflow({ type: 'task', task, bound: true, input, options: { ...options }, hooks: NO_HOOKS });
 }
 

@@ -1,0 +1,119 @@
+import { PayloadTooLargeError } from './errors.ts';
+import type { JsonValue } from './serializeError.ts';
+import { decodeValue, type EncodedValue, type ValueMeta } from './valueCodec.ts';
+
+/**
+ * The data of every job taskpool writes: a fixed envelope, so that nothing a user sends is ever read as
+ * control. What the job is (`kind`) and how a workflow step runs (`wf`) sit beside the user's input, never
+ * inside it: the input is opaque data, read only by the task's schema in the sandbox.
+ * - a task's job: `{ v: 1, input, meta? }`;
+ * - a `map` chunk: `{ v: 1, kind: 'chunk', input: [items], meta? }`, the items encoded as one value;
+ * - a workflow step: `{ v: 1, kind: 'step', wf, input?, meta? }` (see `workflow/stepTemplate.ts`).
+ * `input` and `meta` are an {@link EncodedValue}: the input's JSON, and superjson's meta where it holds a `Date`...
+ */
+export type JobData<StepMeta = unknown> = TaskJobData | ChunkJobData | StepJobData<StepMeta>;
+
+/** The version of the envelope; data without it is from taskpool 0.1 and is not run (see CHANGELOG). */
+export const JOB_DATA_VERSION = 1;
+
+interface Envelope {
+  v: typeof JOB_DATA_VERSION;
+  input?: JsonValue;
+  meta?: ValueMeta;
+}
+
+/** A task's job. */
+export interface TaskJobData extends Envelope {
+  kind?: undefined;
+  input: JsonValue;
+}
+
+/** A `map` chunk: its items, in order, as one encoded array. */
+export interface ChunkJobData extends Envelope {
+  kind: 'chunk';
+  input: JsonValue;
+}
+
+/** A workflow step: how it runs, and its input when it was given one. */
+export interface StepJobData<StepMeta = unknown> extends Envelope {
+  kind: 'step';
+  wf: StepMeta;
+}
+
+/** The data of a task's job. */
+export function taskJobData(input: EncodedValue): TaskJobData {
+  return { v: JOB_DATA_VERSION, input: input.json, ...(input.meta && { meta: input.meta }) };
+}
+
+/** The data of a chunk job: `items` is the encoded array of the chunk's inputs. */
+export function chunkJobData(items: EncodedValue): ChunkJobData {
+  return { v: JOB_DATA_VERSION, kind: 'chunk', input: items.json, ...(items.meta && { meta: items.meta }) };
+}
+
+/** The data of a workflow step. */
+export function stepJobData<StepMeta>(wf: StepMeta, input?: EncodedValue): StepJobData<StepMeta> {
+  return { v: JOB_DATA_VERSION, kind: 'step', wf, ...(input && { input: input.json }), ...(input?.meta && { meta: input.meta }) };
+}
+
+/** A job's data as the envelope it must be, or undefined (not ours, or taskpool 0.1's raw input). */
+export function readJobData(data: unknown): JobData | undefined {
+  if (typeof data !== 'object' || data === null || (data as Envelope).v !== JOB_DATA_VERSION) return undefined;
+  const { kind } = data as { kind?: unknown };
+  if (kind === undefined || kind === 'chunk') return 'input' in data ? (data as TaskJobData | ChunkJobData) : undefined;
+  if (kind === 'step') {
+    const { wf } = data as { wf?: unknown };
+    return typeof wf === 'object' && wf !== null && !Array.isArray(wf) ? (data as StepJobData) : undefined;
+  }
+  return undefined;
+}
+
+/** The encoded input an envelope carries, if any. */
+export function encodedInput(data: JobData): EncodedValue | undefined {
+  if (data.input === undefined) return undefined;
+  return data.meta ? { json: data.input, meta: data.meta } : { json: data.input };
+}
+
+/** The input a job was submitted with, decoded (undefined for a step given none, or data that is not ours). */
+export function jobInputOf(data: unknown): unknown {
+  const envelope = readJobData(data);
+  if (!envelope) return data;
+  const input = encodedInput(envelope);
+  return input ? decodeValue(input) : undefined;
+}
+
+/** A job's return value, as the worker gives it to BullMQ: the output, encoded. */
+export interface JobOutput {
+  v: typeof JOB_DATA_VERSION;
+  output: JsonValue;
+  meta?: ValueMeta;
+}
+
+/** The return value of a job whose output is `value`. */
+export function jobOutput(value: EncodedValue): JobOutput {
+  return { v: JOB_DATA_VERSION, output: value.json, ...(value.meta && { meta: value.meta }) };
+}
+
+/** The output a job's stored return value holds, decoded; a value stored by taskpool 0.1 is given as it is. */
+export function readJobOutput(stored: unknown): unknown {
+  const encoded = encodedOutput(stored);
+  return encoded ? decodeValue(encoded) : stored;
+}
+
+/** The encoded output of a stored return value, if it is one of ours. */
+export function encodedOutput(stored: unknown): EncodedValue | undefined {
+  if (typeof stored !== 'object' || stored === null || (stored as JobOutput).v !== JOB_DATA_VERSION || !('output' in stored)) return undefined;
+  const { output, meta } = stored as JobOutput;
+  return meta ? { json: output, meta } : { json: output };
+}
+
+/** The most one job's data may take in Redis unless a client or admin says otherwise: 1 MiB, the producer's body limit. */
+export const DEFAULT_MAX_JOB_BYTES = 1_048_576;
+
+/** Throws {@link PayloadTooLargeError} if `data`, as stored, takes more than `limitBytes`. */
+export function assertJobSize(what: string, data: unknown, limitBytes: number): void {
+  const text = JSON.stringify(data);
+  // A string's UTF-8 size is at most 3 bytes per UTF-16 unit: measure only what may be over.
+  if (text.length * 3 <= limitBytes) return;
+  const bytes = Buffer.byteLength(text);
+  if (bytes > limitBytes) throw new PayloadTooLargeError(what, bytes, limitBytes);
+}

@@ -1,0 +1,56 @@
+import type { z } from 'zod';
+
+/**
+ * What a task is apart from its handler: its name, its zod contract and its defaults. Workflows, validation
+ * and job options need only this, so they do not import `defineTask.ts` (which imports them).
+ */
+export interface TaskContract<In extends z.ZodType = z.ZodType, Out extends z.ZodType = z.ZodType> {
+  readonly kind: 'taskpool.task';
+  readonly name: string;
+  readonly input: In;
+  readonly output: Out;
+  readonly defaults: Readonly<TaskDefaults>;
+}
+
+/** How a task runs and retries unless a submit overrides it. */
+export interface TaskDefaults {
+  /** Total attempts, the first included. Default: 1 (no retry). */
+  attempts?: number;
+  /** Wait between attempts. Default: exponential from 1000 ms. */
+  backoff?: { type: 'fixed' | 'exponential'; delayMs: number };
+  /** The queue the task's jobs go to; a worker serves a list of queues. Default: `'default'`. */
+  queue?: string;
+  /** Priority, 1 is highest (BullMQ's rule). Default: none (FIFO). */
+  priority?: number;
+  /**
+   * Hard time limit of one attempt, in ms: the handler's `signal` fires, then after the worker's kill grace
+   * the process running it is SIGKILLed. Default: none.
+   */
+  timeoutMs?: number;
+  /**
+   * Where the handler runs: `process` (a sandbox process: hard timeouts, kills and memory caps hold fully),
+   * `thread` (a worker thread: timeouts and cancels terminate the thread, the heap cap is V8's; but
+   * `process.abort()` or a native crash takes the whole worker down), or `inline` (the worker's own event
+   * loop, for I/O-bound tasks; timeouts and cancels only fire the signal). All tasks of one queue share one
+   * isolation. Default: `process`.
+   */
+  isolation?: Isolation;
+  /** At most `max` jobs of this task's queue start per `durationMs`, across all workers (BullMQ's limiter, per queue). */
+  rateLimit?: { max: number; durationMs: number };
+}
+
+/** The queue a task's jobs go to. */
+export function queueOf(task: Pick<TaskContract, 'defaults'>): string {
+  return task.defaults.queue ?? DEFAULT_QUEUE;
+}
+
+/** Where a task's handler runs: see {@link TaskDefaults.isolation}. */
+export type Isolation = 'process' | 'thread' | 'inline';
+
+/** Where a task's handler runs. */
+export function isolationOf(task: Pick<TaskContract, 'defaults'>): Isolation {
+  return task.defaults.isolation ?? 'process';
+}
+
+/** The queue used when a task names none. */
+export const DEFAULT_QUEUE = 'default';

@@ -1,0 +1,104 @@
+import type { Logger } from 'pino';
+import type { RedisClient } from '../redisConnection.ts';
+import { CANCEL_FIELD } from '../store/jobFields.ts';
+import type { TaskSlot } from './inlineExecutor.ts';
+
+/** How a cancel reached the worker: the channel's message, or the job hash's durable `tpCancel` flag. */
+export type CancelSource = 'message' | 'flag';
+
+interface Held {
+  /** The job hash, where the cancel flag lives. */
+  key: string;
+  slot?: TaskSlot;
+  cancelled: boolean;
+  /** The flag read made when the job was fetched; settled once it is known. */
+  fetchRead: Promise<void>;
+}
+
+/**
+ * The jobs a worker holds (fetched, waiting for or running in a slot) and the cancels it has heard. A cancel
+ * lands by either of two ways, so that losing one never lets a cancelled job run on:
+ * - the channel's message ({@link CancelBook.cancel}, from `listenForCancels`), at once;
+ * - the durable flag on the job hash, read when the job is fetched (the reads of jobs fetched in the same
+ *   turn of the event loop go out as one pipeline) and again for every held job by {@link CancelBook.recheck},
+ *   which the listener runs every second and after each reconnect of its subscriber.
+ */
+export class CancelBook {
+  private readonly held = new Map<string, Held>();
+  /** Fetch-time reads not sent yet: job id → job key. */
+  private pending = new Map<string, string>();
+  private flush: Promise<void> | undefined;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A job fetched: from now on a cancel for it is kept, and its flag is read (see {@link isCancelled}). */
+  hold(jobId: string, key: string): void {
+    this.pending.set(jobId, key);
+    this.flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.readPending());
+    this.held.set(jobId, { key, cancelled: false, fetchRead: this.flush });
+  }
+
+  /** The job runs in `slot`: a cancel now aborts it. */
+  attach(jobId: string, slot: TaskSlot): void {
+    const entry = this.held.get(jobId);
+    if (entry) entry.slot = slot;
+  }
+
+  /** True if a cancel for the job was heard or its flag is set; waits for the flag read of its fetch. */
+  async isCancelled(jobId: string): Promise<boolean> {
+    await this.held.get(jobId)?.fetchRead;
+    return this.held.get(jobId)?.cancelled === true;
+  }
+
+  /** The job is done here. */
+  release(jobId: string): void {
+    this.held.delete(jobId);
+  }
+
+  /**
+   * A cancel was heard or read: a job held here is marked, and aborted if it runs. Returns the slot aborted, if
+   * any. A cancel for a job not held is forgotten: the flag was set before the message went out, so a later
+   * fetch of the job reads it (and a retry, which clears the flag, is not cancelled by an old message).
+   */
+  cancel(jobId: string, via: CancelSource = 'message'): TaskSlot | undefined {
+    const entry = this.held.get(jobId);
+    if (!entry || entry.cancelled) return undefined;
+    entry.cancelled = true;
+    if (!entry.slot) return undefined;
+    entry.slot.abort('cancelled');
+    this.logger.info({ event: 'job:cancel', jobId, sandboxPid: entry.slot.pid, via });
+    return entry.slot;
+  }
+
+  /** Reads the flags of every job held and not yet cancelled, in one pipeline, and cancels those set. */
+  async recheck(): Promise<void> {
+    const open = [...this.held].filter(([, entry]) => !entry.cancelled).map(([jobId, entry]): [string, string] => [jobId, entry.key]);
+    await this.readFlags(open);
+  }
+
+  private async readPending(): Promise<void> {
+    const batch = [...this.pending];
+    this.pending = new Map();
+    this.flush = undefined;
+    await this.readFlags(batch);
+  }
+
+  /** One pipeline of `HGET key tpCancel`; a failed read is logged and left to the next recheck. */
+  private async readFlags(jobs: [jobId: string, key: string][]): Promise<void> {
+    if (jobs.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const [, key] of jobs) pipeline.hget(key, CANCEL_FIELD);
+    try {
+      const replies = (await pipeline.exec()) ?? [];
+      jobs.forEach(([jobId], i) => {
+        const [error, value] = replies[i] ?? [];
+        if (!error && value !== null && value !== undefined) this.cancel(jobId, 'flag');
+      });
+    } catch (err) {
+      this.logger.warn({ event: 'worker:error', err }, 'Could not read cancel flags');
+    }
+  }
+}
