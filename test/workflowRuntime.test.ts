@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import calculateSlot from 'cluster-key-slot';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CancelledError, chain, chord, createClient, group, SandboxCrashError, type StepStatus } from '@taskpool/core';
+import { CancelledError, chain, chord, createAdmin, createClient, group, SandboxCrashError, type StepStatus } from '@taskpool/core';
 import { startTestWorker } from '@taskpool/core/testing';
 import { fanOut, inc, onFailed, sleepy, square, sum } from './fixtures/workflowTasks.ts';
 import { rejectionOf } from './helpers/rejectionOf.ts';
@@ -91,6 +91,12 @@ describe('kill -9 of a worker instance mid-workflow, another alive', () => {
     expect(b!.lines.some((line) => line.event === 'job:done')).toBe(true);
     const steps = flatten((await handle.status()).root);
     expect(steps.every((s) => s.state === 'completed')).toBe(true);
+    // The per-task counts followed the killed worker's jobs back to waiting (BullMQ's stalled check) and on.
+    await using admin = createAdmin({ redisUrl: redisUrl(), prefix });
+    const unfinished = async (): Promise<number> =>
+      (await admin.taskCounts()).flatMap((q) => q.tasks).reduce((n, t) => n + t.counts.waiting + t.counts.active + t.counts.delayed + t.counts.prioritized, 0);
+    await eventually(async () => (await unfinished()) === 0, 'no job counted as unfinished');
+    expect((await admin.taskCounts()).flatMap((q) => q.tasks).map((t) => t.task)).toContain('wf.sleepy');
   });
 });
 
@@ -124,6 +130,11 @@ describe('a step whose workers keep dying (BullMQ\'s stalled limit)', () => {
     const failure = survivor.lines.find((line) => line.event === 'job:fail');
     expect(failure).toMatchObject({ reason: 'stalled', jobId: handle.id });
     expect((await handle.status()).root.error).toMatchObject({ reason: 'stalled', code: 'STALLED' });
+    // Counted as failed for reason stalled, and no longer active or waiting.
+    await using admin = createAdmin({ redisUrl: redisUrl(), prefix });
+    const sleepyCounts = async () => (await admin.taskCounts()).flatMap((q) => q.tasks).find((t) => t.task === 'wf.sleepy');
+    await eventually(async () => (await sleepyCounts())?.counts.failed === 1, 'the stalled step counted as failed');
+    expect(await sleepyCounts()).toMatchObject({ counts: { waiting: 0, active: 0, delayed: 0, failed: 1 }, failures: [{ reason: 'stalled', count: 1 }] });
     // The step started twice and never finished.
     expect(starts()).toBe(2);
     expect(logLines()).not.toContain('wf.sleepy 7');
