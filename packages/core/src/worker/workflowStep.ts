@@ -141,7 +141,13 @@ export function createStepRunner(ctx: StepRunnerContext): {
       await stopChildren(job);
       return failStep(job, WORKFLOW_CANCELLED);
     }
-    if (meta.spawned) return join(job);
+    if (meta.spawned) {
+      // Run again after it started its workflow: normally woken because that workflow is done; but if the worker
+      // died between marking `spawned` and leaving `active`, the job stalled back here with the workflow still
+      // running: wait for it again rather than take it as removed.
+      if (token && (await job.moveToWaitingChildren(token))) throw new WaitingChildrenError();
+      return join(job);
+    }
     const gathered = (meta.count ?? 0) > 0 ? await gather(job, meta) : undefined;
     if (meta.kind === 'group') return encodeValue(gathered);
     if (meta.kind === 'spawn') return startSpawn(job, token, data, meta.sub!, encodeValue(gathered));
