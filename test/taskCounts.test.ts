@@ -157,6 +157,7 @@ describe('per-task counts, kept as jobs move', () => {
     expect((a?.waiting ?? 0) + (a?.delayed ?? 0) + (b?.waiting ?? 0) + (b?.delayed ?? 0)).toBe(2_001);
     expect((a?.delayed ?? 0) + (b?.delayed ?? 0)).toBe(1 + 4 * 125);
     expect(await commandsOfRead()).toBe(few);
-    expect(few).toBeLessThan(60);
+    // A fixed number per task: one per counted state and failure reason (11 of them), and the check against BullMQ's counts.
+    expect(few).toBeLessThan(80);
   });
 });
