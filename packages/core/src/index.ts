@@ -4,7 +4,7 @@
 export * from './task.ts';
 export { workflowFromSpec, workflowSpecSchema, type WorkflowSpec } from './workflow/workflowSpec.ts';
 export { WorkflowHandle, type WorkflowCancelResult, type WorkflowStatus } from './client/workflowHandle.ts';
-export type { StepStatus } from './client/readWorkflowTree.ts';
+export type { StepStatus } from './store/readWorkflowTree.ts';
 export { createClient, type ClientOptions, type SubmitOptions, type TaskpoolClient } from './client/createClient.ts';
 export { TaskHandle, type ResultOptions } from './client/taskHandle.ts';
 export type { JobState, JobView } from './client/jobView.ts';

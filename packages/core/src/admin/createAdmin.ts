@@ -10,12 +10,13 @@ import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
 import { queueCache } from '../client/queueCache.ts';
 import { JobConflictError } from './jobConflictError.ts';
 import { countJobsByTask, type QueueTaskCounts } from './countJobsByTask.ts';
-import { listWorkers } from './listWorkers.ts';
+import { listWorkers } from '../store/workerRegistry.ts';
+import { jobExists } from '../store/jobReads.ts';
 import { retryFailedJobs, retryJob } from './retryJob.ts';
 import { searchJobs, type JobQuery, type JobSummary } from '../store/searchJobs.ts';
 import { submitBatch, type BatchJob } from './submitBatch.ts';
 import type { CheckedInputs } from '../checkedInputs.ts';
-import { DEFAULT_MAX_JOB_BYTES } from '../jobData.ts';
+import { DEFAULT_MAX_JOB_BYTES } from '../store/jobData.ts';
 
 /** Options of {@link createAdmin}. */
 export interface AdminOptions {
@@ -97,7 +98,7 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
   const locate = async (jobId: string): Promise<Queue | undefined> => {
     for (const name of names) {
       const q = queue(name);
-      if ((await redis.exists(q.toKey(jobId))) === 1) return q;
+      if (await jobExists(redis, q.toKey(jobId))) return q;
     }
     return undefined;
   };

@@ -6,7 +6,8 @@ import { idempotentJobId, jobOptions, type KeepPolicy } from '../client/jobOptio
 import { sameStoredData } from '../client/sameStoredData.ts';
 import { queueOf } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
-import { assertJobSize, taskJobData } from '../jobData.ts';
+import { assertJobSize, taskJobData } from '../store/jobData.ts';
+import { readStoredData } from '../store/jobReads.ts';
 
 /** One job of a batch: its id, and whether an earlier submit with the same idempotency key had created it. */
 export interface BatchJob {
@@ -38,21 +39,11 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
   const data = inputs.values.map(taskJobData);
   data.forEach((item, i) => assertJobSize(`input ${i} of task ${task.name}`, item, request.maxJobBytes));
   const ids = data.map((_, i) => (idempotencyKeys ? idempotentJobId(task.name, idempotencyKeys[i]!) : randomUUID()));
-  const stored = idempotencyKeys ? await storedData(queue, redis, ids) : ids.map(() => null);
+  const stored = idempotencyKeys ? await readStoredData(redis, ids.map((id) => queue.toKey(id))) : ids.map(() => null);
   stored.forEach((text, i) => {
     if (text !== null && !sameStoredData(text, data[i])) throw new IdempotencyConflictError(ids[i]!);
   });
   const options = jobOptions(task.defaults, {}, request.keep);
   await queue.addBulk(data.map((item, i) => ({ name: task.name, data: item, opts: { ...options, jobId: ids[i]! } })));
   return ids.map((id, i) => ({ id, replayed: stored[i] !== null }));
-}
-
-async function storedData(queue: Queue, redis: RedisClient, ids: string[]): Promise<(string | null)[]> {
-  const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.hget(queue.toKey(id), 'data');
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([error, value]) => {
-    if (error) throw error;
-    return (value as string | null) ?? null;
-  });
 }

@@ -2,7 +2,8 @@ import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
 import { flagCancel } from '../store/flagCancel.ts';
 import { syncJobCounts } from '../store/taskCounts.ts';
-import { cancelChannel } from '../store/taskpoolKeys.ts';
+import { publishCancels } from '../store/cancelFlags.ts';
+import { jobKey } from '../store/jobKeys.ts';
 
 /**
  * What `handle.cancel()` did: `removed` a job that had not started (it never runs); `signalled` the worker
@@ -29,6 +30,6 @@ export async function cancelTask(queue: Queue, redis: RedisClient, options: { jo
     await syncJobCounts(redis, prefix, [{ queue: queue.name, jobId, task }]);
     return 'removed';
   }
-  await redis.publish(cancelChannel(prefix), JSON.stringify({ queue: queue.name, jobId }));
+  await publishCancels(redis, prefix, [jobKey(prefix, queue.name, jobId)]);
   return 'signalled';
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FlowJob } from 'bullmq';
 import { DEFAULT_QUEUE, queueOf, type AnyTask, type TaskInput, type TaskOutput } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
-import { assertJobSize, DEFAULT_MAX_JOB_BYTES, taskJobData } from '../jobData.ts';
+import { assertJobSize, DEFAULT_MAX_JOB_BYTES, taskJobData } from '../store/jobData.ts';
 import { DEFAULT_PREFIX } from '../store/taskpoolKeys.ts';
 import { prepareInput } from '../parseTaskIO.ts';
 import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
@@ -22,6 +22,8 @@ import { materialize } from '../workflow/stepTemplate.ts';
 import { sameStoredData } from './sameStoredData.ts';
 import type { Bound, Workflow } from '../workflow/workflow.ts';
 import { CountedFlowProducer } from '../store/countedQueue.ts';
+import { jobKey } from '../store/jobKeys.ts';
+import { jobExists, readStoredData } from '../store/jobReads.ts';
 
 export type { SubmitOptions } from './jobOptions.ts';
 
@@ -150,8 +152,8 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       }
       if (key !== undefined) {
         // BullMQ kept the first job if the id existed: whichever submit won, the loser sees another input.
-        const stored = await redis.hget(q.toKey(jobId), 'data');
-        if (stored !== null && !sameStoredData(stored, data)) throw new IdempotencyConflictError(jobId);
+        const [stored] = await readStoredData(redis, [jobKey(prefix, name, jobId)]);
+        if (stored !== null && stored !== undefined && !sameStoredData(stored, data)) throw new IdempotencyConflictError(jobId);
       }
       return new TaskHandle<TaskOutput<T>>(jobId, task, name, host);
     },
@@ -189,7 +191,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     },
     async workflow(id: string) {
       for (const name of searched) {
-        if ((await redis.exists(queue(name).toKey(id))) === 1) return new WorkflowHandle<unknown>(id, name, workflowHost);
+        if (await jobExists(redis, jobKey(prefix, name, id))) return new WorkflowHandle<unknown>(id, name, workflowHost);
       }
       return undefined;
     },

@@ -2,7 +2,7 @@ import { Job, type Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
 import { failureFromReason, readJobError } from '../store/jobError.ts';
 import { jobKey } from '../store/jobKeys.ts';
-import { jobInputOf, readJobOutput } from '../jobData.ts';
+import { jobInputOf, readJobOutput } from '../store/jobData.ts';
 import type { SerializedError } from '../serializeError.ts';
 
 /** A job's lifecycle states (BullMQ's), plus `unknown` for a job that is gone. */

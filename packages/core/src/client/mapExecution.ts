@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import type { AnyTask } from '../defineTask.ts';
 import { JobNotFoundError, TaskpoolError, ValidationError } from '../errors.ts';
 import type { ItemOutcome } from '../itemOutcome.ts';
-import { assertJobSize, chunkJobData, readJobOutput, taskJobData, type JobData } from '../jobData.ts';
+import { assertJobSize, chunkJobData, readJobOutput, taskJobData, type JobData } from '../store/jobData.ts';
 import { checkInput } from '../parseTaskIO.ts';
 import { encodeValue } from '../valueCodec.ts';
 import type { CancelResult } from './cancelTask.ts';

@@ -1,6 +1,6 @@
 import type { AnyTask } from '../defineTask.ts';
 import { JobNotFoundError } from '../errors.ts';
-import { readJobOutput } from '../jobData.ts';
+import { readJobOutput } from '../store/jobData.ts';
 import type { CancelResult } from './cancelTask.ts';
 import type { CompletionWatcher, ProgressValue, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';

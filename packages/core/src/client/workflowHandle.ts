@@ -1,11 +1,11 @@
 import type { RedisClient } from '../redisConnection.ts';
 import { JobNotFoundError } from '../errors.ts';
-import { workflowCancelKey } from '../store/taskpoolKeys.ts';
-import { readJobOutput } from '../jobData.ts';
+import { markWorkflowCancelled } from '../store/cancelFlags.ts';
+import { readJobOutput } from '../store/jobData.ts';
 import type { CancelResult } from './cancelTask.ts';
 import type { CompletionWatcher, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';
-import { readWorkflowTree, type StepStatus } from './readWorkflowTree.ts';
+import { readWorkflowTree, type StepStatus } from '../store/readWorkflowTree.ts';
 import { JobFuture, type Outcome } from './jobFuture.ts';
 
 /** What a workflow handle needs from its client. */
@@ -59,7 +59,7 @@ export class WorkflowHandle<Out> extends JobFuture<Out> {
    * `CancelledError`. Steps that finished keep their outputs.
    */
   async cancel(): Promise<WorkflowCancelResult> {
-    await this.host.redis.set(workflowCancelKey(this.host.prefix, this.id), '1', 'EX', this.host.cancelTtlSeconds);
+    await markWorkflowCancelled(this.host.redis, this.host.prefix, this.id, this.host.cancelTtlSeconds);
     const tree = await readWorkflowTree(this.host.redis, this.host.prefix, this.queue, this.id);
     const result: WorkflowCancelResult = { removed: 0, signalled: 0 };
     // Leaves first, so that no parent is woken with a child that is still about to run.

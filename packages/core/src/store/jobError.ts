@@ -59,3 +59,8 @@ export const CANCELLED_BEFORE_START: SerializedError = {
   reason: 'cancelled',
   message: 'The task was cancelled before it started',
 };
+
+/** Counts one more crash (exit, signal, killed, oom) of the job's attempts; gives the count, for quarantine. */
+export async function countCrash(redis: RedisClient, key: string): Promise<number> {
+  return redis.hincrby(key, CRASHES_FIELD, 1);
+}

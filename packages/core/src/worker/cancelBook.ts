@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redisConnection.ts';
-import { CANCEL_FIELD } from '../store/jobFields.ts';
+import { readCancelFlags } from '../store/cancelFlags.ts';
 import type { TaskSlot } from './inlineExecutor.ts';
 
 /** How a cancel reached the worker: the channel's message, or the job hash's durable `tpCancel` flag. */
@@ -89,13 +89,10 @@ export class CancelBook {
   /** One pipeline of `HGET key tpCancel`; a failed read is logged and left to the next recheck. */
   private async readFlags(jobs: [jobId: string, key: string][]): Promise<void> {
     if (jobs.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const [, key] of jobs) pipeline.hget(key, CANCEL_FIELD);
     try {
-      const replies = (await pipeline.exec()) ?? [];
+      const flags = await readCancelFlags(this.redis, jobs.map(([, key]) => key));
       jobs.forEach(([jobId], i) => {
-        const [error, value] = replies[i] ?? [];
-        if (!error && value !== null && value !== undefined) this.cancel(jobId, 'flag');
+        if (flags[i] === true) this.cancel(jobId, 'flag');
       });
     } catch (err) {
       this.logger.warn({ event: 'worker:error', err }, 'Could not read cancel flags');

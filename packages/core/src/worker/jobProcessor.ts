@@ -4,16 +4,15 @@ import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import type { AnyTask } from '../defineTask.ts';
 import { jobKey } from '../store/jobKeys.ts';
-import { writeJobError } from '../store/jobError.ts';
+import { countCrash, writeJobError } from '../store/jobError.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
 import { syncJobCounts } from '../store/taskCounts.ts';
-import { CRASHES_FIELD } from '../store/jobFields.ts';
 import { SandboxUnavailableError } from '../errors.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import { ProgressCoalescer } from './progressCoalescer.ts';
 import type { CancelBook } from './cancelBook.ts';
 import type { Executor } from './inlineExecutor.ts';
-import { encodedInput, jobOutput, readJobData } from '../jobData.ts';
+import { encodedInput, jobOutput, readJobData } from '../store/jobData.ts';
 import type { EncodedValue } from '../valueCodec.ts';
 import type { StepData } from '../workflow/stepTemplate.ts';
 import type { RunInput, RunResult } from './runTask.ts';
@@ -122,7 +121,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
         throw new WaitingError();
       }
       if (failure.reason && CRASHES.has(failure.reason)) {
-        const crashes = await redis.hincrby(key, CRASHES_FIELD, 1);
+        const crashes = await countCrash(redis, key);
         if (crashes >= limits.quarantineAfterCrashes) {
           failure = {
             name: 'QuarantinedError',

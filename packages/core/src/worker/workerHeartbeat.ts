@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import { HEARTBEAT_MS, type WorkerInfo } from '../workerInfo.ts';
-import { workersKey } from '../store/taskpoolKeys.ts';
+import { removeWorkerInfo, writeWorkerInfo } from '../store/workerRegistry.ts';
 import { ProcessStats } from './processStats.ts';
 import type { SandboxPool } from './sandboxPool.ts';
 
@@ -25,7 +25,6 @@ export interface HeartbeatSource {
  */
 export function startHeartbeat(redis: RedisClient, prefix: string, pools: readonly SandboxPool[], source: HeartbeatSource, logger: Logger): { beatNow(): void; stop(): Promise<void> } {
   const stats = new ProcessStats();
-  const key = workersKey(prefix);
   const beat = async (): Promise<void> => {
     const sandboxes = pools.flatMap((pool) => pool.sandboxes).map((s) => ({
       pid: s.pid,
@@ -53,7 +52,7 @@ export function startHeartbeat(redis: RedisClient, prefix: string, pools: readon
       healthy: sick === undefined,
       ...(sick && { unhealthyReason: `No sandbox can start (${sick.startFailures} failed starts in a row): ${sick.lastStartError ?? 'unknown error'}` }),
     };
-    await redis.hset(key, source.id, JSON.stringify(info));
+    await writeWorkerInfo(redis, prefix, info);
   };
   let stopped = false;
   const tick = (): void => {
@@ -68,7 +67,7 @@ export function startHeartbeat(redis: RedisClient, prefix: string, pools: readon
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await redis.hdel(key, source.id).catch(() => undefined);
+      await removeWorkerInfo(redis, prefix, source.id).catch(() => undefined);
     },
   };
 }

@@ -3,13 +3,13 @@ import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
 import type { AnyTask } from '../defineTask.ts';
-import { encodedInput, jobOutput, readJobData, readJobOutput, stepJobData, type JobData, type JobOutput } from '../jobData.ts';
-import { JOB_ERROR_FIELD } from '../store/jobFields.ts';
-import { childrenKeys, jobKey, parseJobKey } from '../store/jobKeys.ts';
+import { encodedInput, jobOutput, readJobData, readJobOutput, stepJobData, type JobData, type JobOutput } from '../store/jobData.ts';
+import { isWorkflowCancelled, publishCancels } from '../store/cancelFlags.ts';
+import { jobKey } from '../store/jobKeys.ts';
+import { pendingChildren, readJobErrorTexts } from '../store/jobReads.ts';
 import { readJobError, storedFailure, writeJobError } from '../store/jobError.ts';
 import { parseTaskOutput } from '../parseTaskIO.ts';
 import { serializeError, type SerializedError } from '../serializeError.ts';
-import { cancelChannel, workflowCancelKey } from '../store/taskpoolKeys.ts';
 import { encodeValue, type EncodedValue } from '../valueCodec.ts';
 import { childFailureOptions, childId, childIndex, materialize, workflowIdOf, type StepData, type StepMeta, type StepTemplate } from '../workflow/stepTemplate.ts';
 import type { RunResult } from './runTask.ts';
@@ -63,12 +63,9 @@ export function createStepRunner(ctx: StepRunnerContext): {
     for (const [key, value] of Object.entries(values ?? {})) outcomes.set(indexOf(job, key), { ok: true, value: readJobOutput(value) });
     const failed = Object.entries(failures ?? {});
     if (failed.length > 0) {
-      const pipeline = redis.pipeline();
-      for (const [key] of failed) pipeline.hget(key, JOB_ERROR_FIELD);
-      const errors = (await pipeline.exec()) ?? [];
+      const errors = await readJobErrorTexts(redis, failed.map(([key]) => key));
       failed.forEach(([key, reason], i) => {
-        const text = errors[i]?.[1];
-        const error = storedFailure(typeof text === 'string' ? text : undefined, String(reason) || 'The step failed')!;
+        const error = storedFailure(errors[i], String(reason) || 'The step failed')!;
         outcomes.set(indexOf(job, key), { ok: false, error });
       });
     }
@@ -79,10 +76,7 @@ export function createStepRunner(ctx: StepRunnerContext): {
   const stopChildren = async (job: Job): Promise<void> => {
     try {
       await job.removeUnprocessedChildren();
-      const running = await redis.smembers(childrenKeys(jobKey(prefix, job.queueName, job.id ?? '')).dependencies);
-      const pipeline = redis.pipeline();
-      for (const key of running) pipeline.publish(cancelChannel(prefix), JSON.stringify(parseJobKey(prefix, key)));
-      await pipeline.exec();
+      await publishCancels(redis, prefix, await pendingChildren(redis, jobKey(prefix, job.queueName, job.id ?? '')));
     } catch (error) {
       ctx.logger.warn({ event: 'step:stop-children-failed', jobId: job.id, err: error }, 'Could not stop the remaining children');
     }
@@ -107,7 +101,7 @@ export function createStepRunner(ctx: StepRunnerContext): {
     return ordered.flatMap((o) => (o.ok ? [o.value] : []));
   };
 
-  const cancelled = async (job: Job): Promise<boolean> => (await redis.exists(workflowCancelKey(prefix, workflowIdOf(job.id ?? '')))) === 1;
+  const cancelled = (job: Job): Promise<boolean> => isWorkflowCancelled(redis, prefix, workflowIdOf(job.id ?? ''));
 
   /** Starts `template` as child `<id>.s` of the job, then waits for it without holding anything. */
   const startSpawn = async (job: Job, token: string | undefined, data: StepData, template: StepTemplate, input?: EncodedValue): Promise<EncodedValue> => {

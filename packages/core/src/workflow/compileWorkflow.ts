@@ -1,7 +1,7 @@
 import { attemptOptions } from '../client/jobOptions.ts';
 import { queueOf, type TaskContract } from '../taskContract.ts';
 import { InvalidWorkflowError } from '../errors.ts';
-import { stepJobData } from '../jobData.ts';
+import { stepJobData } from '../store/jobData.ts';
 import { prepareInput } from '../parseTaskIO.ts';
 import { childFailureOptions, type StepJobOptions, type StepMeta, type StepTemplate } from './stepTemplate.ts';
 import type { ChildFailurePolicy, ChordStep, GroupStep, StepHooks, TaskStep, WorkflowNode } from './workflow.ts';

@@ -1,6 +1,6 @@
 import type { FlowJob } from 'bullmq';
 import type { KeepPolicy, TaskJobOptions } from '../client/jobOptions.ts';
-import { stepJobData, type StepJobData } from '../jobData.ts';
+import { stepJobData, type StepJobData } from '../store/jobData.ts';
 import type { EncodedValue } from '../valueCodec.ts';
 import type { ChildFailurePolicy } from './workflow.ts';
 

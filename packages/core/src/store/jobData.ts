@@ -1,6 +1,6 @@
-import { PayloadTooLargeError } from './errors.ts';
-import type { JsonValue } from './serializeError.ts';
-import { decodeValue, type EncodedValue, type ValueMeta } from './valueCodec.ts';
+import { PayloadTooLargeError } from '../errors.ts';
+import type { JsonValue } from '../serializeError.ts';
+import { decodeValue, type EncodedValue, type ValueMeta } from '../valueCodec.ts';
 
 /**
  * The data of every job taskpool writes: a fixed envelope, so that nothing a user sends is ever read as

@@ -1,10 +1,10 @@
 import type { RedisClient } from '../redisConnection.ts';
-import type { JobState } from './jobView.ts';
-import { JOB_ERROR_FIELD } from '../store/jobFields.ts';
-import { childrenKeys, jobKey, lockKey, parseJobKey, queueKey } from '../store/jobKeys.ts';
-import { storedFailure } from '../store/jobError.ts';
+import type { JobState } from '../client/jobView.ts';
+import { JOB_ERROR_FIELD } from './jobFields.ts';
+import { childrenKeys, jobKey, lockKey, parseJobKey, queueKey } from './jobKeys.ts';
+import { storedFailure } from './jobError.ts';
 import type { SerializedError } from '../serializeError.ts';
-import { readJobData } from '../jobData.ts';
+import { readJobData } from './jobData.ts';
 import { childId, childIndex, type StepMeta } from '../workflow/stepTemplate.ts';
 
 /** One step of a workflow as `WorkflowHandle.status()` shows it. */

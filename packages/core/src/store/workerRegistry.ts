@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redisConnection.ts';
 import { HEARTBEAT_MS, type WorkerInfo } from '../workerInfo.ts';
-import { workersKey } from '../store/taskpoolKeys.ts';
+import { workersKey } from './taskpoolKeys.ts';
 
 /** A worker is live while its last heartbeat is younger than this: it may miss two, not three. */
 export const WORKER_STALE_MS = 3 * HEARTBEAT_MS;
@@ -31,4 +31,14 @@ function parseWorkerInfo(text: string): WorkerInfo | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Writes (or refreshes) a worker's entry in the registry: its heartbeat. */
+export async function writeWorkerInfo(redis: RedisClient, prefix: string, info: WorkerInfo): Promise<void> {
+  await redis.hset(workersKey(prefix), info.id, JSON.stringify(info));
+}
+
+/** Removes a worker's entry (a clean stop). */
+export async function removeWorkerInfo(redis: RedisClient, prefix: string, workerId: string): Promise<void> {
+  await redis.hdel(workersKey(prefix), workerId);
 }
