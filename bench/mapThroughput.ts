@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { createClient, type AnyTask } from '@taskpool/core';
+import { encodeValue, taskJobData } from '@taskpool/core/internal';
 import type { BenchContext, BenchResult } from './benchmark.ts';
 import { noop, noopInline, noopThread } from './benchTasks.ts';
 import { startQueueWorker, type WorkerSide } from './startQueueWorker.ts';
@@ -38,14 +39,15 @@ export async function mapThroughput(ctx: BenchContext): Promise<BenchResult> {
       await client.close();
     }
   };
-  const runRaw = (queueName: string, jobName = 'noop') => async (n: number): Promise<number> => {
+  /** Raw adds: BullMQ's sides take the input as the job's data; taskpool's worker takes it in its job envelope. */
+  const runRaw = (queueName: string, jobName = 'noop', envelope = false) => async (n: number): Promise<number> => {
     const queue = new Queue(queueName, { connection: { url: ctx.redisUrl }, prefix: ctx.prefix });
     try {
       const before = await queue.getJobCounts('completed', 'failed');
       const target = before.completed! + before.failed! + n;
       const started = performance.now();
       for (let at = 0; at < n; at += ADD_BATCH) {
-        await queue.addBulk(inputs(Math.min(ADD_BATCH, n - at)).map((data) => ({ name: jobName, data })));
+        await queue.addBulk(inputs(Math.min(ADD_BATCH, n - at)).map((input) => ({ name: jobName, data: envelope ? taskJobData(encodeValue(input)) : input })));
       }
       for (;;) {
         const counts = await queue.getJobCounts('completed', 'failed');
@@ -63,10 +65,10 @@ export async function mapThroughput(ctx: BenchContext): Promise<BenchResult> {
     { side: 'taskpool-process', queue: 'bench-process', label: 'taskpoolChunk1', run: runMap(noop, 1) },
     { side: 'taskpool-process', queue: 'bench-process', label: 'taskpoolChunk1000', run: runMap(noop, 1_000) },
     // taskpool's worker fed as the raw sides are (addBulk, no client): what the worker alone does.
-    { side: 'taskpool-process', queue: 'bench-process', label: 'taskpoolProcessWorkerOnly', run: runRaw('bench-process', noop.name) },
+    { side: 'taskpool-process', queue: 'bench-process', label: 'taskpoolProcessWorkerOnly', run: runRaw('bench-process', noop.name, true) },
     { side: 'taskpool-thread', queue: 'bench-thread', label: 'taskpoolThreadChunk1', run: runMap(noopThread, 1) },
     { side: 'taskpool-inline', queue: 'bench-inline', label: 'taskpoolInlineChunk1', run: runMap(noopInline, 1) },
-    { side: 'taskpool-inline', queue: 'bench-inline', label: 'taskpoolInlineWorkerOnly', run: runRaw('bench-inline', noopInline.name) },
+    { side: 'taskpool-inline', queue: 'bench-inline', label: 'taskpoolInlineWorkerOnly', run: runRaw('bench-inline', noopInline.name, true) },
     { side: 'bullmq-inline', queue: 'raw-inline', label: 'bullmqInline', run: runRaw('raw-inline') },
     { side: 'bullmq-sandboxed', queue: 'raw-sandboxed', label: 'bullmqSandboxed', run: runRaw('raw-sandboxed') },
   ];

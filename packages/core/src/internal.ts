@@ -11,3 +11,5 @@ export { minuteStatsKey, readLastHour, type HourStats, type MinuteStats } from '
 export { readJobOutcome, type JobOutcome } from './store/readJobOutcome.ts';
 export { readTaskCounts, syncJobCounts, type CountedJob } from './store/taskCounts.ts';
 export { cancelChannel, cancelledMarkerKey, workersKey, workflowCancelKey } from './store/taskpoolKeys.ts';
+export { taskJobData } from './store/jobData.ts';
+export { encodeValue } from './valueCodec.ts';
