@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redisConnection.ts';
 import { CANCEL_FIELD } from './jobFields.ts';
 import { parseJobKey } from './jobKeys.ts';
+import { readFieldOfEach } from './jobReads.ts';
 import { cancelChannel, workflowCancelKey } from './taskpoolKeys.ts';
 
 /**
@@ -8,14 +9,7 @@ import { cancelChannel, workflowCancelKey } from './taskpoolKeys.ts';
  * where not, undefined where the read failed (to be tried again).
  */
 export async function readCancelFlags(redis: RedisClient, keys: readonly string[]): Promise<(boolean | undefined)[]> {
-  if (keys.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const key of keys) pipeline.hget(key, CANCEL_FIELD);
-  const replies = (await pipeline.exec()) ?? [];
-  return keys.map((_, i) => {
-    const [error, value] = replies[i] ?? [new Error('no reply')];
-    return error ? undefined : value !== null && value !== undefined;
-  });
+  return (await readFieldOfEach(redis, keys, CANCEL_FIELD)).map(([error, value]) => (error ? undefined : value !== null));
 }
 
 /** Asks the workers running these jobs (by their hash keys) to cancel them, in one pipeline of `PUBLISH`. */

@@ -7,28 +7,29 @@ export async function jobExists(redis: RedisClient, key: string): Promise<boolea
   return (await redis.exists(key)) === 1;
 }
 
-/** The stored `data` field of jobs (their envelopes as JSON text), in one pipeline; null for a job that does not exist. */
-export async function readStoredData(redis: RedisClient, keys: readonly string[]): Promise<(string | null)[]> {
+/** One field of each of several hashes, in one pipeline: per hash, the read's error or its value (null if missing). */
+export async function readFieldOfEach(redis: RedisClient, keys: readonly string[], field: string): Promise<[Error | null, string | null][]> {
   if (keys.length === 0) return [];
   const pipeline = redis.pipeline();
-  for (const key of keys) pipeline.hget(key, 'data');
+  for (const key of keys) pipeline.hget(key, field);
   const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([error, value]) => {
-    if (error) throw error;
-    return (value as string | null) ?? null;
+  return keys.map((_, i) => {
+    const [error, value] = replies[i] ?? [new Error('Redis sent no reply'), null];
+    return [error, (value as string | null | undefined) ?? null];
   });
 }
 
-/** The `tpError` text of jobs, in one pipeline (undefined where there is none or the read failed). */
-export async function readJobErrorTexts(redis: RedisClient, keys: readonly string[]): Promise<(string | undefined)[]> {
-  if (keys.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const key of keys) pipeline.hget(key, JOB_ERROR_FIELD);
-  const replies = (await pipeline.exec()) ?? [];
-  return keys.map((_, i) => {
-    const value = replies[i]?.[1];
-    return typeof value === 'string' ? value : undefined;
+/** The stored `data` field of jobs (their envelopes as JSON text); null for a job that does not exist. Throws a failed read's error. */
+export async function readStoredData(redis: RedisClient, keys: readonly string[]): Promise<(string | null)[]> {
+  return (await readFieldOfEach(redis, keys, 'data')).map(([error, value]) => {
+    if (error) throw error;
+    return value;
   });
+}
+
+/** The `tpError` text of jobs (undefined where there is none or the read failed). */
+export async function readJobErrorTexts(redis: RedisClient, keys: readonly string[]): Promise<(string | undefined)[]> {
+  return (await readFieldOfEach(redis, keys, JOB_ERROR_FIELD)).map(([error, value]) => (error ? undefined : (value ?? undefined)));
 }
 
 /** The hash keys of a parent's children that are not done yet (BullMQ's `dependencies` set). */
