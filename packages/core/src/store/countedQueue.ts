@@ -39,26 +39,20 @@ export class CountedQueue extends Queue {
 
 /**
  * A BullMQ `FlowProducer` whose adds place every job of the flow in the per-task counts (parents waiting for
- * children are not counted). With `inBackground` (the worker's spawns and callbacks) the add does not wait for the
- * counts: a step's add, data update and move to waiting-children stay as close together as before, and a failed
- * count goes to `inBackground` (the job is then counted from its first start).
+ * children are not counted), in one pipeline after the flow's MULTI.
  */
 export class CountedFlowProducer extends FlowProducer {
   readonly #redis: RedisClient;
   readonly #prefix: string;
-  readonly #inBackground: ((error: unknown) => void) | undefined;
 
-  constructor(options: { connection: RedisClient; prefix: string; inBackground?: (error: unknown) => void }) {
+  constructor(options: { connection: RedisClient; prefix: string }) {
     super({ connection: options.connection, prefix: options.prefix });
     this.#redis = options.connection;
     this.#prefix = options.prefix;
-    this.#inBackground = options.inBackground;
   }
 
   async #count(nodes: JobNode[]): Promise<void> {
-    const counting = syncJobCounts(this.#redis, this.#prefix, counted(nodes.flatMap(nodesOf)));
-    if (this.#inBackground) counting.catch(this.#inBackground);
-    else await counting;
+    await syncJobCounts(this.#redis, this.#prefix, counted(nodes.flatMap(nodesOf)));
   }
 
   override async add(flow: FlowJob, opts?: Parameters<FlowProducer['add']>[1]): Promise<JobNode> {

@@ -117,12 +117,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   await Promise.all(started.map((p) => p.start()));
 
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
-  // Spawns and callbacks are counted in the background: a step's add and its move to waiting-children stay close.
-  const flows = new CountedFlowProducer({
-    connection: redis,
-    prefix,
-    inBackground: (err) => logger.warn({ event: 'worker:count-failed', err }, 'Could not count the jobs of a flow'),
-  });
+  const flows = new CountedFlowProducer({ connection: redis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
   const cancels = new CancelBook(redis, logger);
   // Subscribed (and confirmed) before any worker fetches: no cancel published from now on is missed.
