@@ -81,7 +81,9 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       sandbox = await pool.acquire();
     } catch (error) {
       ctx.cancels.release(jobId);
-      if (error instanceof SandboxUnavailableError && token) return requeue(ctx, job, token, log, error);
+      if (error instanceof SandboxUnavailableError && token) {
+        return requeue(ctx, { job, token, log }, { code: error.code }, `No sandbox can run the task: put back to waiting (${error.message})`);
+      }
       throw error;
     }
     if (await ctx.cancels.isCancelled(jobId)) {
@@ -115,10 +117,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       await progress.flush();
       let failure = error instanceof AttemptFailure ? error.serialized : { ...serializeError(error), reason: 'error' as const };
       if (ctx.requeueOnFailure() && token) {
-        await job.moveToWait(token);
-        await syncJobCounts(redis, prefix, [{ queue: job.queueName, jobId, task: job.name }]).catch(() => undefined);
-        log.warn({ event: 'job:requeued', durationMs: elapsed() }, 'Shutdown grace period over: task put back to waiting');
-        throw new WaitingError();
+        return requeue(ctx, { job, token, log }, { durationMs: elapsed() }, 'Shutdown grace period over: task put back to waiting');
       }
       if (failure.reason && CRASHES.has(failure.reason)) {
         const crashes = await countCrash(redis, key);
@@ -150,11 +149,15 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
   };
 }
 
-/** Gives back a job no sandbox can run (none can start): it goes back to waiting, its attempt not counted. */
-async function requeue(ctx: ProcessorContext, job: Job, token: string, log: Logger, error: SandboxUnavailableError): Promise<never> {
+/**
+ * Gives a job back to waiting, its attempt not counted (no sandbox can start, or the shutdown grace is over),
+ * places it in the per-task counts, and logs `job:requeued`.
+ */
+async function requeue(ctx: ProcessorContext, held: { job: Job; token: string; log: Logger }, fields: object, message: string): Promise<never> {
+  const { job, token, log } = held;
   await job.moveToWait(token);
   await syncJobCounts(ctx.redis, ctx.prefix, [{ queue: job.queueName, jobId: job.id ?? '', task: job.name }]).catch(() => undefined);
-  log.warn({ event: 'job:requeued', code: error.code }, `No sandbox can run the task: put back to waiting (${error.message})`);
+  log.warn({ event: 'job:requeued', ...fields }, message);
   throw new WaitingError();
 }
 
