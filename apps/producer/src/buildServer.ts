@@ -100,13 +100,13 @@ export function buildServer(deps: BuildServerDeps): FastifyInstance {
   });
 
   app.setErrorHandler(async (error, request, reply) => {
-    const { status, body } = toHttpError(error);
+    const { status, body, headers } = toHttpError(error);
     const fields = { event: 'http:error', code: body.error.code, statusCode: status };
     // The stack only where it helps: an unexpected error. The caller never sees it.
     if (body.error.code === 'INTERNAL') request.log.error({ ...fields, err: error }, 'Unexpected error');
     else if (status >= 500) request.log.warn(fields, error instanceof Error ? error.message : body.error.message);
     else request.log.debug(fields, body.error.message);
-    return reply.code(status).send(body);
+    return reply.code(status).headers(headers ?? {}).send(body);
   });
 
   app.addHook('onResponse', async (request, reply) => {

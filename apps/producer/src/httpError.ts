@@ -8,6 +8,7 @@ import {
   ValidationError,
   type TaskpoolErrorCode,
 } from '@taskpool/core';
+import { isConnectionError } from '@taskpool/core/internal';
 import { BatchValidationError } from './routes/batchValidation.ts';
 import { BadRequestError } from './routes/parseRequest.ts';
 
@@ -26,41 +27,41 @@ export interface HttpErrorBody {
 export interface HttpError {
   status: number;
   body: HttpErrorBody;
+  /** Headers of the answer: `retry-after` on a 503 `REDIS_UNAVAILABLE`. */
+  headers?: Record<string, string>;
 }
 
-const INTERNAL: HttpError = { status: 500, body: { error: { code: 'INTERNAL', message: 'Internal server error' } } };
+/**
+ * The `Retry-After` of a 503 `REDIS_UNAVAILABLE`, in seconds: the longest a producer connection waits
+ * between two reconnection attempts (`redisConnection.ts`), so a retry then finds Redis back if it is.
+ */
+export const REDIS_RETRY_AFTER_SECONDS = 5;
 
-/** Error codes of ioredis and Node's sockets that mean Redis cannot be reached. */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+const INTERNAL: HttpError = { status: 500, body: { error: { code: 'INTERNAL', message: 'Internal server error' } } };
 
 /**
  * Maps anything a route threw to its answer: a {@link TaskpoolError} by its code through `errorHttpStatus`;
  * Fastify's own errors to `BAD_REQUEST` (malformed JSON, wrong content type) or `PAYLOAD_TOO_LARGE`;
  * Redis connection errors to `REDIS_UNAVAILABLE`; anything else to `INTERNAL`, with no message or stack.
+ * A `REDIS_UNAVAILABLE` answer says when to try again (`Retry-After`).
  */
 export function toHttpError(error: unknown): HttpError {
+  const answer = answerOf(error);
+  if (answer.body.error.code !== 'REDIS_UNAVAILABLE') return answer;
+  return { ...answer, headers: { 'retry-after': String(REDIS_RETRY_AFTER_SECONDS) } };
+}
+
+function answerOf(error: unknown): HttpError {
   if (error instanceof TaskpoolError) {
     return { status: errorHttpStatus[error.code], body: { error: { code: error.code, message: error.message, ...detailsOf(error) } } };
   }
   if (!(error instanceof Error)) return INTERNAL;
-  if (isRedisUnreachable(error)) return fromCode('REDIS_UNAVAILABLE', 'Redis is unavailable');
+  if (isConnectionError(error)) return fromCode('REDIS_UNAVAILABLE', 'Redis is unavailable');
   const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };
   if (typeof statusCode !== 'number' || typeof code !== 'string' || !code.startsWith('FST_')) return INTERNAL;
   if (statusCode === 413) return fromCode('PAYLOAD_TOO_LARGE', error.message);
   if (statusCode >= 400 && statusCode < 500) return fromCode('BAD_REQUEST', error.message);
   return INTERNAL;
-}
-
-/** True for the errors ioredis and BullMQ raise when Redis cannot be reached (with no offline queue, at once). */
-export function isRedisUnreachable(error: Error): boolean {
-  const code = (error as { code?: unknown }).code;
-  return (
-    error.name === 'MaxRetriesPerRequestError' ||
-    error.name === 'ConnectionClosedError' ||
-    error.message === 'Connection is closed.' ||
-    error.message.includes('enableOfflineQueue options is false') ||
-    (typeof code === 'string' && UNREACHABLE_CODES.has(code))
-  );
 }
 
 function fromCode(code: TaskpoolErrorCode, message: string): HttpError {

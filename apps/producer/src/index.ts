@@ -2,7 +2,7 @@ export { buildServer, type BuildServerDeps } from './buildServer.ts';
 export { DEFAULT_BODY_LIMIT_BYTES, loadProducerEnv, producerEnvSchema, type ProducerEnv } from './env.ts';
 export { toHttpError, type HttpError, type HttpErrorBody, type HttpErrorCode } from './httpError.ts';
 export { toJobResponse, type JobResponse, type JobResponseError } from './jobResponse.ts';
-export { createRedisHealth, guardedBy, RedisUnavailableError, type RedisHealth, type RedisHealthOptions, type ViaRedis } from './redisHealth.ts';
+export { createRedisHealth, guardedBy, type RedisHealth, type RedisHealthOptions, type ViaRedis, type ViaRedisOptions } from './redisHealth.ts';
 export { batchSubmittedSchema, cancelOutcomeSchema, errorBodySchema, jobResponseSchema, jobSummarySchema, searchResultSchema, submittedSchema, workflowCancelSchema, workflowResponseSchema, workflowSubmittedSchema } from './apiSchemas.ts';
 export { createProducerMetrics, type ProducerMetrics, type ProducerMetricsOptions } from './metrics/producerMetrics.ts';
 export { startJobEventsRecorder, type JobEventsRecorder, type JobEventsRecorderOptions } from './metrics/jobEventsRecorder.ts';

@@ -1,13 +1,5 @@
-import { TaskpoolError, type Logger } from '@taskpool/core';
+import { RedisUnavailableError, type Logger } from '@taskpool/core';
 import { createRedisConnection } from '@taskpool/core/internal';
-
-/** Redis is down, unreachable, or did not answer within the producer's deadline (HTTP 503). */
-export class RedisUnavailableError extends TaskpoolError {
-  override name = 'RedisUnavailableError';
-  constructor(message = 'Redis is unavailable', options?: { cause?: unknown }) {
-    super('REDIS_UNAVAILABLE', message, options);
-  }
-}
 
 /** Whether the producer's Redis answers, watched on a producer-role connection of its own. */
 export interface RedisHealth {
@@ -94,13 +86,30 @@ export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number): P
   }
 }
 
-/** Runs a Redis call only while Redis is up, within a deadline: never a request that hangs on Redis. */
-export type ViaRedis = <T>(call: () => Promise<T>) => Promise<T>;
+/** Options of a {@link ViaRedis} call. */
+export interface ViaRedisOptions {
+  /**
+   * Rides out an outage this long instead of refusing at once: waits for Redis to be up, and gives the call
+   * this much more time. For calls that retry by themselves while Redis is unreachable (submits, for
+   * `admin.submitRetryMs`). Default: 0.
+   */
+  waitMs?: number;
+}
 
-/** A {@link ViaRedis} that refuses at once while `health` says Redis is down, and gives each call `timeoutMs`. */
+/** Runs a Redis call only while Redis is up, within a deadline: never a request that hangs on Redis. */
+export type ViaRedis = <T>(call: () => Promise<T>, options?: ViaRedisOptions) => Promise<T>;
+
+/**
+ * A {@link ViaRedis} that refuses at once while `health` says Redis is down (or, with `waitMs`, once it has
+ * not come back within `waitMs`), and gives each call `timeoutMs` (plus what is left of `waitMs`).
+ */
 export function guardedBy(health: RedisHealth, timeoutMs: number): ViaRedis {
-  return <T>(call: () => Promise<T>): Promise<T> => {
-    if (!health.up) return Promise.reject(new RedisUnavailableError());
-    return withDeadline(call(), timeoutMs);
+  return async <T>(call: () => Promise<T>, options: ViaRedisOptions = {}): Promise<T> => {
+    const waitMs = options.waitMs ?? 0;
+    const started = Date.now();
+    if (!health.up && !(waitMs > 0 && (await health.whenUp(waitMs)))) {
+      throw new RedisUnavailableError(waitMs > 0 ? `Redis is unavailable (it did not come back within ${waitMs} ms)` : undefined);
+    }
+    return withDeadline(call(), timeoutMs + Math.max(0, waitMs - (Date.now() - started)));
   };
 }

@@ -197,6 +197,19 @@ export class SandboxUnavailableError extends TaskpoolError {
   }
 }
 
+/**
+ * Redis is down, unreachable, or did not answer in time (HTTP 503, code `REDIS_UNAVAILABLE`); `cause` keeps
+ * the connection error, if there was one. A submit (`submit`, `run`, a map's adds, `admin.submitBatch`) throws
+ * it only after retrying for `submitRetryMs`; every other call that needs Redis throws it at once.
+ */
+export class RedisUnavailableError extends TaskpoolError {
+  override name = 'RedisUnavailableError';
+  override readonly code = 'REDIS_UNAVAILABLE';
+  constructor(message = 'Redis is unavailable', options?: { cause?: unknown }) {
+    super('REDIS_UNAVAILABLE', message, options);
+  }
+}
+
 /** A workflow cannot run as built: e.g. a step that takes an input has none to take, or a malformed JSON spec. */
 export class InvalidWorkflowError extends TaskpoolError {
   override name = 'InvalidWorkflowError';

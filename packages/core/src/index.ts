@@ -9,6 +9,7 @@ export { createClient, type ClientOptions, type SubmitOptions, type TaskpoolClie
 export { TaskHandle, type ResultOptions } from './client/taskHandle.ts';
 export type { JobState, JobView } from './client/jobView.ts';
 export { errorHttpStatus } from './errorHttpStatus.ts';
+export { RedisUnavailableError } from './errors.ts';
 export { serializeError } from './serializeError.ts';
 export { loadTaskModule, collectTasks, type TaskModule } from './loadTaskModule.ts';
 export { parseTaskInput, parseTaskOutput, toIssues } from './parseTaskIO.ts';

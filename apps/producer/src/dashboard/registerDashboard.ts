@@ -32,7 +32,7 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
  *   `next` with a signed, HttpOnly, SameSite=Strict session cookie (12 h), or 401 with the form again; past
  *   `loginAttemptsPerMinute` attempts from one IP, 429 `RATE_LIMITED` (with `retry-after`).
  * - `POST /dashboard/logout` → 303 to the login page, cookie cleared.
- * - `GET /dashboard` → the overview page; `GET /dashboard/fragments/overview` and `/dashboard/fragments/jobs?...`
+ * - `GET /dashboard` (or `/dashboard/`) → the overview page; `GET /dashboard/fragments/overview` and `/dashboard/fragments/jobs?...`
  *   → the HTML its script swaps in (live refresh every 2 s, search results; `watch=id,...` keeps acted-on jobs in view).
  * - `GET /dashboard/assets/:file` (public) → its script and stylesheet.
  * - `/dashboard/queues` → Bull Board.
@@ -80,7 +80,10 @@ export function registerDashboard(app: FastifyInstance, ctx: RouteContext & { to
 
     scope.post('/dashboard/logout', async (_request, reply) => reply.clearCookie(SESSION_COOKIE, { path: '/' }).redirect('/dashboard/login', 303));
 
-    scope.get('/dashboard', async (_request, reply) => sendHtml(reply, overviewPage(await ctx.viaRedis(() => overviewStats(ctx.admin, ctx.tasks)))));
+    // With a trailing slash too (Fastify tells them apart); the page's links are absolute, so both work.
+    for (const url of ['/dashboard', '/dashboard/']) {
+      scope.get(url, async (_request, reply) => sendHtml(reply, overviewPage(await ctx.viaRedis(() => overviewStats(ctx.admin, ctx.tasks)))));
+    }
 
     scope.get('/dashboard/fragments/overview', async (_request, reply) =>
       sendHtml(reply, overviewFragment(await ctx.viaRedis(() => overviewStats(ctx.admin, ctx.tasks)))),

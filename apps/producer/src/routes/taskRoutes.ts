@@ -19,6 +19,8 @@ const idempotencyKeySchema = z.string().regex(/^[\x20-\x7e]{1,255}$/, 'printable
  * - `POST /v1/tasks/:name` → 202 `{ id }`; with `Idempotency-Key` (the client's `idempotencyKey`), a repeat answers
  *   the first job (`replayed: true`), the same key with another input 409 `CONFLICT`.
  * - `POST /v1/tasks/:name/batch` `{ inputs: [...] }` → 202 `{ ids }`, one `addBulk`; any invalid input → 400, nothing enqueued.
+ * - Both submits ride out a Redis outage of up to `admin.submitRetryMs` (default 5 s); past it, 503
+ *   `REDIS_UNAVAILABLE` with `Retry-After` (every 503 `REDIS_UNAVAILABLE` has one; see `buildServer.ts`).
  * - `POST /v1/tasks/:name/retry-failed` → 200 `{ retried }`.
  * - `GET /v1/tasks` → the catalogue (names, queues, defaults, JSON Schemas of input and output).
  */
@@ -38,7 +40,8 @@ export function taskRoutes(app: FastifyInstance, ctx: RouteContext): void {
     // Checked (once) before Redis is touched, so a bad input is a 400 even while Redis is away.
     const checked = checkInputs(task, [request.body]);
     if (!checked.ok) throw new ValidationError('INVALID_INPUT', task.name, checked.items[0]!.issues);
-    const [job] = await ctx.viaRedis(() => ctx.admin.submitBatch(checked.inputs, key === undefined ? undefined : [key]));
+    // A submit rides out a Redis blip of up to `submitRetryMs` (the ids are made first: a retry cannot enqueue twice), then 503.
+    const [job] = await ctx.viaRedis(() => ctx.admin.submitBatch(checked.inputs, key === undefined ? undefined : [key]), { waitMs: ctx.admin.submitRetryMs });
     // `replayed` tells the caller an earlier request with the same key made the job.
     return accepted(reply, job!.id).send(key === undefined ? { id: job!.id } : { id: job!.id, replayed: job!.replayed });
   });
@@ -49,7 +52,7 @@ export function taskRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const { inputs } = parseRequest(batchBodySchema, request.body, 'body');
     const checked: CheckedInputs = checkedBatch(task, inputs);
     const keys = key === undefined ? undefined : inputs.map((_, i) => `${key}#${i}`);
-    const jobs = await ctx.viaRedis(() => ctx.admin.submitBatch(checked, keys));
+    const jobs = await ctx.viaRedis(() => ctx.admin.submitBatch(checked, keys), { waitMs: ctx.admin.submitRetryMs });
     return reply.code(202).send({ ids: jobs.map((job) => job.id), replayed: jobs.some((job) => job.replayed) });
   });
 

@@ -17,7 +17,8 @@ export interface StepResponse extends Omit<StepStatus, 'error' | 'children'> {
 /**
  * - `POST /v1/workflows` (a JSON workflow: `{ "chain": [...] }`, `{ "group": [...] }`, `{ "chord": {...} }` or
  *   `{ "task": ..., "input": ... }`, see `WorkflowSpec`) → 202 `{ id }`; every bound input is validated first:
- *   400 `INVALID_INPUT` / `INVALID_WORKFLOW` / `BAD_REQUEST`, 404 `UNKNOWN_TASK`, nothing sent.
+ *   400 `INVALID_INPUT` / `INVALID_WORKFLOW` / `BAD_REQUEST`, 404 `UNKNOWN_TASK`, nothing sent; rides out a
+ *   Redis outage as a task submit does (`taskRoutes.ts`).
  * - `GET /v1/workflows/:id[?waitMs=N]` → 200 `{ id, state, result?, error?, root }`, `root` the tree of steps;
  *   with `waitMs`, answers once it is done or after `min(N, maxWaitMs)`. 404 `JOB_NOT_FOUND`.
  * - `POST /v1/workflows/:id/cancel` → 202 `{ removed, signalled }`.
@@ -32,7 +33,8 @@ export function workflowRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post<{ Body: unknown }>('/v1/workflows', async (request, reply) => {
     const spec = parseRequest(workflowSpecSchema, request.body, 'body');
     const workflow = workflowFromSpec(spec, (name) => ctx.tasks.get(name));
-    const handle = await ctx.viaRedis(() => ctx.client.run(workflow));
+    // Rides out a Redis blip as a task submit does (the client retries the flow's add; its ids are fixed).
+    const handle = await ctx.viaRedis(() => ctx.client.run(workflow), { waitMs: ctx.admin.submitRetryMs });
     return reply.code(202).header('location', `/v1/workflows/${encodeURIComponent(handle.id)}`).send({ id: handle.id });
   });
 

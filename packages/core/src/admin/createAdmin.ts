@@ -17,6 +17,7 @@ import { searchJobs, type JobQuery, type JobSummary } from '../store/searchJobs.
 import { submitBatch, type BatchJob } from './submitBatch.ts';
 import type { CheckedInputs } from '../checkedInputs.ts';
 import { DEFAULT_MAX_JOB_BYTES } from '../store/jobData.ts';
+import { DEFAULT_SUBMIT_RETRY_MS, failOnDisconnect } from '../client/retryOnDisconnect.ts';
 
 /** Options of {@link createAdmin}. */
 export interface AdminOptions {
@@ -30,6 +31,11 @@ export interface AdminOptions {
   keep?: { completedSeconds?: number; failedSeconds?: number };
   /** The most one job's data may take in Redis, as the client's option of that name. Default: 1 MiB. */
   maxJobBytes?: number;
+  /**
+   * How long `submitBatch` retries while Redis is unreachable before it throws `RedisUnavailableError`, as
+   * the client's option of that name (0: no retry). Every other method throws it at once. Default: 5000 ms.
+   */
+  submitRetryMs?: number;
 }
 
 /** What {@link TaskpoolAdmin.cancelJob} did: `removed` a job that had not started, or `signalled` the worker running it. */
@@ -48,7 +54,8 @@ export interface QueueCounts {
 /**
  * Operations on jobs that someone other than their submitter performs: an operator, a dashboard, a CLI
  * (graphile-worker's `WorkerUtils`, Sidekiq's `Sidekiq::API`). Every method searches the known queues for the
- * job id (ids are UUIDs, unique across queues).
+ * job id (ids are UUIDs, unique across queues). While Redis is unreachable they throw `RedisUnavailableError`
+ * (`submitBatch` after retrying for `submitRetryMs`).
  */
 export interface TaskpoolAdmin {
   readonly prefix: string;
@@ -56,6 +63,8 @@ export interface TaskpoolAdmin {
   readonly redis: RedisClient;
   /** The known queues, sorted. */
   readonly queueNames: readonly string[];
+  /** How long `submitBatch` retries while Redis is unreachable (`AdminOptions.submitRetryMs`). */
+  readonly submitRetryMs: number;
   /** The BullMQ queue of that name (e.g. for Bull Board). */
   queue(name: string): Queue;
   getJob(jobId: string): Promise<JobView | undefined>;
@@ -93,6 +102,8 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
   const names = [...new Set(options.queues ?? [DEFAULT_QUEUE])].sort();
   const keep: KeepPolicy = keepPolicy(options.keep);
   const maxJobBytes = options.maxJobBytes ?? DEFAULT_MAX_JOB_BYTES;
+  const submitRetryMs = options.submitRetryMs ?? DEFAULT_SUBMIT_RETRY_MS;
+  if (!Number.isFinite(submitRetryMs) || submitRetryMs < 0) throw new RangeError(`createAdmin: submitRetryMs must be a number >= 0, got ${submitRetryMs}`);
   const queue = queueCache(redis, prefix);
   /** The first known queue holding the job, by one EXISTS per queue. */
   const locate = async (jobId: string): Promise<Queue | undefined> => {
@@ -107,10 +118,11 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
     await redis.quit().catch(() => redis.disconnect());
   };
 
-  return {
+  const admin: TaskpoolAdmin = {
     prefix,
     redis,
     queueNames: names,
+    submitRetryMs,
     queue,
     async getJob(jobId) {
       const q = await locate(jobId);
@@ -132,7 +144,7 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
       }
       return { id: jobId, queue: q.name, outcome: result };
     },
-    submitBatch: (inputs, idempotencyKeys) => submitBatch(queue(queueOf(inputs.task)), redis, { inputs, idempotencyKeys, keep, maxJobBytes }),
+    submitBatch: (inputs, idempotencyKeys) => submitBatch(queue(queueOf(inputs.task)), redis, { inputs, idempotencyKeys, keep, maxJobBytes, retryMs: submitRetryMs }),
     async searchJobs(query) {
       if (query.id !== undefined) {
         const view = await this.getJob(query.id);
@@ -162,6 +174,24 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
     workers: () => listWorkers(redis, prefix),
     close,
     [Symbol.asyncDispose]: close,
+  };
+  return typedDisconnects(admin);
+}
+
+/** The admin with every method that reads or writes Redis rejecting with `RedisUnavailableError` on a connection error. */
+function typedDisconnects(admin: TaskpoolAdmin): TaskpoolAdmin {
+  const typed = <A extends unknown[], R>(method: (...args: A) => Promise<R>) => (...args: A): Promise<R> => failOnDisconnect(() => method.apply(admin, args));
+  return {
+    ...admin,
+    getJob: typed(admin.getJob),
+    retryJob: typed(admin.retryJob),
+    retryFailed: typed(admin.retryFailed),
+    cancelJob: typed(admin.cancelJob),
+    submitBatch: typed(admin.submitBatch),
+    searchJobs: typed(admin.searchJobs),
+    queueCounts: typed(admin.queueCounts),
+    taskCounts: typed(admin.taskCounts),
+    workers: typed(admin.workers),
   };
 }
 

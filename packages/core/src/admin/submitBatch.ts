@@ -8,6 +8,7 @@ import { queueOf } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
 import { assertJobSize, taskJobData } from '../store/jobData.ts';
 import { readStoredData } from '../store/jobReads.ts';
+import { retryOnDisconnect } from '../client/retryOnDisconnect.ts';
 
 /** One job of a batch: its id, and whether an earlier submit with the same idempotency key had created it. */
 export interface BatchJob {
@@ -22,6 +23,8 @@ export interface BatchRequest {
   keep: KeepPolicy;
   /** The most one job's data may take in Redis. */
   maxJobBytes: number;
+  /** How long the reads and the add retry while Redis is unreachable (`AdminOptions.submitRetryMs`). */
+  retryMs: number;
 }
 
 /**
@@ -29,7 +32,8 @@ export interface BatchRequest {
  * and idempotent job ids `client.submit` uses (`client/jobOptions.ts`). With keys, they are checked first: a
  * key already used with a different input throws {@link IdempotencyConflictError} and nothing is added; a
  * key already used with the same input (in any key order) returns the first job (BullMQ ignores an add whose
- * id exists).
+ * id exists). While Redis is unreachable they are retried for `retryMs`, then `RedisUnavailableError` is
+ * thrown: the ids are made before the first attempt, so a retry never enqueues a job twice.
  */
 export async function submitBatch(queue: Queue, redis: RedisClient, request: BatchRequest): Promise<BatchJob[]> {
   const { inputs, idempotencyKeys } = request;
@@ -39,11 +43,12 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
   const data = inputs.values.map(taskJobData);
   data.forEach((item, i) => assertJobSize(`input ${i} of task ${task.name}`, item, request.maxJobBytes));
   const ids = data.map((_, i) => (idempotencyKeys ? idempotentJobId(task.name, idempotencyKeys[i]!) : randomUUID()));
-  const stored = idempotencyKeys ? await readStoredData(redis, ids.map((id) => queue.toKey(id))) : ids.map(() => null);
+  const retried = <T>(call: () => Promise<T>): Promise<T> => retryOnDisconnect(call, { forMs: request.retryMs });
+  const stored = idempotencyKeys ? await retried(() => readStoredData(redis, ids.map((id) => queue.toKey(id)))) : ids.map(() => null);
   stored.forEach((text, i) => {
     if (text !== null && !sameStoredData(text, data[i])) throw new IdempotencyConflictError(ids[i]!);
   });
   const options = jobOptions(task.defaults, {}, request.keep);
-  await queue.addBulk(data.map((item, i) => ({ name: task.name, data: item, opts: { ...options, jobId: ids[i]! } })));
+  await retried(() => queue.addBulk(data.map((item, i) => ({ name: task.name, data: item, opts: { ...options, jobId: ids[i]! } }))));
   return ids.map((id, i) => ({ id, replayed: stored[i] !== null }));
 }

@@ -14,6 +14,7 @@ import { readJobView, type JobView } from './jobView.ts';
 import { MapExecution, type MapHost, type MapItem } from './mapExecution.ts';
 import { MapRun, type MapInputs, type MapOptions } from './mapRun.ts';
 import { queueCache } from './queueCache.ts';
+import { DEFAULT_SUBMIT_RETRY_MS, failOnDisconnect, retryOnDisconnect } from './retryOnDisconnect.ts';
 import { TaskHandle, type HandleHost } from './taskHandle.ts';
 import { asCompleted, waitHandles, type WaitHandlesOptions, type WaitHandlesResult } from './waitHandles.ts';
 import { WorkflowHandle, type WorkflowHost } from './workflowHandle.ts';
@@ -47,6 +48,15 @@ export interface ClientOptions {
    * producer's HTTP body limit.
    */
   maxJobBytes?: number;
+  /**
+   * How long a submit (`submit`, `run`) goes on retrying while Redis is unreachable (a restart, a failover, a
+   * dropped connection), with backoff from 50 ms to 2 s, before it throws `RedisUnavailableError` (code
+   * `REDIS_UNAVAILABLE`, the last connection error as its `cause`). A retry can never enqueue twice: the job
+   * ids are made before the first attempt, and BullMQ ignores an add whose id exists. 0 turns retries off.
+   * Every other call that needs Redis (`getJob`, `handle.status()`, `cancel()`...) throws
+   * `RedisUnavailableError` at once. A map's adds retry for at least 30 s. Default: 5000 ms.
+   */
+  submitRetryMs?: number;
 }
 
 /** Submits tasks and reads their jobs. */
@@ -93,6 +103,7 @@ export interface TaskpoolClient {
 export function createClient(options: ClientOptions): TaskpoolClient {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const maxJobBytes = options.maxJobBytes ?? DEFAULT_MAX_JOB_BYTES;
+  const submitRetryMs = nonNegative('submitRetryMs', options.submitRetryMs ?? DEFAULT_SUBMIT_RETRY_MS);
   checkClusterPrefix(options.redisUrl, prefix);
   const redis = createRedisConnection(options.redisUrl, 'producer');
   const searched = new Set([DEFAULT_QUEUE, ...(options.queues ?? [])]);
@@ -111,9 +122,12 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     watcher,
     errors,
     queue,
-    view: (q, id) => readJobView(queue(q), redis, prefix, id),
-    cancel: (q, jobId) => cancelTask(queue(q), redis, { jobId, prefix, markerTtlSeconds: keep.failedSeconds }),
+    view: (q, id) => failOnDisconnect(() => readJobView(queue(q), redis, prefix, id)),
+    cancel: (q, jobId) => failOnDisconnect(() => cancelTask(queue(q), redis, { jobId, prefix, markerTtlSeconds: keep.failedSeconds })),
   };
+  let closed = false;
+  /** Runs a write that may be repeated (its job ids are fixed) again while Redis is unreachable, for up to `submitRetryMs`. */
+  const retried = <T>(write: () => Promise<T>): Promise<T> => retryOnDisconnect(write, { forMs: submitRetryMs, stopped: () => closed });
 
   const flows = new CountedFlowProducer({ connection: redis, prefix });
   flows.on('error', () => undefined);
@@ -127,6 +141,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   };
 
   const close = async (): Promise<void> => {
+    closed = true;
     watcher.close();
     await flows.close();
     await queue.closeAll();
@@ -145,14 +160,15 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       // A new job (not an idempotent one, which may exist and be done): its result() need not read it first.
       const watched = key === undefined && watcher.watch(name, jobId);
       try {
-        await q.add(task.name, data, { ...jobOptions(task.defaults, submitOptions, keep), jobId });
+        // The id is made before the first attempt: a retry after an add that landed is ignored by BullMQ.
+        await retried(() => q.add(task.name, data, { ...jobOptions(task.defaults, submitOptions, keep), jobId }));
       } catch (error) {
         if (watched) watcher.unwatch(name, jobId);
         throw error;
       }
       if (key !== undefined) {
         // BullMQ kept the first job if the id existed: whichever submit won, the loser sees another input.
-        const [stored] = await readStoredData(redis, [jobKey(prefix, name, jobId)]);
+        const [stored] = await retried(() => readStoredData(redis, [jobKey(prefix, name, jobId)]));
         if (stored !== null && stored !== undefined && !sameStoredData(stored, data)) throw new IdempotencyConflictError(jobId);
       }
       return new TaskHandle<TaskOutput<T>>(jobId, task, name, host);
@@ -167,6 +183,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
         chunkSize,
         window,
         maxJobBytes,
+        submitRetryMs,
         ordered: mapOptions.ordered ?? true,
         ...(mapOptions.signal && { signal: mapOptions.signal }),
         onProgress: (progress) => {
@@ -186,28 +203,36 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       queue(template.queue);
       const flow = materialize(template, { id, keep });
       assertFlowSize(flow, maxJobBytes);
-      await flows.add(flow);
+      // Every step's id is fixed by materialize, and the flow is one MULTI: a repeat adds no step twice.
+      await retried(() => flows.add(flow));
       return new WorkflowHandle<Out>(id, template.queue, workflowHost);
     },
-    async workflow(id: string) {
-      for (const name of searched) {
-        if (await jobExists(redis, jobKey(prefix, name, id))) return new WorkflowHandle<unknown>(id, name, workflowHost);
-      }
-      return undefined;
-    },
+    workflow: (id: string) =>
+      failOnDisconnect(async () => {
+        for (const name of searched) {
+          if (await jobExists(redis, jobKey(prefix, name, id))) return new WorkflowHandle<unknown>(id, name, workflowHost);
+        }
+        return undefined;
+      }),
     handle<T extends AnyTask>(task: T, jobId: string) {
       return new TaskHandle<TaskOutput<T>>(jobId, task, queueOf(task), host);
     },
-    async getJob(jobId: string) {
-      for (const name of searched) {
-        const view = await readJobView(queue(name), redis, prefix, jobId);
-        if (view) return view;
-      }
-      return undefined;
-    },
+    getJob: (jobId: string) =>
+      failOnDisconnect(async () => {
+        for (const name of searched) {
+          const view = await readJobView(queue(name), redis, prefix, jobId);
+          if (view) return view;
+        }
+        return undefined;
+      }),
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`createClient: ${name} must be a number >= 0, got ${value}`);
+  return value;
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -42,13 +42,15 @@ export interface MapPlan {
   ordered: boolean;
   /** The most one job's data may take in Redis (see `ClientOptions.maxJobBytes`). */
   maxJobBytes: number;
+  /** The client's `submitRetryMs`: adds retry while Redis is unreachable for this long, or 30 s if longer. */
+  submitRetryMs: number;
   signal?: AbortSignal;
   onProgress: (progress: MapProgress) => void;
 }
 
 /** Jobs per `addBulk` (one MULTI). */
 const ADD_BATCH = 200;
-/** How long adds are retried while Redis is unreachable before the map fails. */
+/** How long adds are retried at least while Redis is unreachable before the map fails (a long map is costly to lose to a blip). */
 const ADD_RETRY_MS = 30_000;
 
 /** One job of a map (or, when every input of the chunk was invalid, none). */
@@ -236,7 +238,7 @@ export class MapExecution {
     return slot;
   }
 
-  /** Adds the slots' jobs in one `addBulk`, retried while Redis is unreachable (the job ids make a repeat harmless). */
+  /** Adds the slots' jobs in one `addBulk`, retried while Redis is unreachable (their ids, made in `slotOf`, make a repeat harmless). */
   private async add(slots: Slot[]): Promise<void> {
     const jobs = slots.filter((slot) => slot.jobId !== undefined);
     if (jobs.length === 0) return;
@@ -255,7 +257,7 @@ export class MapExecution {
     const queue = this.host.queue(this.plan.queue);
     const entries = jobs.map((slot) => ({ name: this.plan.task.name, data: slot.data, opts: { ...this.plan.jobOptions, jobId: slot.jobId! } }));
     try {
-      await retryOnDisconnect(() => queue.addBulk(entries), { forMs: ADD_RETRY_MS, stopped: () => this.stopped });
+      await retryOnDisconnect(() => queue.addBulk(entries), { forMs: Math.max(ADD_RETRY_MS, this.plan.submitRetryMs), stopped: () => this.stopped });
     } finally {
       added();
     }

@@ -39,8 +39,9 @@ export interface MapOptions extends Pick<SubmitOptions, 'attempts' | 'backoff' |
  *
  * Leaving the loop early (`break`, a throw, an item's error, the signal) cancels the map's jobs still queued
  * or running. If the inputs' iterator throws, the map throws that error after the items read before it.
- * If Redis stays unreachable for 30 s while jobs are added, the map throws the connection error. Results
- * never depend on BullMQ's events alone (see `CompletionWatcher`), so a dropped connection loses none.
+ * If Redis stays unreachable while jobs are added for 30 s (or `submitRetryMs`, if longer), the map throws
+ * `RedisUnavailableError`. Results never depend on BullMQ's events alone (see `CompletionWatcher`), so a
+ * dropped connection loses none.
  */
 export class MapRun<R> implements AsyncIterable<R> {
   #started = false;

@@ -7,6 +7,7 @@ import type { CompletionWatcher, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';
 import { readWorkflowTree, type StepStatus } from '../store/readWorkflowTree.ts';
 import { JobFuture, type Outcome } from './jobFuture.ts';
+import { failOnDisconnect } from './retryOnDisconnect.ts';
 
 /** What a workflow handle needs from its client. */
 export interface WorkflowHost {
@@ -48,7 +49,7 @@ export class WorkflowHandle<Out> extends JobFuture<Out> {
 
   /** Every step's state, attempts and error, as a tree from the root. */
   async status(): Promise<WorkflowStatus> {
-    const root = await readWorkflowTree(this.host.redis, this.host.prefix, this.queue, this.id);
+    const root = await failOnDisconnect(() => readWorkflowTree(this.host.redis, this.host.prefix, this.queue, this.id));
     return { id: this.id, state: root.state, root };
   }
 
@@ -58,7 +59,11 @@ export class WorkflowHandle<Out> extends JobFuture<Out> {
    * signal fires, their sandboxes are killed after the grace period). `result()` then rejects with
    * `CancelledError`. Steps that finished keep their outputs.
    */
-  async cancel(): Promise<WorkflowCancelResult> {
+  cancel(): Promise<WorkflowCancelResult> {
+    return failOnDisconnect(() => this.#cancel());
+  }
+
+  async #cancel(): Promise<WorkflowCancelResult> {
     await markWorkflowCancelled(this.host.redis, this.host.prefix, this.id, this.host.cancelTtlSeconds);
     const tree = await readWorkflowTree(this.host.redis, this.host.prefix, this.queue, this.id);
     const result: WorkflowCancelResult = { removed: 0, signalled: 0 };
