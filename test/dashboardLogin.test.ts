@@ -27,3 +27,23 @@ describe('dashboard login', () => {
     expect((await stack.request({ method: 'GET', url: '/v1/tasks' })).statusCode).toBe(200);
   });
 });
+
+describe('the dashboard with a trailing slash', () => {
+  it('serves /dashboard/ as /dashboard, behind the same login', async () => {
+    await using stack = await startProducerStack({ redisUrl: redisUrl(), prefix });
+    const page = (url: string) => stack.request({ method: 'GET', url, headers: { accept: 'text/html' } });
+    const plain = await page('/dashboard');
+    const slashed = await page('/dashboard/');
+    expect(plain.statusCode).toBe(200);
+    expect(slashed.statusCode).toBe(200);
+    expect(slashed.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(slashed.body).toContain('<a href="/dashboard/queues">');
+    expect(slashed.body.replace(/\d+/g, '0')).toBe(plain.body.replace(/\d+/g, '0'));
+    // Without a token or session: the login page, then back to the page asked for.
+    const anonymous = await stack.app.inject({ method: 'GET', url: '/dashboard/', headers: { accept: 'text/html' } });
+    expect(anonymous.statusCode).toBe(303);
+    expect(anonymous.headers.location).toBe('/dashboard/login?next=%2Fdashboard%2F');
+    const api = await stack.app.inject({ method: 'GET', url: '/dashboard/' });
+    expect(api.statusCode).toBe(401);
+  });
+});

@@ -32,8 +32,8 @@ export interface HttpError {
 }
 
 /**
- * The `Retry-After` of a 503 `REDIS_UNAVAILABLE`, in seconds: the longest a producer connection waits
- * between two reconnection attempts (`redisConnection.ts`), so a retry then finds Redis back if it is.
+ * The `Retry-After` of a 503 `REDIS_UNAVAILABLE`, in seconds: a submit answers it only once Redis has been
+ * away for its whole `submitRetryMs` (5 s by default), an outage that is no blip; callers then space their retries as much.
  */
 export const REDIS_RETRY_AFTER_SECONDS = 5;
 

@@ -7,7 +7,7 @@ export type RedisClient = Redis | Cluster;
 
 /**
  * Who uses a connection decides how it behaves when Redis is away (BullMQ's production guide):
- * a `producer` fails fast: a command waits for at most one reconnection attempt (a few hundred ms) and
+ * a `producer` fails fast: a command waits for at most one reconnection attempt (at most 1 s apart) and
  * then rejects, so an HTTP request gets an error at once; the offline queue stays on only so that the first
  * commands of a new client wait for its first connect. A `worker` waits and retries for ever.
  */
@@ -24,7 +24,8 @@ export function createRedisConnection(url: string, role: ConnectionRole, logger?
   const options: RedisOptions = {
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     connectionName: `taskpool:${role}`,
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5_000),
+    // A producer tries again at least every second, so a submit retrying for `submitRetryMs` sees Redis back soon after it is.
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), role === 'producer' ? 1_000 : 5_000),
   };
   const redis = isClusterUrl(url)
     ? new Cluster(clusterNodes(url), { redisOptions: options, clusterRetryStrategy: options.retryStrategy! })

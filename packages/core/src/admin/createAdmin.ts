@@ -17,6 +17,7 @@ import { searchJobs, type JobQuery, type JobSummary } from '../store/searchJobs.
 import { submitBatch, type BatchJob } from './submitBatch.ts';
 import type { CheckedInputs } from '../checkedInputs.ts';
 import { DEFAULT_MAX_JOB_BYTES } from '../store/jobData.ts';
+import { watchConnection, type ConnectionWatch } from '../client/connectionWatch.ts';
 import { DEFAULT_SUBMIT_RETRY_MS, failOnDisconnect } from '../client/retryOnDisconnect.ts';
 
 /** Options of {@link createAdmin}. */
@@ -99,6 +100,7 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   checkClusterPrefix(options.redisUrl, prefix);
   const redis = createRedisConnection(options.redisUrl, 'producer');
+  const connection = watchConnection(redis);
   const names = [...new Set(options.queues ?? [DEFAULT_QUEUE])].sort();
   const keep: KeepPolicy = keepPolicy(options.keep);
   const maxJobBytes = options.maxJobBytes ?? DEFAULT_MAX_JOB_BYTES;
@@ -144,7 +146,7 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
       }
       return { id: jobId, queue: q.name, outcome: result };
     },
-    submitBatch: (inputs, idempotencyKeys) => submitBatch(queue(queueOf(inputs.task)), redis, { inputs, idempotencyKeys, keep, maxJobBytes, retryMs: submitRetryMs }),
+    submitBatch: (inputs, idempotencyKeys) => submitBatch(queue(queueOf(inputs.task)), redis, { inputs, idempotencyKeys, keep, maxJobBytes, retry: { forMs: submitRetryMs, connection } }),
     async searchJobs(query) {
       if (query.id !== undefined) {
         const view = await this.getJob(query.id);
@@ -175,19 +177,22 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
     close,
     [Symbol.asyncDispose]: close,
   };
-  return typedDisconnects(admin);
+  return typedDisconnects(admin, connection);
 }
 
-/** The admin with every method that reads or writes Redis rejecting with `RedisUnavailableError` on a connection error. */
-function typedDisconnects(admin: TaskpoolAdmin): TaskpoolAdmin {
-  const typed = <A extends unknown[], R>(method: (...args: A) => Promise<R>) => (...args: A): Promise<R> => failOnDisconnect(() => method.apply(admin, args));
+/**
+ * The admin with every method that reads or writes Redis rejecting with `RedisUnavailableError` on a
+ * connection error, or at once while its connection is down; but `submitBatch`, which retries first.
+ */
+function typedDisconnects(admin: TaskpoolAdmin, connection: ConnectionWatch): TaskpoolAdmin {
+  const typed = <A extends unknown[], R>(method: (...args: A) => Promise<R>) => (...args: A): Promise<R> => failOnDisconnect(() => method.apply(admin, args), connection);
   return {
     ...admin,
     getJob: typed(admin.getJob),
     retryJob: typed(admin.retryJob),
     retryFailed: typed(admin.retryFailed),
     cancelJob: typed(admin.cancelJob),
-    submitBatch: typed(admin.submitBatch),
+    submitBatch: (...args) => failOnDisconnect(() => admin.submitBatch(...args)),
     searchJobs: typed(admin.searchJobs),
     queueCounts: typed(admin.queueCounts),
     taskCounts: typed(admin.taskCounts),

@@ -8,7 +8,7 @@ import { queueOf } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
 import { assertJobSize, taskJobData } from '../store/jobData.ts';
 import { readStoredData } from '../store/jobReads.ts';
-import { retryOnDisconnect } from '../client/retryOnDisconnect.ts';
+import { retryOnDisconnect, type RetryOnDisconnectOptions } from '../client/retryOnDisconnect.ts';
 
 /** One job of a batch: its id, and whether an earlier submit with the same idempotency key had created it. */
 export interface BatchJob {
@@ -23,8 +23,8 @@ export interface BatchRequest {
   keep: KeepPolicy;
   /** The most one job's data may take in Redis. */
   maxJobBytes: number;
-  /** How long the reads and the add retry while Redis is unreachable (`AdminOptions.submitRetryMs`). */
-  retryMs: number;
+  /** How the reads and the add retry while Redis is unreachable (for `AdminOptions.submitRetryMs`). */
+  retry: RetryOnDisconnectOptions;
 }
 
 /**
@@ -32,7 +32,7 @@ export interface BatchRequest {
  * and idempotent job ids `client.submit` uses (`client/jobOptions.ts`). With keys, they are checked first: a
  * key already used with a different input throws {@link IdempotencyConflictError} and nothing is added; a
  * key already used with the same input (in any key order) returns the first job (BullMQ ignores an add whose
- * id exists). While Redis is unreachable they are retried for `retryMs`, then `RedisUnavailableError` is
+ * id exists). While Redis is unreachable they are retried as `retry` says, then `RedisUnavailableError` is
  * thrown: the ids are made before the first attempt, so a retry never enqueues a job twice.
  */
 export async function submitBatch(queue: Queue, redis: RedisClient, request: BatchRequest): Promise<BatchJob[]> {
@@ -43,7 +43,7 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
   const data = inputs.values.map(taskJobData);
   data.forEach((item, i) => assertJobSize(`input ${i} of task ${task.name}`, item, request.maxJobBytes));
   const ids = data.map((_, i) => (idempotencyKeys ? idempotentJobId(task.name, idempotencyKeys[i]!) : randomUUID()));
-  const retried = <T>(call: () => Promise<T>): Promise<T> => retryOnDisconnect(call, { forMs: request.retryMs });
+  const retried = <T>(call: () => Promise<T>): Promise<T> => retryOnDisconnect(call, request.retry);
   const stored = idempotencyKeys ? await retried(() => readStoredData(redis, ids.map((id) => queue.toKey(id)))) : ids.map(() => null);
   stored.forEach((text, i) => {
     if (text !== null && !sameStoredData(text, data[i])) throw new IdempotencyConflictError(ids[i]!);

@@ -14,6 +14,7 @@ import { readJobView, type JobView } from './jobView.ts';
 import { MapExecution, type MapHost, type MapItem } from './mapExecution.ts';
 import { MapRun, type MapInputs, type MapOptions } from './mapRun.ts';
 import { queueCache } from './queueCache.ts';
+import { watchConnection } from './connectionWatch.ts';
 import { DEFAULT_SUBMIT_RETRY_MS, failOnDisconnect, retryOnDisconnect } from './retryOnDisconnect.ts';
 import { TaskHandle, type HandleHost } from './taskHandle.ts';
 import { asCompleted, waitHandles, type WaitHandlesOptions, type WaitHandlesResult } from './waitHandles.ts';
@@ -106,6 +107,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   const submitRetryMs = nonNegative('submitRetryMs', options.submitRetryMs ?? DEFAULT_SUBMIT_RETRY_MS);
   checkClusterPrefix(options.redisUrl, prefix);
   const redis = createRedisConnection(options.redisUrl, 'producer');
+  const connection = watchConnection(redis);
   const searched = new Set([DEFAULT_QUEUE, ...(options.queues ?? [])]);
   const keep: KeepPolicy = keepPolicy(options.keep);
   const errors = new ErrorRegistry();
@@ -122,12 +124,12 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     watcher,
     errors,
     queue,
-    view: (q, id) => failOnDisconnect(() => readJobView(queue(q), redis, prefix, id)),
-    cancel: (q, jobId) => failOnDisconnect(() => cancelTask(queue(q), redis, { jobId, prefix, markerTtlSeconds: keep.failedSeconds })),
+    view: (q, id) => failOnDisconnect(() => readJobView(queue(q), redis, prefix, id), connection),
+    cancel: (q, jobId) => failOnDisconnect(() => cancelTask(queue(q), redis, { jobId, prefix, markerTtlSeconds: keep.failedSeconds }), connection),
   };
   let closed = false;
   /** Runs a write that may be repeated (its job ids are fixed) again while Redis is unreachable, for up to `submitRetryMs`. */
-  const retried = <T>(write: () => Promise<T>): Promise<T> => retryOnDisconnect(write, { forMs: submitRetryMs, stopped: () => closed });
+  const retried = <T>(write: () => Promise<T>): Promise<T> => retryOnDisconnect(write, { forMs: submitRetryMs, stopped: () => closed, connection });
 
   const flows = new CountedFlowProducer({ connection: redis, prefix });
   flows.on('error', () => undefined);
@@ -135,6 +137,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     watcher,
     errors,
     redis,
+    connection,
     prefix,
     cancelTtlSeconds: keep.failedSeconds,
     cancel: host.cancel,
@@ -213,7 +216,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
           if (await jobExists(redis, jobKey(prefix, name, id))) return new WorkflowHandle<unknown>(id, name, workflowHost);
         }
         return undefined;
-      }),
+      }, connection),
     handle<T extends AnyTask>(task: T, jobId: string) {
       return new TaskHandle<TaskOutput<T>>(jobId, task, queueOf(task), host);
     },
@@ -224,7 +227,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
           if (view) return view;
         }
         return undefined;
-      }),
+      }, connection),
     close,
     [Symbol.asyncDispose]: close,
   };

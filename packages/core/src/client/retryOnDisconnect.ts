@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { RedisUnavailableError } from '../errors.ts';
+import type { ConnectionWatch } from './connectionWatch.ts';
 
 /** How long a submit retries while Redis is unreachable, unless `submitRetryMs` says otherwise. */
 export const DEFAULT_SUBMIT_RETRY_MS = 5_000;
@@ -28,8 +29,13 @@ export function asRedisUnavailable(error: unknown, message?: string): unknown {
   return isConnectionError(error) ? new RedisUnavailableError(message, { cause: error }) : error;
 }
 
-/** Runs `fn` once; a connection error rejects as a {@link RedisUnavailableError}. For calls not worth retrying (reads, cancels). */
-export async function failOnDisconnect<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` once; a connection error rejects as a {@link RedisUnavailableError}. So does a call made while
+ * `connection` is down, at once, rather than wait for the next reconnection attempt (up to 5 s away); its
+ * `cause` is the connection's last error. For calls not worth retrying (reads, cancels).
+ */
+export async function failOnDisconnect<T>(fn: () => Promise<T>, connection?: ConnectionWatch): Promise<T> {
+  if (connection?.down) throw new RedisUnavailableError('Redis is unavailable (the connection is down)', { cause: connection.lastError });
   try {
     return await fn();
   } catch (error) {
@@ -43,27 +49,39 @@ export interface RetryOnDisconnectOptions {
   forMs: number;
   /** Stop retrying at once when this returns true. */
   stopped?: () => boolean;
+  /** The connection `fn` uses: while it is down, the next attempt waits for it to be up (within `forMs`) instead of being sent. */
+  connection?: ConnectionWatch;
 }
 
 /**
- * Runs `fn` again while it fails with a connection error, with backoff from 50 ms to 2 s, for at most
- * `forMs` (the last attempt at the deadline); then rejects with a {@link RedisUnavailableError} whose
- * `cause` is the last connection error. Any other error rejects at once, as it is. Only for idempotent work:
- * an attempt cut off by a dropped connection may have been applied (an add with a job id fixed beforehand is:
- * BullMQ ignores an add whose id exists).
+ * Runs `fn` again while it fails with a connection error, for at most `forMs`: at once when the
+ * `connection` is up again, else after a backoff from 50 ms to 2 s. Then rejects with a
+ * {@link RedisUnavailableError} whose `cause` is the last connection error. Any other error rejects at once,
+ * as it is. No attempt is sent while the connection is known down: it would wait in ioredis's offline queue
+ * for the next reconnection attempt, and could land after the deadline. Only for idempotent work: an attempt
+ * cut off by a dropped connection may have been applied (an add with a job id fixed beforehand is: BullMQ
+ * ignores an add whose id exists).
  */
 export async function retryOnDisconnect<T>(fn: () => Promise<T>, options: RetryOnDisconnectOptions): Promise<T> {
+  const { connection } = options;
   const started = Date.now();
   const deadline = started + options.forMs;
-  for (let attempt = 0; ; attempt++) {
+  let attempts = 0;
+  const giveUp = (cause: unknown): RedisUnavailableError =>
+    new RedisUnavailableError(`Redis is unavailable (${attempts} attempt${attempts === 1 ? '' : 's'} in ${Date.now() - started} ms)`, { cause });
+  for (;;) {
+    if (connection?.down) {
+      const left = deadline - Date.now();
+      if (left <= 0 || options.stopped?.() || !(await connection.whenUp(left))) throw giveUp(connection.lastError);
+    }
     try {
+      attempts++;
       return await fn();
     } catch (error) {
       const left = deadline - Date.now();
-      if (!isConnectionError(error) || left <= 0 || options.stopped?.()) {
-        throw asRedisUnavailable(error, `Redis is unavailable (${attempt + 1} attempt${attempt > 0 ? 's' : ''} in ${Date.now() - started} ms)`);
-      }
-      await delay(Math.min(50 * 2 ** attempt, 2_000, left));
+      if (!isConnectionError(error)) throw error;
+      if (left <= 0 || options.stopped?.()) throw giveUp(error);
+      if (!connection?.down) await delay(Math.min(50 * 2 ** (attempts - 1), 2_000, left));
     }
   }
 }

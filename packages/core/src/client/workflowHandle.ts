@@ -7,6 +7,7 @@ import type { CompletionWatcher, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';
 import { readWorkflowTree, type StepStatus } from '../store/readWorkflowTree.ts';
 import { JobFuture, type Outcome } from './jobFuture.ts';
+import type { ConnectionWatch } from './connectionWatch.ts';
 import { failOnDisconnect } from './retryOnDisconnect.ts';
 
 /** What a workflow handle needs from its client. */
@@ -14,6 +15,8 @@ export interface WorkflowHost {
   readonly watcher: CompletionWatcher;
   readonly errors: ErrorRegistry;
   readonly redis: RedisClient;
+  /** Whether `redis` is down: reads and cancels then fail at once. */
+  readonly connection: ConnectionWatch;
   readonly prefix: string;
   /** How long a cancel's mark lasts, seconds (the failed-job retention). */
   readonly cancelTtlSeconds: number;
@@ -49,7 +52,7 @@ export class WorkflowHandle<Out> extends JobFuture<Out> {
 
   /** Every step's state, attempts and error, as a tree from the root. */
   async status(): Promise<WorkflowStatus> {
-    const root = await failOnDisconnect(() => readWorkflowTree(this.host.redis, this.host.prefix, this.queue, this.id));
+    const root = await failOnDisconnect(() => readWorkflowTree(this.host.redis, this.host.prefix, this.queue, this.id), this.host.connection);
     return { id: this.id, state: root.state, root };
   }
 
@@ -60,7 +63,7 @@ export class WorkflowHandle<Out> extends JobFuture<Out> {
    * `CancelledError`. Steps that finished keep their outputs.
    */
   cancel(): Promise<WorkflowCancelResult> {
-    return failOnDisconnect(() => this.#cancel());
+    return failOnDisconnect(() => this.#cancel(), this.host.connection);
   }
 
   async #cancel(): Promise<WorkflowCancelResult> {
