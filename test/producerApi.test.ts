@@ -138,7 +138,7 @@ describe('with Redis away', () => {
   beforeAll(async () => {
     const url = `redis://127.0.0.1:${await closedPort()}`;
     downClient = createClient({ redisUrl: url, prefix });
-    downAdmin = createAdmin({ redisUrl: url, prefix });
+    downAdmin = createAdmin({ redisUrl: url, prefix, submitRetryMs: 1_000 });
     downRedis = createRedisHealth({ redisUrl: url, logger });
     downApp = buildServer({ tasks, client: downClient, admin: downAdmin, redis: downRedis, logger, tokens: [TEST_TOKEN] });
   });
@@ -150,7 +150,7 @@ describe('with Redis away', () => {
     await downRedis?.close();
   });
 
-  it('answers a POST with 503 REDIS_UNAVAILABLE at once instead of hanging', async () => {
+  it('answers a POST with 503 REDIS_UNAVAILABLE and Retry-After once the submit bound is over, instead of hanging', async () => {
     const started = Date.now();
     const res = await downApp.inject({
       method: 'POST',
@@ -160,8 +160,10 @@ describe('with Redis away', () => {
     });
     expect(res.statusCode).toBe(503);
     expect(res.json().error.code).toBe('REDIS_UNAVAILABLE');
-    // Well under the 5 s deadline: refused up front, not timed out.
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(res.headers['retry-after']).toBe('5');
+    // A submit waits for Redis for the admin's submitRetryMs (1 s here), then is refused: not timed out (5 s more).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(Date.now() - started).toBeLessThan(3_000);
   });
 
   it('still answers a bad input with 400, and GET and /health with 503', async () => {
@@ -172,7 +174,12 @@ describe('with Redis away', () => {
       body: JSON.stringify({ n: 'many' }),
     });
     expect(bad.statusCode).toBe(400);
-    expect((await downApp.inject({ method: 'GET', url: '/v1/jobs/abc', headers: AUTH })).statusCode).toBe(503);
+    const started = Date.now();
+    const read = await downApp.inject({ method: 'GET', url: '/v1/jobs/abc', headers: AUTH });
+    expect(read.statusCode).toBe(503);
+    expect(read.headers['retry-after']).toBe('5');
+    // A read is refused up front, well under the 5 s deadline.
+    expect(Date.now() - started).toBeLessThan(2_000);
     const health = await downApp.inject({ method: 'GET', url: '/health' });
     expect(health.statusCode).toBe(503);
     expect(health.json()).toMatchObject({ ok: false, error: { code: 'REDIS_UNAVAILABLE' } });

@@ -1,5 +1,5 @@
 import { RedisUnavailableError, type Logger } from '@taskpool/core';
-import { createRedisConnection } from '@taskpool/core/internal';
+import { createRedisConnection, watchConnection } from '@taskpool/core/internal';
 
 /** Whether the producer's Redis answers, watched on a producer-role connection of its own. */
 export interface RedisHealth {
@@ -26,6 +26,7 @@ export interface RedisHealthOptions {
  */
 export function createRedisHealth(options: RedisHealthOptions): RedisHealth {
   const redis = createRedisConnection(options.redisUrl, 'producer');
+  const connection = watchConnection(redis);
   const logger = options.logger.child({ component: 'redis' });
   let state: 'starting' | 'up' | 'down' | 'closed' = 'starting';
   redis.on('ready', () => {
@@ -44,23 +45,7 @@ export function createRedisHealth(options: RedisHealthOptions): RedisHealth {
     get up() {
       return redis.status === 'ready';
     },
-    async whenUp(timeoutMs) {
-      if (redis.status === 'ready') return true;
-      let onReady: (() => void) | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const ready = await Promise.race([
-        new Promise<boolean>((resolve) => {
-          onReady = () => resolve(true);
-          redis.once('ready', onReady);
-        }),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), timeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (onReady) redis.off('ready', onReady);
-      return ready;
-    },
+    whenUp: (timeoutMs) => connection.whenUp(timeoutMs),
     async ping(timeoutMs) {
       if (redis.status !== 'ready') return false;
       return (await withDeadline(redis.ping(), timeoutMs).catch(() => undefined)) === 'PONG';

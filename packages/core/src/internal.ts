@@ -4,6 +4,7 @@
 export { CLUSTER_SCHEME, checkClusterPrefix, createRedisConnection, isClusterUrl, type ConnectionRole, type RedisClient } from './redisConnection.ts';
 export { HEARTBEAT_MS } from './workerInfo.ts';
 export { isConnectionError } from './client/retryOnDisconnect.ts';
+export { watchConnection, type ConnectionWatch } from './client/connectionWatch.ts';
 export { bucketOf, DURATION_BOUNDS_MS, quantileOf } from './store/durationBuckets.ts';
 export { CANCEL_FIELD, COUNTED_FIELD, CRASHES_FIELD, JOB_ERROR_FIELD } from './store/jobFields.ts';
 export { storedFailure } from './store/jobError.ts';
