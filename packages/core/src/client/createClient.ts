@@ -51,11 +51,13 @@ export interface ClientOptions {
   maxJobBytes?: number;
   /**
    * How long a submit (`submit`, `run`) goes on retrying while Redis is unreachable (a restart, a failover, a
-   * dropped connection), with backoff from 50 ms to 2 s, before it throws `RedisUnavailableError` (code
-   * `REDIS_UNAVAILABLE`, the last connection error as its `cause`). A retry can never enqueue twice: the job
-   * ids are made before the first attempt, and BullMQ ignores an add whose id exists. 0 turns retries off.
-   * Every other call that needs Redis (`getJob`, `handle.status()`, `cancel()`...) throws
-   * `RedisUnavailableError` at once. A map's adds retry for at least 30 s. Default: 5000 ms.
+   * dropped connection) before it throws `RedisUnavailableError` (code `REDIS_UNAVAILABLE`, the last
+   * connection error seen as its `cause`). It tries again as soon as the connection is back (the connection
+   * itself reconnects at least every second), else with backoff from 50 ms to 2 s; nothing is sent after the
+   * bound. A retry can never enqueue twice: the job ids are made before the first attempt, and BullMQ ignores
+   * an add whose id exists. 0 turns retries off. Every other call that needs Redis (`getJob`,
+   * `handle.status()`, `cancel()`...) throws `RedisUnavailableError` at once. A map's adds retry for at least
+   * 30 s. Default: 5000 ms.
    */
   submitRetryMs?: number;
 }
@@ -65,6 +67,7 @@ export interface TaskpoolClient {
   /**
    * Validates the input (nothing is written to Redis if it is invalid), enqueues it, and returns a handle.
    * With `idempotencyKey`, a second submit returns the first job (see {@link SubmitOptions.idempotencyKey}).
+   * While Redis is unreachable it retries, then throws `RedisUnavailableError` (see {@link ClientOptions.submitRetryMs}).
    */
   submit<T extends AnyTask>(task: T, input: TaskInput<T>, options?: SubmitOptions): Promise<TaskHandle<TaskOutput<T>>>;
   /**
@@ -100,7 +103,10 @@ export interface TaskpoolClient {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Creates a client. Its command connection fails fast when Redis is away (no offline queue). */
+/**
+ * Creates a client. Its command connection fails fast when Redis is away: submits retry for
+ * `submitRetryMs`, every other call throws `RedisUnavailableError` at once.
+ */
 export function createClient(options: ClientOptions): TaskpoolClient {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const maxJobBytes = options.maxJobBytes ?? DEFAULT_MAX_JOB_BYTES;
