@@ -200,7 +200,9 @@ export class SandboxUnavailableError extends TaskpoolError {
 /**
  * Redis is down, unreachable, or did not answer in time (HTTP 503, code `REDIS_UNAVAILABLE`); `cause` keeps
  * the connection error, if there was one. A submit (`submit`, `run`, a map's adds, `admin.submitBatch`) throws
- * it only after retrying for `submitRetryMs`; every other call that needs Redis throws it at once.
+ * it only after retrying for `submitRetryMs`; every other call that needs Redis throws it at once. A submit
+ * that throws it enqueued nothing, unless an add was cut off after Redis applied it: resubmitting with the
+ * same `idempotencyKey` is safe either way.
  */
 export class RedisUnavailableError extends TaskpoolError {
   override name = 'RedisUnavailableError';

@@ -53,8 +53,8 @@ export interface ClientOptions {
    * How long a submit (`submit`, `run`) goes on retrying while Redis is unreachable (a restart, a failover, a
    * dropped connection) before it throws `RedisUnavailableError` (code `REDIS_UNAVAILABLE`, the last
    * connection error seen as its `cause`). It tries again as soon as the connection is back (the connection
-   * itself reconnects at least every second), else with backoff from 50 ms to 2 s; nothing is sent after the
-   * bound. A retry can never enqueue twice: the job ids are made before the first attempt, and BullMQ ignores
+   * itself reconnects at least every second), else with backoff from 50 ms to 2 s; no attempt starts after
+   * the bound. A retry can never enqueue twice: the job ids are made before the first attempt, and BullMQ ignores
    * an add whose id exists. 0 turns retries off. Every other call that needs Redis (`getJob`,
    * `handle.status()`, `cancel()`...) throws `RedisUnavailableError` at once. A map's adds retry for at least
    * 30 s. Default: 5000 ms.
