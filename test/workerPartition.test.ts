@@ -1,8 +1,11 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient } from '@taskpool/core';
+import { startTestWorker } from '@taskpool/core/testing';
 import { gatedWork } from './fixtures/partitionTasks.ts';
 import { startDropProxy } from './helpers/dropProxy.ts';
 import { eventually, isAlive, spawnWorker, type LogLine, type WorkerService } from './helpers/spawnService.ts';
@@ -112,4 +115,23 @@ describe('a worker cut off from Redis (no FIN, no RST: the network just stops)',
     expect([...starts.keys()].sort((x, y) => x - y)).toEqual([S, L, ...more]);
     console.log(`partition: noticed ${noticedMs} ms, L stopped ${stoppedMs} ms, S and L done on B ${doneMs} ms after the cut; down ${String(reconnected.downMs)} ms`);
   }, 150_000);
+});
+
+describe('an idle worker', () => {
+  it("never times out its blocking fetch (BullMQ's 10 s BZPOPMIN outlasts no command timeout) nor takes itself for cut off", async () => {
+    const lines: LogLine[] = [];
+    const logger = pino({ level: 'debug' }, { write: (text: string) => void lines.push(JSON.parse(text) as LogLine) });
+    const idlePrefix = `${prefix}-idle`;
+    await using client = createClient({ redisUrl: redisUrl(), prefix: idlePrefix });
+    await using worker = await startTestWorker({ redisUrl: redisUrl(), prefix: idlePrefix, tasksModule: TASKS, concurrency: 1, logger, lockDurationMs: 1_000 });
+    // A job due in a minute: BullMQ blocks for its longest, 10 s a fetch, until then.
+    const later = await client.submit(gatedWork, { id: 0, file: join(dir, 'idle.log'), gate: join(dir, 'idle-gate') }, { delayMs: 60_000 });
+    // Two whole blocking fetches and then some: this test is about time passing, there is no event to wait for.
+    await sleep(25_000);
+    expect(await later.status()).toMatchObject({ state: 'delayed' });
+    expect(worker.healthy).toBe(true);
+    const trouble = lines.filter((line) => ['worker:error', 'worker:redis-timeout', 'worker:partitioned', 'worker:heartbeat-failed'].includes(String(line.event)));
+    expect(trouble).toEqual([]);
+    expect(lines.some((line) => line.event === 'worker:ready')).toBe(true);
+  }, 60_000);
 });
