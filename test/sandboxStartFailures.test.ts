@@ -117,11 +117,9 @@ describe('a sandbox killed from outside while it starts', () => {
     expect(killed.every((line) => line.signal === 'SIGKILL' && line.retryInMs === 0 && line.level === 40)).toBe(true);
     expect(lines.filter((line) => line.event === 'sandbox:start-failed' || line.event === 'pool:unhealthy')).toEqual([]);
     expect(healthy).toBe(true);
-    // From a kill to the next setup() is one fork and module import (about 2 s on a busy 2-core VM); the old
-    // backoff alone would have added 250 ms + 1 s + 2 s + 5 s + 10 s.
-    const sumMs = gapsMs.reduce((sum, gap) => sum + gap, 0);
-    expect(sumMs, `kill-to-replacement gaps ${gapsMs.join(', ')} ms`).toBeLessThan(18_000);
-    expect(Math.max(...gapsMs), `kill-to-replacement gaps ${gapsMs.join(', ')} ms`).toBeLessThan(10_000);
+    // The pool's decision is in the log (retryInMs 0, no failure counted: the backoff is derived from the count).
+    // From a kill to the next setup() is one fork and module import, 2 to 7 s on a busy 2-core VM: a loose bound.
+    expect(Math.max(...gapsMs), `kill-to-replacement gaps ${gapsMs.join(', ')} ms`).toBeLessThan(20_000);
   });
 });
 
