@@ -54,7 +54,8 @@ describe('a worker cut off from Redis (no FIN, no RST: the network just stops)',
     services.push(a);
     const S = 1;
     const L = 2;
-    const [short, long] = await Promise.all([S, L].map((id) => client.submit(gatedWork, { id, file, gate: gate(id) }, { attempts: 1 })));
+    const submit = (id: number) => client.submit(gatedWork, { id, file, gate: gate(id) }, { attempts: 1 });
+    const [short, long] = await Promise.all([submit(S), submit(L)]);
     await eventually(() => runs(file).filter((r) => r.what === 'start').length === 2, 'A running both jobs');
     const onA = new Map(runs(file).map((r) => [r.id, r.pid]));
     expect([...onA.values()].every((pid) => a.sandboxPids.includes(pid))).toBe(true);
@@ -99,7 +100,7 @@ describe('a worker cut off from Redis (no FIN, no RST: the network just stops)',
     // A carries on: new jobs run (on either worker), each once.
     const more = [11, 12, 13, 14];
     for (const id of more) open(id);
-    const results = await Promise.all((await Promise.all(more.map((id) => client.submit(gatedWork, { id, file, gate: gate(id) }, { attempts: 1 })))).map((h) => h.result({ timeoutMs: 30_000 })));
+    const results = await Promise.all((await Promise.all(more.map(submit))).map((h) => h.result({ timeoutMs: 30_000 })));
     expect(results.map((r) => r.id)).toEqual(more);
 
     // Nothing of A's attempts reached Redis: the stored results are B's, no failure, no error-level line.
