@@ -15,7 +15,6 @@ const prefix = testPrefix(import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'tp-partition-'));
 const services: WorkerService[] = [];
 afterAll(async () => {
-  for (const [i, s] of services.entries()) writeFileSync(`/tmp/partition-${i}.json`, s.lines.map((l) => JSON.stringify(l)).join('\n'));
   await Promise.all(services.map((s) => s.stop('SIGKILL')));
   rmSync(dir, { recursive: true, force: true });
 });
