@@ -6,14 +6,15 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient } from '@taskpool/core';
 import { startTestWorker } from '@taskpool/core/testing';
+import { WORKER_COMMAND_TIMEOUT_MS } from '../packages/core/src/redisConnection.ts';
 import { gatedWork } from './fixtures/partitionTasks.ts';
 import { startDropProxy } from './helpers/dropProxy.ts';
-import { eventually, isAlive, spawnWorker, type LogLine, type WorkerService } from './helpers/spawnService.ts';
+import { eventually, isAlive, spawnService, spawnWorker, type LogLine, type Service } from './helpers/spawnService.ts';
 import { redisUrl, testPrefix } from './helpers/testRedis.ts';
 
 const prefix = testPrefix(import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'tp-partition-'));
-const services: WorkerService[] = [];
+const services: Service[] = [];
 afterAll(async () => {
   await Promise.all(services.map((s) => s.stop('SIGKILL')));
   rmSync(dir, { recursive: true, force: true });
@@ -134,4 +135,19 @@ describe('an idle worker', () => {
     expect(trouble).toEqual([]);
     expect(lines.some((line) => line.event === 'worker:ready')).toBe(true);
   }, 60_000);
+});
+
+describe('a worker started while Redis is unreachable', () => {
+  it('waits for Redis, longer than the command timeout, and then serves', async () => {
+    await using proxy = await startDropProxy(redisUrl());
+    proxy.refuse(true);
+    const worker = spawnService('taskpool-worker', ['--tasks', TASKS, '--concurrency', '1'], { REDIS_URL: proxy.url, TASKPOOL_PREFIX: `${prefix}-late` });
+    services.push(worker);
+    // Its startup commands would time out after WORKER_COMMAND_TIMEOUT_MS: it must not send them before Redis is there.
+    await sleep(WORKER_COMMAND_TIMEOUT_MS + 3_000);
+    expect(worker.child.exitCode).toBeNull();
+    proxy.refuse(false);
+    await expect(worker.waitFor((line) => line.event === 'worker:ready', 30_000)).resolves.toMatchObject({ healthy: true });
+    expect(worker.lines.filter((line) => Number(line.level) >= ERROR)).toEqual([]);
+  }, 90_000);
 });

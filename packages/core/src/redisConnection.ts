@@ -50,6 +50,15 @@ export function createRedisConnection(url: string, role: ConnectionRole, logger?
   return redis;
 }
 
+/**
+ * Resolves once the connection is ready, however long Redis takes to come up: a worker starting while Redis
+ * is away waits for it (its commands would otherwise time out, see {@link WORKER_COMMAND_TIMEOUT_MS}).
+ */
+export async function connectionReady(redis: RedisClient): Promise<void> {
+  // Not `events.once`: it rejects on the first `error` event, and a worker's connection retries through those.
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+}
+
 /** True for a `redis-cluster://` address. */
 export function isClusterUrl(url: string): boolean {
   return url.startsWith(CLUSTER_SCHEME);

@@ -6,7 +6,7 @@ import { isolationOf, queueOf, type AnyTask, type Isolation } from '../defineTas
 import { TaskModuleError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../store/taskpoolKeys.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
-import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
+import { checkClusterPrefix, connectionReady, createRedisConnection } from '../redisConnection.ts';
 import { CountedFlowProducer } from '../store/countedQueue.ts';
 import { CancelBook } from './cancelBook.ts';
 import { listenForCancels } from './cancelListener.ts';
@@ -118,6 +118,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   await Promise.all(started.map((p) => p.start()));
 
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
+  await connectionReady(redis);
   const flows = new CountedFlowProducer({ connection: redis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
   const cancels = new CancelBook(redis, logger);
