@@ -1,10 +1,11 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { collectTasks, createAdmin, createClient } from '@taskpool/core';
 import { startTestWorker } from '@taskpool/core/testing';
 import * as gatedTasks from './fixtures/gatedSetup.ts';
 import { hold, setupGatePath } from './fixtures/gatedSetup.ts';
+import { startLogPath, whoRuns } from './fixtures/slowSetup.ts';
 import { startProducerStack } from './helpers/producerStack.ts';
 import { disconnects, ok } from './fixtures/crashTasks.ts';
 import { failedView } from './helpers/settle.ts';
@@ -13,7 +14,11 @@ import { connectRedis, redisUrl, testPrefix } from './helpers/testRedis.ts';
 
 const basePrefix = testPrefix(import.meta.url);
 const gate = setupGatePath(process.pid);
-afterAll(() => rmSync(gate, { force: true }));
+const startLog = startLogPath(process.pid);
+afterAll(() => {
+  rmSync(gate, { force: true });
+  rmSync(startLog, { force: true });
+});
 
 describe('a worker whose sandboxes cannot start', () => {
   it('survives a fork the OS refuses (missing Node binary), reports itself unhealthy, and fetches nothing', async () => {
@@ -72,6 +77,49 @@ describe('a worker whose sandboxes cannot start', () => {
     await expect(next.result({ timeoutMs: 45_000 })).resolves.toMatchObject({ pid: expect.any(Number) });
     expect(worker.healthy).toBe(true);
     await eventually(async () => (await producer.admin.workers()).some((w) => w.id === worker.id && w.healthy === true), 'the registry saying healthy');
+  });
+});
+
+describe('a sandbox killed from outside while it starts', () => {
+  it('is replaced at once, every time, with no start failure counted, no backoff and the pool healthy', async () => {
+    const prefix = `${basePrefix}-killstart`;
+    rmSync(startLog, { force: true });
+    await using client = createClient({ redisUrl: redisUrl(), prefix });
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'debug' }, { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) });
+    await using worker = await startTestWorker({ redisUrl: redisUrl(), prefix, tasksModule: 'test/fixtures/slowSetup.ts', concurrency: 1, logger });
+    const starting = (): number[] => (existsSync(startLog) ? readFileSync(startLog, 'utf8').trim().split('\n').map(Number) : []);
+    expect(starting()).toEqual(worker.sandboxPids);
+    let healthy = true;
+    const watch = setInterval(() => (healthy &&= worker.healthy), 20);
+    // The ready sandbox dies; then each replacement is killed during its setup(), five times in a row. The
+    // old backoff would have waited 250 ms, 1 s, 2 s, 5 s and 10 s before the next start.
+    process.kill(worker.sandboxPids[0]!, 'SIGKILL');
+    const gapsMs: number[] = [];
+    for (let kill = 0; kill < 5; kill++) {
+      const seen = starting().length;
+      const killedAt = Date.now();
+      await eventually(() => starting().length > seen, `replacement ${kill + 1} starting`, 20_000, 10);
+      gapsMs.push(Date.now() - killedAt);
+      process.kill(starting().at(-1)!, 'SIGKILL');
+    }
+    // The last replacement is left alone: it gets ready and runs a task.
+    const last = await (async () => {
+      const seen = starting().length;
+      await eventually(() => starting().length > seen, 'the last replacement starting', 20_000, 10);
+      return starting().at(-1)!;
+    })();
+    await expect((await client.submit(whoRuns, {})).result({ timeoutMs: 30_000 })).resolves.toEqual({ pid: last });
+    clearInterval(watch);
+
+    const killed = lines.filter((line) => line.event === 'sandbox:start-killed');
+    expect(killed).toHaveLength(5);
+    expect(killed.every((line) => line.signal === 'SIGKILL' && line.retryInMs === 0 && line.level === 40)).toBe(true);
+    expect(lines.filter((line) => line.event === 'sandbox:start-failed' || line.event === 'pool:unhealthy')).toEqual([]);
+    expect(healthy).toBe(true);
+    // The pool's decision is in the log (retryInMs 0, no failure counted: the backoff is derived from the count).
+    // From a kill to the next setup() is one fork and module import, 2 to 7 s on a busy 2-core VM: a loose bound.
+    expect(Math.max(...gapsMs), `kill-to-replacement gaps ${gapsMs.join(', ')} ms`).toBeLessThan(20_000);
   });
 });
 

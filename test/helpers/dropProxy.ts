@@ -11,6 +11,12 @@ export interface DropProxy extends AsyncDisposable {
   dropAll(): void;
   /** Until `refuse(false)`, closes each new connection at once (Redis unreachable). */
   refuse(on: boolean): void;
+  /**
+   * Until `blackhole(false)`, forwards nothing either way, on open connections and new ones alike, and closes
+   * nothing: a network cut that neither side is told about (no FIN, no RST). The bytes sent meanwhile wait
+   * (as in TCP buffers) and are delivered, in order, once the cut heals.
+   */
+  blackhole(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -18,14 +24,12 @@ export interface DropProxy extends AsyncDisposable {
 export async function startDropProxy(redisUrl: string): Promise<DropProxy> {
   const target = new URL(redisUrl);
   const pairs = new Set<[Socket, Socket]>();
+  /** Clients accepted during a blackhole, linked to Redis when it ends. */
+  const held = new Set<Socket>();
   let refusing = false;
+  let cut = false;
   let accepted = 0;
-  const server = createServer((client) => {
-    if (refusing) {
-      client.destroy();
-      return;
-    }
-    accepted++;
+  const link = (client: Socket): void => {
     const upstream = connect(Number(target.port || 6379), target.hostname);
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
@@ -37,6 +41,17 @@ export async function startDropProxy(redisUrl: string): Promise<DropProxy> {
     for (const socket of pair) socket.on('error', end).on('close', end);
     client.pipe(upstream);
     upstream.pipe(client);
+  };
+  const server = createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    accepted++;
+    if (!cut) return link(client);
+    client.pause();
+    held.add(client);
+    client.on('error', () => client.destroy()).on('close', () => held.delete(client));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -47,6 +62,31 @@ export async function startDropProxy(redisUrl: string): Promise<DropProxy> {
       upstream.destroy();
     }
     pairs.clear();
+    for (const client of held) client.destroy();
+    held.clear();
+  };
+  const blackhole = (on: boolean): void => {
+    if (on === cut) return;
+    cut = on;
+    for (const [client, upstream] of pairs) {
+      if (on) {
+        // Unpiped and paused, a socket reads nothing: what arrives stays in the kernel's buffers.
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      } else {
+        client.pipe(upstream);
+        upstream.pipe(client);
+      }
+    }
+    if (!on) {
+      for (const client of held) {
+        client.removeAllListeners('close').removeAllListeners('error');
+        link(client);
+      }
+      held.clear();
+    }
   };
   const close = async (): Promise<void> => {
     dropAll();
@@ -59,6 +99,7 @@ export async function startDropProxy(redisUrl: string): Promise<DropProxy> {
     },
     dropAll,
     refuse: (on) => void (refusing = on),
+    blackhole,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -9,9 +9,19 @@ export type RedisClient = Redis | Cluster;
  * Who uses a connection decides how it behaves when Redis is away (BullMQ's production guide):
  * a `producer` fails fast: a command waits for at most one reconnection attempt (at most 1 s apart) and
  * then rejects, so an HTTP request gets an error at once; the offline queue stays on only so that the first
- * commands of a new client wait for its first connect. A `worker` waits and retries for ever.
+ * commands of a new client wait for its first connect. A `worker` reconnects for ever, but each command
+ * rejects after {@link WORKER_COMMAND_TIMEOUT_MS}.
  */
 export type ConnectionRole = 'producer' | 'worker';
+
+/**
+ * Every command of a worker connection rejects after this long without a reply, so a cut-off worker's
+ * commands (lock renewals, heartbeats, results) fail instead of hanging until TCP gives up. It must outlast
+ * BullMQ's longest blocking fetch (a `BZPOPMIN` of at most 10 s that BullMQ's own watchdog abandons 1 s
+ * later): BullMQ's blocking connection is a duplicate of the worker's and inherits the option. Detecting a cut
+ * does not wait for it: see `partitionGuard.ts`.
+ */
+export const WORKER_COMMAND_TIMEOUT_MS = 15_000;
 
 /** The scheme of a Redis Cluster's address: `redis-cluster://host:port,host:port` (any nodes of it, as seeds). */
 export const CLUSTER_SCHEME = 'redis-cluster://';
@@ -24,6 +34,7 @@ export function createRedisConnection(url: string, role: ConnectionRole, logger?
   const options: RedisOptions = {
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     connectionName: `taskpool:${role}`,
+    ...(role === 'worker' && { commandTimeout: WORKER_COMMAND_TIMEOUT_MS }),
     // A producer tries again at least every second, so a submit retrying for `submitRetryMs` sees Redis back soon after it is.
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), role === 'producer' ? 1_000 : 5_000),
   };
@@ -38,6 +49,15 @@ export function createRedisConnection(url: string, role: ConnectionRole, logger?
     logger.warn({ event: 'redis:error', role, err }, `Redis connection error: ${err.message}`);
   });
   return redis;
+}
+
+/**
+ * Resolves once the connection is ready, however long Redis takes to come up: a worker starting while Redis
+ * is away waits for it (its commands would otherwise time out, see {@link WORKER_COMMAND_TIMEOUT_MS}).
+ */
+export async function connectionReady(redis: RedisClient): Promise<void> {
+  // Not `events.once`: it rejects on the first `error` event, and a worker's connection retries through those.
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
 }
 
 /** True for a `redis-cluster://` address. */

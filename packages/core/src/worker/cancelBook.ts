@@ -11,6 +11,8 @@ interface Held {
   key: string;
   slot?: TaskSlot;
   cancelled: boolean;
+  /** Set once the job's lock is taken as lost ({@link CancelBook.drop}): it is stopped, and its outcome never written. */
+  dropped: boolean;
   /** The flag read made when the job was fetched; settled once it is known. */
   fetchRead: Promise<void>;
 }
@@ -38,7 +40,7 @@ export class CancelBook {
   hold(jobId: string, key: string): void {
     this.pending.set(jobId, key);
     this.flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.readPending());
-    this.held.set(jobId, { key, cancelled: false, fetchRead: this.flush });
+    this.held.set(jobId, { key, cancelled: false, dropped: false, fetchRead: this.flush });
   }
 
   /** The job runs in `slot`: a cancel now aborts it. */
@@ -51,6 +53,32 @@ export class CancelBook {
   async isCancelled(jobId: string): Promise<boolean> {
     await this.held.get(jobId)?.fetchRead;
     return this.held.get(jobId)?.cancelled === true;
+  }
+
+  /**
+   * The job's lock is lost (the worker was cut off from Redis for longer than the lock, or Redis refused its
+   * renewal): the job runs again elsewhere. Its run here is aborted like a cancel (the handler's signal, then
+   * SIGKILL of its sandbox after the kill grace) and {@link isDropped} tells the processor to write nothing.
+   * Returns false if the job is not held here.
+   */
+  drop(jobId: string): boolean {
+    const entry = this.held.get(jobId);
+    if (!entry) return false;
+    entry.dropped = true;
+    entry.slot?.abort('cancelled');
+    return true;
+  }
+
+  /** {@link drop}s every job held; returns their ids. */
+  dropAll(): string[] {
+    const ids = [...this.held.keys()].filter((jobId) => !this.held.get(jobId)!.dropped);
+    for (const jobId of ids) this.drop(jobId);
+    return ids;
+  }
+
+  /** True once the job was {@link drop}ped: nothing of its attempt here may reach Redis. */
+  isDropped(jobId: string): boolean {
+    return this.held.get(jobId)?.dropped === true;
   }
 
   /** The job is done here. */

@@ -61,7 +61,15 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     const key = jobKey(prefix, job.queueName, jobId);
     const attempt = job.attemptsMade + 1;
     const log = ctx.logger.child({ jobId, task: job.name, attempt });
+    // A job whose lock is lost (see CancelBook.drop) runs again elsewhere: nothing of this attempt is written,
+    // and BullMQ is not asked to move the job (a WaitingError).
+    const dropIfLost = (): void => {
+      if (!ctx.cancels.isDropped(jobId)) return;
+      log.debug({ event: 'job:dropped' }, 'Lock lost: the outcome of this attempt is dropped');
+      throw new WaitingError();
+    };
     const fail = async (failure: SerializedError, durationMs: number, sandboxPid?: number): Promise<never> => {
+      dropIfLost();
       await writeJobError(redis, key, failure);
       ctx.counts.failed++;
       log.warn({ event: 'job:fail', reason: failure.reason, durationMs, sandboxPid, err: failure }, failure.message);
@@ -110,11 +118,13 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
         ...(limits.maxRssMb !== undefined && { maxRssMb: limits.maxRssMb }),
       })) as RunResult;
       await progress.flush();
+      dropIfLost();
       ctx.counts.done++;
       log.debug({ event: 'job:done', durationMs: elapsed(), sandboxPid: sandbox.pid });
       return result;
     } catch (error) {
       await progress.flush();
+      dropIfLost();
       let failure = error instanceof AttemptFailure ? error.serialized : { ...serializeError(error), reason: 'error' as const };
       if (ctx.requeueOnFailure() && token) {
         return requeue(ctx, { job, token, log }, { durationMs: elapsed() }, 'Shutdown grace period over: task put back to waiting');

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { SandboxUnavailableError } from '../errors.ts';
-import { readRssMb, SandboxProcess, type SandboxOptions } from './sandboxProcess.ts';
+import { readRssMb, SandboxProcess, SandboxStartKilled, type SandboxOptions } from './sandboxProcess.ts';
 
 /** Options of a {@link SandboxPool}. */
 export interface SandboxPoolOptions extends SandboxOptions {
@@ -13,6 +13,13 @@ export interface SandboxPoolOptions extends SandboxOptions {
 }
 
 const RESTART_BACKOFF_MS = [250, 1_000, 2_000, 5_000, 10_000, 30_000];
+/**
+ * A start killed from outside is restarted at once, but at most this many times per pool slot within
+ * {@link IMMEDIATE_RESTART_WINDOW_MS} (one a second on average): past that (something kills every start, e.g.
+ * the OOM killer during setup) further kills count as start failures and back off.
+ */
+const IMMEDIATE_RESTARTS_PER_SLOT = 10;
+const IMMEDIATE_RESTART_WINDOW_MS = 10_000;
 
 /** Whether a pool can run tasks. */
 export interface PoolHealth {
@@ -26,7 +33,8 @@ export interface PoolHealth {
 
 /**
  * A fixed number of sandbox processes. A process that dies is replaced (with backoff while processes keep
- * failing to start, e.g. a failing `setup()` or a fork the OS refuses), so one crash never breaks the pool.
+ * failing to start, e.g. a failing `setup()` or a fork the OS refuses; at once when a start was killed from
+ * outside, which says nothing about the module), so one crash never breaks the pool.
  * Processes are recycled between tasks, one at a time, never while they run one. While no process is alive
  * and starts keep failing the pool is unhealthy: `acquire()` rejects with {@link SandboxUnavailableError}
  * (so a fetched job is given back instead of waiting for ever) and `onHealthChange` listeners hear it.
@@ -43,6 +51,8 @@ export class SandboxPool {
   private wasHealthy = true;
   private readonly healthListeners = new Set<(health: PoolHealth) => void>();
   private readonly logger: Logger;
+  /** When recent starts killed from outside were restarted at once (see {@link IMMEDIATE_RESTARTS_PER_SLOT}). */
+  private immediateRestarts: number[] = [];
   /** Processes started (first and replacements), for tests and the heartbeat. */
   started = 0;
 
@@ -193,6 +203,12 @@ export class SandboxPool {
       this.logger.debug({ event: 'sandbox:start', sandboxPid: sandbox.pid });
       this.adopt(sandbox);
     } catch (error) {
+      if (error instanceof SandboxStartKilled && this.mayRestartAtOnce()) {
+        // A kill from outside is no broken setup(): no failure counted, no backoff, health unchanged.
+        this.logger.warn({ event: 'sandbox:start-killed', sandboxPid: error.pid, signal: error.signal, retryInMs: 0 }, `${error.message}: starting another at once`);
+        void this.spawn();
+        return;
+      }
       const delay = RESTART_BACKOFF_MS[Math.min(this.startFailures++, RESTART_BACKOFF_MS.length - 1)] ?? 30_000;
       this.lastStartError = (error as Error).message;
       this.logger.error({ event: 'sandbox:start-failed', err: error, retryInMs: delay }, `A sandbox process failed to start: ${(error as Error).message}`);
@@ -205,6 +221,15 @@ export class SandboxPool {
       }, delay);
       this.retryTimers.add(timer);
     }
+  }
+
+  /** True (and counted) while immediate restarts stay within {@link IMMEDIATE_RESTARTS_PER_SLOT} per slot in the window. */
+  private mayRestartAtOnce(): boolean {
+    const now = Date.now();
+    this.immediateRestarts = this.immediateRestarts.filter((at) => now - at < IMMEDIATE_RESTART_WINDOW_MS);
+    if (this.immediateRestarts.length >= IMMEDIATE_RESTARTS_PER_SLOT * this.options.size) return false;
+    this.immediateRestarts.push(now);
+    return true;
   }
 
   private unavailable(): SandboxUnavailableError {

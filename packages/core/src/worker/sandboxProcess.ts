@@ -264,9 +264,12 @@ export class SandboxProcess {
           reject(new AttemptFailure({ ...message.error, message: `Task module setup failed: ${message.error.message}` }));
         }
       };
-      const onExit = (code: number | null, signal: string | null): void => {
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
         cleanup();
-        reject(new Error(`Sandbox ${this.pid} exited during start (code ${code}, signal ${signal}): ${this.stderrTail.slice(-2_000)}`));
+        // A signal the supervisor did not send (kill -9, an orchestrator, the OOM killer) is no fault of the
+        // task module's setup(): the pool starts another at once instead of backing off.
+        if (signal !== null && this.signalSent === undefined) reject(new SandboxStartKilled(this.pid, signal));
+        else reject(new Error(`Sandbox ${this.pid} exited during start (code ${code}, signal ${signal}): ${this.stderrTail.slice(-2_000)}`));
       };
       const cleanup = (): void => {
         clearTimeout(timer);
@@ -331,6 +334,20 @@ export class SandboxProcess {
     } else {
       this.logger.debug({ event: 'sandbox:exit', code, signal });
     }
+  }
+}
+
+/**
+ * A sandbox's start ended by a signal from outside (not by its module's error or exit, nor by the supervisor):
+ * internal to the pool, which restarts at once instead of counting a start failure.
+ */
+export class SandboxStartKilled extends Error {
+  override name = 'SandboxStartKilled';
+  constructor(
+    readonly pid: number,
+    readonly signal: NodeJS.Signals,
+  ) {
+    super(`Sandbox ${pid} was killed by ${signal} (from outside) while it started`);
   }
 }
 

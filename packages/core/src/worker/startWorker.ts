@@ -6,7 +6,7 @@ import { isolationOf, queueOf, type AnyTask, type Isolation } from '../defineTas
 import { TaskModuleError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../store/taskpoolKeys.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
-import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
+import { checkClusterPrefix, connectionReady, createRedisConnection } from '../redisConnection.ts';
 import { CountedFlowProducer } from '../store/countedQueue.ts';
 import { CancelBook } from './cancelBook.ts';
 import { listenForCancels } from './cancelListener.ts';
@@ -16,6 +16,7 @@ import { sandboxHeapLimitMb } from './memoryCap.ts';
 import { SandboxPool } from './sandboxPool.ts';
 import { createStalledFailureRecorder } from './stalledFailure.ts';
 import { InlineExecutor } from './inlineExecutor.ts';
+import { PartitionGuard } from './partitionGuard.ts';
 import { startHeartbeat } from './workerHeartbeat.ts';
 
 /** Options of {@link startWorker}. */
@@ -117,6 +118,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   await Promise.all(started.map((p) => p.start()));
 
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
+  await connectionReady(redis);
   const flows = new CountedFlowProducer({ connection: redis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
   const cancels = new CancelBook(redis, logger);
@@ -179,16 +181,20 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   };
   if (pools.process) pauseWhileUnhealthy(pools.process, 'process');
   if (pools.thread) pauseWhileUnhealthy(pools.thread, 'thread');
+  // Cut off from Redis for longer than the lock, the worker stops and drops its jobs (see partitionGuard.ts).
+  const guard = new PartitionGuard({ lockDurationMs: workers[0]?.opts.lockDuration ?? options.lockDurationMs ?? 30_000, cancels, logger });
   const recordStalled = createStalledFailureRecorder({ tasks: mod.tasks, redis, prefix, flows, logger, counts });
   for (const worker of workers) {
     countJobMoves(worker, { redis, prefix, logger });
-    worker.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ worker error'));
+    worker.on('error', (err) => guard.workerError(err) || logger.error({ event: 'worker:error', err }, 'BullMQ worker error'));
+    worker.on('locksRenewed', () => guard.contact());
     worker.on('failed', (job) => {
       recordStalled(job).catch((err: unknown) => logger.error({ event: 'worker:error', err, jobId: job?.id }, 'Could not record a stalled job'));
     });
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  const heartbeat = startHeartbeat(redis, prefix, started, { id, queues, concurrency, startedAt, counts }, logger);
+  const heartbeat = startHeartbeat(redis, prefix, started, { id, queues, concurrency, startedAt, counts, onWritten: () => guard.contact() }, logger);
+  guard.start(() => heartbeat.beatNow());
   let lastHealthy = started.every((p) => p.health.healthy);
   for (const pool of started) {
     pool.onHealthChange(() => {
@@ -203,6 +209,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const close = (): Promise<void> => {
     closing ??= (async () => {
       shuttingDown = true;
+      guard.stop();
       const busy = (): number => started.reduce((sum, p) => sum + p.busyCount, 0);
       logger.info({ event: 'worker:shutdown', graceMs: shutdownGraceMs, busy: busy() });
       const finished = Promise.all(workers.map((w) => w.close()));

@@ -16,12 +16,14 @@ export interface HeartbeatSource {
   concurrency: number;
   startedAt: number;
   counts: { done: number; failed: number };
+  /** Called after each write that Redis acknowledged: a round trip succeeded (see `partitionGuard.ts`). */
+  onWritten?: () => void;
 }
 
 /**
  * Writes the worker's {@link WorkerInfo} into the registry hash every {@link HEARTBEAT_MS}; readers drop
  * entries whose heartbeat is older than three periods. `beatNow()` writes at once (e.g. when the pools' health
- * turns); `stop()` removes the entry.
+ * turns), unless a write is still waiting for Redis; `stop()` removes the entry.
  */
 export function startHeartbeat(redis: RedisClient, prefix: string, pools: readonly SandboxPool[], source: HeartbeatSource, logger: Logger): { beatNow(): void; stop(): Promise<void> } {
   const stats = new ProcessStats();
@@ -53,11 +55,18 @@ export function startHeartbeat(redis: RedisClient, prefix: string, pools: readon
       ...(sick && { unhealthyReason: `No sandbox can start (${sick.startFailures} failed starts in a row): ${sick.lastStartError ?? 'unknown error'}` }),
     };
     await writeWorkerInfo(redis, prefix, info);
+    source.onWritten?.();
   };
   let stopped = false;
+  // One write at a time: while Redis does not answer, writes do not pile up (each is bounded by the
+  // connection's command timeout, see WORKER_COMMAND_TIMEOUT_MS).
+  let inFlight = false;
   const tick = (): void => {
-    if (stopped) return;
-    beat().catch((err: unknown) => logger.warn({ event: 'worker:heartbeat-failed', err }));
+    if (stopped || inFlight) return;
+    inFlight = true;
+    beat()
+      .catch((err: unknown) => logger.warn({ event: 'worker:heartbeat-failed', err }))
+      .finally(() => (inFlight = false));
   };
   tick();
   const timer = setInterval(tick, HEARTBEAT_MS);
