@@ -50,15 +50,20 @@ export interface StartWorkerOptions {
   /** Crashes of one job's attempts (exit, signal, oom) after which it fails for good as `quarantined`. Default: 3. */
   quarantineAfterCrashes?: number;
   /**
-   * How long a job's lock lasts without renewal (BullMQ's `lockDuration`; the worker renews it every half of
-   * this). A job whose worker died, froze or was cut off from Redis goes back to waiting, and to another
-   * worker, at most `lockDurationMs + stalledIntervalMs` after (12 s with the defaults; see
-   * docs/architecture.md, "Recovery"). Default: {@link DEFAULT_LOCK_DURATION_MS} (8000 ms).
+   * How long a job's lock lasts without renewal (BullMQ's `lockDuration`; the worker renews it about every
+   * quarter of this, never later than half). A job whose worker died, froze or was cut off from Redis goes back
+   * to waiting, and at once to an idle worker, within `lockDurationMs + stalledIntervalMs` of the fault, at worst
+   * `lockDurationMs + 2 × stalledIntervalMs` (11 s, at worst 14 s, with the defaults; docs/architecture.md,
+   * "Recovery"). Shorter is faster recovery, but a worker cut off from Redis for more than half of it may see
+   * its running jobs run again elsewhere. Default: {@link DEFAULT_LOCK_DURATION_MS} (8000 ms).
    */
   lockDurationMs?: number;
   /**
-   * How often the worker looks for stalled jobs (BullMQ's `stalledInterval`; one check a queue at a time
-   * across all workers). Must be below `lockDurationMs`. Default: {@link DEFAULT_STALLED_INTERVAL_MS} (4000 ms).
+   * How often the worker looks for stalled jobs (BullMQ's `stalledInterval`). All workers of a queue share one
+   * cadence: a check makes every other check of the queue within one interval a no-op (a key that expires), so
+   * a check whose timer fires a hair before that key expires is skipped, hence the "at worst" of
+   * `lockDurationMs`. Must be below `lockDurationMs`. Default:
+   * {@link DEFAULT_STALLED_INTERVAL_MS} (3000 ms).
    */
   stalledIntervalMs?: number;
   /**
@@ -76,7 +81,7 @@ export interface StartWorkerOptions {
 /** Default of `lockDurationMs`. */
 export const DEFAULT_LOCK_DURATION_MS = 8_000;
 /** Default of `stalledIntervalMs`. */
-export const DEFAULT_STALLED_INTERVAL_MS = 4_000;
+export const DEFAULT_STALLED_INTERVAL_MS = 3_000;
 /** With no job held, how long close() waits for BullMQ's workers to stop (at once, unless Redis is away or slow). */
 const IDLE_CLOSE_MS = 1_000;
 /** How long close() waits for each of its Redis calls (deregistering, unsubscribing, quitting). */
