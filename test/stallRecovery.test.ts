@@ -57,7 +57,6 @@ describe('kill -9 of a worker mid-task, another idle', () => {
 
     const result = await handle.result({ timeoutMs: 60_000 });
     const recoveredInMs = Date.now() - killedAt;
-    console.log("FIGURE kill->done", recoveredInMs);
     expect(result.ppid).toBe(other.pid);
     expect(recoveredInMs, `finished ${recoveredInMs} ms after the kill`).toBeLessThanOrEqual(BOUND_MS + ms + SLACK_MS);
     // Ran to the end once: the killed run never recorded.
@@ -141,7 +140,6 @@ describe('kill -9 of Redis (append-only file) right after a job was moved to act
     await worker.waitFor((line) => line.event === 'worker:reconnected', 20_000);
     await expect(handle.result({ timeoutMs: 60_000 })).resolves.toMatchObject({ id: 7, ppid: worker.pid });
     const recoveredInMs = Date.now() - restartedAt;
-    console.log("FIGURE restart->done", recoveredInMs);
     expect(recoveredInMs, `finished ${recoveredInMs} ms after Redis was back`).toBeLessThanOrEqual(BOUND_MS + SLACK_MS);
     // The same process serves on.
     const next = await client.submit(slowRecord, { id: 8, ms: 10, file });

@@ -84,7 +84,7 @@ export const DEFAULT_LOCK_DURATION_MS = 8_000;
 export const DEFAULT_STALLED_INTERVAL_MS = 3_000;
 /** With no job held, how long close() waits for BullMQ's workers to stop (at once, unless Redis is away or slow). */
 const IDLE_CLOSE_MS = 1_000;
-/** How long close() waits for each of its Redis calls (deregistering, unsubscribing, quitting). */
+/** How long close() waits for its last Redis calls (deregistering, unsubscribing, quitting), all together. */
 const CLOSE_REDIS_MS = 400;
 
 /** A running worker instance. */
@@ -277,12 +277,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       }
       clearTimeout(timer);
       clearTimeout(force);
-      // Redis calls are bounded: with Redis gone they would wait for ever (worker connections retry).
-      await Promise.all([
-        settleWithin(Promise.all([cancelListener.stop(), heartbeat.stop(), flows.close()]), CLOSE_REDIS_MS),
-        ...started.map((p) => p.close()),
-      ]);
-      await settleWithin(redis.quit(), CLOSE_REDIS_MS);
+      // Redis calls are bounded, together: with Redis gone they would wait for ever (worker connections retry).
+      const redisCalls = Promise.all([cancelListener.stop(), heartbeat.stop(), flows.close()]).then(() => redis.quit());
+      await Promise.all([settleWithin(redisCalls, CLOSE_REDIS_MS), ...started.map((p) => p.close())]);
       redis.disconnect();
       logger.info({ event: 'worker:stopped' });
     })();
