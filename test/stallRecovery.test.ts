@@ -81,7 +81,8 @@ describe('the stall budget', () => {
     await expect(handle.result({ timeoutMs: 60_000 })).resolves.toMatchObject({ id: 5, ppid: survivor.pid });
     expect(survivor.lines.some((line) => line.event === 'job:fail')).toBe(false);
     expect(readFileSync(file, 'utf8').trim().split('\n')).toEqual(['5']);
-  });
+    // Three workers started one after the other: more than the default 60 s on a busy machine.
+  }, 120_000);
 
   it('a job of one attempt survives maxStalls (2) stalls; the next fails it for good as stalled, saying the handler may have run', async () => {
     const prefix = `${basePrefix}-over`;
@@ -103,7 +104,7 @@ describe('the stall budget', () => {
     // Failed before it ran: the last worker never started it.
     expect(last.lines.some(startOf(handle.id))).toBe(false);
     expect((await handle.status())?.error).toMatchObject({ reason: 'stalled', code: 'STALLED' });
-  });
+  }, 120_000);
 });
 
 describe('kill -9 of Redis (append-only file) right after a job was moved to active', () => {
