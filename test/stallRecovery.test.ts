@@ -32,13 +32,23 @@ afterAll(async () => {
 
 const startOf = (jobId: string) => (line: LogLine): boolean => line.event === 'job:start' && line.jobId === jobId;
 
-/** Starts a worker, waits until it runs the job, and kill -9s it (its sandboxes go with it). */
-async function killWhileRunning(start: () => Promise<WorkerService>, jobId: string): Promise<void> {
-  const victim = await start();
-  services.push(victim);
-  await victim.waitFor(startOf(jobId), 30_000);
-  process.kill(victim.pid, 'SIGKILL');
-  await victim.exited;
+/**
+ * Starts a worker (short lock) `kills` times in turn, each kill -9ed once it runs the job (its sandboxes go with
+ * it), then starts one more and gives it.
+ */
+async function workerAfterKills(prefix: string, jobId: string, kills: number): Promise<WorkerService> {
+  const start = async (): Promise<WorkerService> => {
+    const worker = await spawnWorker({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/tasks.ts', concurrency: 1, env: FAST });
+    services.push(worker);
+    return worker;
+  };
+  for (let kill = 0; kill < kills; kill++) {
+    const victim = await start();
+    await victim.waitFor(startOf(jobId), 30_000);
+    process.kill(victim.pid, 'SIGKILL');
+    await victim.exited;
+  }
+  return start();
 }
 
 describe('kill -9 of a worker mid-task, another idle', () => {
@@ -70,13 +80,9 @@ describe('the stall budget', () => {
   it('a job with attempts 5 whose worker is killed twice completes', async () => {
     const prefix = `${basePrefix}-twice`;
     await using client = createClient({ redisUrl: redisUrl(), prefix });
-    const start = () => spawnWorker({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/tasks.ts', concurrency: 1, env: FAST });
     const file = join(dir, 'twice.log');
     const handle = await client.submit(slowRecord, { id: 5, ms: 2_000, file }, { attempts: 5 });
-    await killWhileRunning(start, handle.id);
-    await killWhileRunning(start, handle.id);
-    const survivor = await start();
-    services.push(survivor);
+    const survivor = await workerAfterKills(prefix, handle.id, 2);
 
     await expect(handle.result({ timeoutMs: 60_000 })).resolves.toMatchObject({ id: 5, ppid: survivor.pid });
     expect(survivor.lines.some((line) => line.event === 'job:fail')).toBe(false);
@@ -87,13 +93,10 @@ describe('the stall budget', () => {
   it('a job of one attempt survives maxStalls (2) stalls; the next fails it for good as stalled, saying the handler may have run', async () => {
     const prefix = `${basePrefix}-over`;
     await using client = createClient({ redisUrl: redisUrl(), prefix });
-    const start = () => spawnWorker({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/tasks.ts', concurrency: 1, env: FAST });
     const file = join(dir, 'over.log');
     const handle = await client.submit(slowRecord, { id: 9, ms: 60_000, file }, { attempts: 1 });
-    // Stalls 1 and 2 are within the budget: the job runs again each time (the kill waits for its start).
-    for (let kill = 0; kill < 3; kill++) await killWhileRunning(start, handle.id);
-    const last = await start();
-    services.push(last);
+    // Stalls 1 and 2 are within the budget: the job runs again each time (each kill waits for its start).
+    const last = await workerAfterKills(prefix, handle.id, 3);
 
     const error = await rejectionOf(handle.result({ timeoutMs: 60_000 }), SandboxCrashError);
     expect(error).toMatchObject({ reason: 'stalled', remoteName: 'StalledJobError', remoteCode: 'STALLED', code: 'SANDBOX_CRASHED', fields: { stalls: 3 } });
