@@ -70,8 +70,9 @@ describe('SIGTERM to a worker with nothing running', () => {
     const exit = await worker.exited;
     const exitMs = Date.now() - signalledAt;
     expect(exit).toEqual({ code: 0, signal: null });
-    // Designed for about 1.4 s (1 s for BullMQ's close, 0.4 s for the Redis calls of shutdown); slack for a busy VM.
-    expect(exitMs, `exited ${exitMs} ms after SIGTERM`).toBeLessThanOrEqual(3_000);
+    // Designed for about 1.4 s (1 s for BullMQ's close, 0.4 s for the Redis calls of shutdown), not the 30 s grace;
+    // slack for a busy VM.
+    expect(exitMs, `exited ${exitMs} ms after SIGTERM`).toBeLessThanOrEqual(5_000);
     expect(worker.lines.some((line) => line.event === 'worker:stopped')).toBe(true);
   });
 });
