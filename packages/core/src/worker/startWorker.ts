@@ -6,12 +6,13 @@ import { isolationOf, queueOf, type AnyTask, type Isolation } from '../defineTas
 import { ConfigError, TaskModuleError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../store/taskpoolKeys.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
-import { checkClusterPrefix, createRedisConnection, type RedisClient } from '../redisConnection.ts';
+import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
 import { CountedFlowProducer } from '../store/countedQueue.ts';
 import { CancelBook } from './cancelBook.ts';
 import { listenForCancels } from './cancelListener.ts';
 import { countJobMoves } from './countJobMoves.ts';
 import { createJobProcessor } from './jobProcessor.ts';
+import { recheckStalledOnReconnect } from './recheckStalledOnReconnect.ts';
 import { sandboxHeapLimitMb } from './memoryCap.ts';
 import { SandboxPool } from './sandboxPool.ts';
 import { BULLMQ_MAX_STALLED_COUNT, createStalledFailures, DEFAULT_MAX_STALLS } from './stalledFailure.ts';
@@ -339,25 +340,4 @@ async function settleWithin(promise: Promise<unknown>, ms: number): Promise<bool
   const settled = await Promise.race([promise.then(() => true, () => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
   clearTimeout(timer);
   return settled;
-}
-
-/**
- * After every reconnect of the worker's Redis connection, runs BullMQ's stalled check at once (and its timer
- * anew) instead of up to `stalledInterval` later. A job moved to `active` just before Redis died, whose reply
- * never reached its worker, is held by no one: only the stalled check brings it back. BullMQ already checks
- * when a worker starts (`Worker.run`). `startStalledCheckTimer` is BullMQ's public way to start the checker;
- * calling it again replaces the running loop (one loop per worker), and a paused or closing worker ignores it.
- */
-function recheckStalledOnReconnect(redis: RedisClient, workers: readonly Worker[], logger: Logger): void {
-  let connected = redis.status === 'ready';
-  redis.on('ready', () => {
-    if (!connected) {
-      connected = true;
-      return;
-    }
-    logger.info({ event: 'worker:reconnected' }, 'Redis connection back: looking for stalled jobs');
-    for (const worker of workers) {
-      worker.startStalledCheckTimer().catch((err: unknown) => logger.error({ event: 'worker:error', err }, 'Could not start the stalled check'));
-    }
-  });
 }
