@@ -3,17 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient } from '@taskpool/core';
+import { startLocalRedis, type LocalRedis } from '@taskpool/core/local-redis';
 import { slowRecord } from './fixtures/tasks.ts';
-import { spawnWorker, type Service } from './helpers/spawnService.ts';
+import { eventually, isAlive, spawnWorker, type Service } from './helpers/spawnService.ts';
 import { redisUrl, testPrefix } from './helpers/testRedis.ts';
 
 const prefix = testPrefix(import.meta.url);
 const client = createClient({ redisUrl: redisUrl(), prefix });
 const dir = mkdtempSync(join(tmpdir(), 'tp-shutdown-'));
 const services: Service[] = [];
+const redisServers: LocalRedis[] = [];
 
 afterAll(async () => {
   await Promise.all(services.map((s) => s.stop('SIGKILL')));
+  await Promise.all(redisServers.map((r) => r.stop()));
   await client.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -48,5 +51,28 @@ describe('SIGTERM to a worker mid-run', () => {
     const byB = results.filter((r) => r.ppid === b!.pid).length;
     expect(byB + doneOnA.size).toBe(30);
     expect(byB).toBeGreaterThan(0);
+  });
+});
+
+describe('SIGTERM to a worker with nothing running', () => {
+  it('exits at once (under 2 s by design), code 0, even with its Redis gone', async () => {
+    const server = await startLocalRedis({ dir: join(dir, 'redis') });
+    redisServers.push(server);
+    const worker = await spawnWorker({ redisUrl: server.url, prefix, tasks: 'test/fixtures/tasks.ts', concurrency: 1 });
+    services.push(worker);
+    process.kill(server.pid, 'SIGKILL');
+    await eventually(() => !isAlive(server.pid), 'redis-server gone', 10_000);
+    // The worker has seen the connection drop (it retries for ever).
+    await worker.waitFor((line) => line.event === 'redis:error');
+
+    const signalledAt = Date.now();
+    worker.child.kill('SIGTERM');
+    const exit = await worker.exited;
+    const exitMs = Date.now() - signalledAt;
+    expect(exit).toEqual({ code: 0, signal: null });
+    // Designed for about 1.4 s (1 s for BullMQ's close, 0.4 s for the Redis calls of shutdown), not the 30 s grace;
+    // slack for a busy VM.
+    expect(exitMs, `exited ${exitMs} ms after SIGTERM`).toBeLessThanOrEqual(5_000);
+    expect(worker.lines.some((line) => line.event === 'worker:stopped')).toBe(true);
   });
 });

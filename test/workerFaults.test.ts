@@ -44,8 +44,8 @@ describe('kill -9', () => {
   it('of a whole worker instance mid-run, another alive: every task completes exactly once, none lost', async () => {
     const prefix = `${basePrefix}-instance`;
     await using client = createClient({ redisUrl: redisUrl(), prefix });
-    const env = { TASKPOOL_LOCK_DURATION_MS: '2000', TASKPOOL_STALLED_INTERVAL_MS: '1000' };
-    const [a, b] = await Promise.all([0, 1].map(() => spawnWorker({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/tasks.ts', concurrency: 2, env })));
+    // The default lock and stalled interval: the killed worker's jobs are back within 14 s.
+    const [a, b] = await Promise.all([0, 1].map(() => spawnWorker({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/tasks.ts', concurrency: 2 })));
     services.push(a!, b!);
     const file = join(dir, 'instance.log');
     const handles = await Promise.all(Array.from({ length: 30 }, (_, id) => client.submit(slowRecord, { id, ms: 300, file }, { attempts: 3 })));

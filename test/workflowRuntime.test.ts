@@ -100,15 +100,15 @@ describe('kill -9 of a worker instance mid-workflow, another alive', () => {
   });
 });
 
-describe('a step whose workers keep dying (BullMQ\'s stalled limit)', () => {
+describe('a step whose workers keep dying (the stall budget)', () => {
   it('fails with reason stalled, and its onFailure callback runs', async () => {
     const prefix = `${basePrefix}-stalled`;
     await using client = createClient({ redisUrl: redisUrl(), prefix });
-    const env = { TASKPOOL_LOCK_DURATION_MS: '2000', TASKPOOL_STALLED_INTERVAL_MS: '1000', TP_TEST_EXEC_LOG: log };
+    const env = { TASKPOOL_LOCK_DURATION_MS: '2000', TASKPOOL_STALLED_INTERVAL_MS: '1000', TASKPOOL_MAX_STALLS: '1', TP_TEST_EXEC_LOG: log };
     const start = () => spawnWorker({ redisUrl: redisUrl(), prefix, tasks: 'test/fixtures/workflowTasks.ts', concurrency: 1, env });
     const handle = await client.run(chain(sleepy.with({ n: 7, ms: 120_000 })).onFailure(onFailed));
     const starts = (): number => (existsSync(log) ? logLines().filter((line) => line === 'wf.sleepy:start 7').length : 0);
-    // BullMQ allows one stall (maxStalledCount 1): kill the worker running the step twice.
+    // One stall allowed (TASKPOOL_MAX_STALLS 1, one attempt): kill the worker running the step twice.
     for (let kill = 0; kill < 2; kill++) {
       const victim = await start();
       services.push(victim);
@@ -123,7 +123,7 @@ describe('a step whose workers keep dying (BullMQ\'s stalled limit)', () => {
 
     const error = await rejectionOf(handle.result({ timeoutMs: 60_000 }), SandboxCrashError);
     expect(error).toMatchObject({ reason: 'stalled', remoteName: 'StalledJobError', remoteCode: 'STALLED', code: 'SANDBOX_CRASHED' });
-    // BullMQ fails the job itself; the worker that saw it fail adds the callback right after.
+    // The worker that fetches it fails it before it runs, and adds the callback.
     const callback = client.handle(onFailed, `${handle.id}.err0`);
     await eventually(async () => (await callback.status()) !== undefined, 'the onFailure callback job');
     expect(await callback.result({ timeoutMs: 30_000 })).toEqual({ jobId: handle.id, task: 'wf.sleepy', error: 'StalledJobError' });

@@ -22,10 +22,15 @@ export const workerEnvSchema = baseEnvSchema.extend({
   TASKPOOL_MAX_RSS_MB_PER_PROCESS: z.coerce.number().int().positive().optional(),
   /** Crashes of one job after which it fails for good as quarantined. Default: 3. */
   TASKPOOL_QUARANTINE_AFTER_CRASHES: z.coerce.number().int().positive().default(3),
-  /** BullMQ lock duration: a dead worker's jobs are picked up again after this, ms. Default: 30000. */
-  TASKPOOL_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).default(30_000),
-  /** How often BullMQ looks for stalled jobs, ms. Default: 30000. */
-  TASKPOOL_STALLED_INTERVAL_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /** How long a job's lock lasts without renewal, ms: a dead worker's jobs go to another within this plus one or two stalled intervals. Default: 8000. */
+  TASKPOOL_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).default(8_000),
+  /** How often the worker looks for stalled jobs, ms; below the lock duration. Default: 3000. */
+  TASKPOOL_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(3_000),
+  /** Stalls (the worker died or was cut off while running the job) every job survives, whatever its attempts. Default: 2. */
+  TASKPOOL_MAX_STALLS: z.coerce.number().int().min(0).default(2),
+}).refine((env) => env.TASKPOOL_STALLED_INTERVAL_MS < env.TASKPOOL_LOCK_DURATION_MS, {
+  message: 'must be below TASKPOOL_LOCK_DURATION_MS',
+  path: ['TASKPOOL_STALLED_INTERVAL_MS'],
 });
 
 export type WorkerEnv = z.output<typeof workerEnvSchema>;

@@ -136,8 +136,9 @@ export class CancelledError extends RemoteTaskError {
 
 /**
  * The sandbox process died while it ran the task (reason `exit`, `signal` or `oom`), or the task killed it too
- * often (`quarantined`), or the whole worker running it died or froze more often than BullMQ's stalled limit
- * allows (`stalled`, remote name `StalledJobError`, remote code `STALLED`).
+ * often (`quarantined`), or the whole worker running it died, froze or was cut off from Redis more often than
+ * the job's stall budget allows (`stalled`, remote name `StalledJobError`, remote code `STALLED`, `fields.stalls`;
+ * see the worker's `maxStalls`): then the handler may have run, in part or to the end.
  */
 export class SandboxCrashError extends RemoteTaskError {
   override name = 'SandboxCrashError';

@@ -2,13 +2,26 @@ import type { RedisClient } from '../redisConnection.ts';
 import type { SerializedError } from '../serializeError.ts';
 import { CANCEL_FIELD, CRASHES_FIELD, JOB_ERROR_FIELD, STALLED_REASON } from './jobFields.ts';
 
-/** The error of a job BullMQ failed for stalling too often: the process running it died or froze each time. */
+const STALLED_WHY =
+  'each time, the worker running it died, was cut off from Redis or stopped renewing its lock, ' +
+  'so the handler may have run (in part or to the end) without its result being recorded';
+
+/**
+ * The error of a job failed for stalling too often: each time, the worker running it died, was cut off from
+ * Redis or froze, so its lock lapsed and the job went back to waiting. Nobody knows how far the handler got:
+ * it may have run, in part or to the end. {@link stalledFailure} adds the count.
+ */
 export const STALLED_FAILURE: SerializedError = {
   name: 'StalledJobError',
   code: 'STALLED',
   reason: 'stalled',
-  message: 'The job stalled more often than BullMQ allows: each time, the worker running it died or stopped renewing its lock',
+  message: `The job stalled too often: ${STALLED_WHY}`,
 };
+
+/** {@link STALLED_FAILURE} of a job that stalled `stalls` times, with the count in its message and `fields`. */
+export function stalledFailure(stalls: number): SerializedError {
+  return { ...STALLED_FAILURE, message: `The job stalled ${stalls} times: ${STALLED_WHY}`, fields: { stalls } };
+}
 
 /** True for BullMQ's own failure of a job that stalled too often (its `failedReason`, or `deferredFailure` while it is failed). */
 export function isStalledReason(failedReason: string | undefined | null): boolean {

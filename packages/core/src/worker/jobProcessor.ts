@@ -16,6 +16,7 @@ import { encodedInput, jobOutput, readJobData } from '../store/jobData.ts';
 import type { EncodedValue } from '../valueCodec.ts';
 import type { StepData } from '../workflow/stepTemplate.ts';
 import type { RunInput, RunResult } from './runTask.ts';
+import { createStalledFailures, overStallBudget } from './stalledFailure.ts';
 import { createStepRunner } from './workflowStep.ts';
 
 /** Limits applied to every attempt, from the worker's options. */
@@ -26,6 +27,8 @@ export interface AttemptLimits {
   maxRssMb?: number;
   /** Crashes (exit, signal, oom) of one job after which it fails for good as `quarantined`. */
   quarantineAfterCrashes: number;
+  /** Stalls every job survives, whatever its attempts (see `overStallBudget`). */
+  maxStalls: number;
 }
 
 /** What a processor shares with its worker. */
@@ -56,6 +59,7 @@ const FINAL: ReadonlySet<FailureReason> = new Set(['invalid', 'cancelled', 'quar
 export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: string) => Promise<unknown> {
   const { tasks, pool, redis, prefix, limits } = ctx;
   const steps = createStepRunner(ctx);
+  const stalled = createStalledFailures(ctx);
   const runAttempt = async (job: Job, token: string | undefined, input: RunInput): Promise<RunResult> => {
     const jobId = job.id ?? '';
     const key = jobKey(prefix, job.queueName, jobId);
@@ -150,6 +154,8 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
   };
   // What a job is comes from its envelope (`jobData.ts`), never from the user's input inside it.
   return async (job, token) => {
+    // A job back from a stall (its worker died or was cut off while it ran) runs again only within its budget.
+    if (overStallBudget(job, limits.maxStalls)) return stalled.failOverBudget(job);
     const data = readJobData(job.data);
     if (!data) return unreadable(ctx, job);
     if (data.kind === 'step') return steps.run(job, token, data as StepData, (input: EncodedValue) => runAttempt(job, token, { value: input }));

@@ -1,25 +1,68 @@
-import type { Job } from 'bullmq';
-import { STALLED_FAILURE, isStalledReason, writeJobError } from '../store/jobError.ts';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { isStalledReason, stalledFailure, STALLED_FAILURE, writeJobError } from '../store/jobError.ts';
 import { jobKey } from '../store/jobKeys.ts';
+import type { SerializedError } from '../serializeError.ts';
 import { createStepRunner, type StepRunnerContext } from './workflowStep.ts';
 
+/** Default of `maxStalls`: stalls every job survives, whatever its attempts. */
+export const DEFAULT_MAX_STALLS = 2;
+
 /**
- * Records the failures BullMQ makes without running the processor. A job whose lock lapsed more than
- * `maxStalledCount` times (its worker died or froze each time) is failed by the next worker that fetches it
- * (BullMQ's deferred failure), so no `tpError` was written and no `onFailure` callback ran: this writes
- * {@link STALLED_FAILURE} (reason `stalled`) beside the job, logs `job:fail`, and runs the step's `onFailure`
- * callbacks. Give it each job of the BullMQ worker's `failed` event; it ignores the others.
+ * BullMQ's `maxStalledCount`, set out of reach: past it BullMQ would fail the job itself, whatever its attempts.
+ * Taskpool's own budget ({@link overStallBudget}) decides instead, when a worker fetches the job.
  */
-export function createStalledFailureRecorder(ctx: StepRunnerContext): (job: Job | undefined) => Promise<void> {
+export const BULLMQ_MAX_STALLED_COUNT = 1_000_000;
+
+/** What {@link overStallBudget} reads of a job. */
+export type StallCount = Pick<Job, 'stalledCounter' | 'attemptsMade' | 'opts'>;
+
+/**
+ * True when a job that stalled (its worker died, was cut off from Redis or froze while running it, so BullMQ's
+ * stalled check put it back to waiting) may not run again. A stall spends one of the job's attempts, like a
+ * failed attempt; but every job may stall `maxStalls` times, even one with a single attempt. So the job runs
+ * again while `stalls <= maxStalls` or `attemptsMade + stalls < attempts`.
+ */
+export function overStallBudget(job: StallCount, maxStalls: number): boolean {
+  const stalls = job.stalledCounter;
+  return stalls > maxStalls && job.attemptsMade + stalls >= (job.opts.attempts ?? 1);
+}
+
+/**
+ * The failures of jobs that stalled too often, which no handler reports: the job's error (reason `stalled`,
+ * code `STALLED`, a message saying the handler may have run) is written beside it, `job:fail` is logged, and
+ * a workflow step's `onFailure` callbacks are added.
+ */
+export function createStalledFailures(ctx: StepRunnerContext): {
+  /**
+   * Fails a job over its stall budget ({@link overStallBudget}) for good, before it runs: call it from the
+   * processor, which rethrows what it throws (an `UnrecoverableError`, so BullMQ does not retry).
+   */
+  failOverBudget(job: Job): Promise<never>;
+  /**
+   * Records BullMQ's own stalled-limit failure (a job marked by a worker that kept BullMQ's limit, such as an
+   * older taskpool), made without calling the processor. Give it each job of the worker's `failed` event; it
+   * ignores the others.
+   */
+  recordDeferred(job: Job | undefined): Promise<void>;
+} {
   const steps = createStepRunner(ctx);
-  return async (job) => {
-    if (!job?.id || !isStalledReason(job.deferredFailure)) return;
-    await writeJobError(ctx.redis, jobKey(ctx.prefix, job.queueName, job.id), STALLED_FAILURE);
+  const record = async (job: Job, failure: SerializedError): Promise<void> => {
+    await writeJobError(ctx.redis, jobKey(ctx.prefix, job.queueName, job.id ?? ''), failure);
     ctx.counts.failed++;
     ctx.logger.warn(
-      { event: 'job:fail', jobId: job.id, task: job.name, reason: 'stalled', stalledCount: job.stalledCounter, err: STALLED_FAILURE },
-      STALLED_FAILURE.message,
+      { event: 'job:fail', jobId: job.id, task: job.name, reason: 'stalled', stalls: job.stalledCounter, attemptsMade: job.attemptsMade, err: failure },
+      failure.message,
     );
-    await steps.failedOutside(job, STALLED_FAILURE);
+    await steps.failedOutside(job, failure);
+  };
+  return {
+    async failOverBudget(job) {
+      const failure = stalledFailure(job.stalledCounter);
+      await record(job, failure);
+      throw new UnrecoverableError(failure.message);
+    },
+    async recordDeferred(job) {
+      if (job?.id && isStalledReason(job.deferredFailure)) await record(job, STALLED_FAILURE);
+    },
   };
 }

@@ -3,7 +3,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { isolationOf, queueOf, type AnyTask, type Isolation } from '../defineTask.ts';
-import { TaskModuleError } from '../errors.ts';
+import { ConfigError, TaskModuleError } from '../errors.ts';
 import { DEFAULT_PREFIX } from '../store/taskpoolKeys.ts';
 import { loadTaskModule } from '../loadTaskModule.ts';
 import { checkClusterPrefix, connectionReady, createRedisConnection } from '../redisConnection.ts';
@@ -12,9 +12,10 @@ import { CancelBook } from './cancelBook.ts';
 import { listenForCancels } from './cancelListener.ts';
 import { countJobMoves } from './countJobMoves.ts';
 import { createJobProcessor } from './jobProcessor.ts';
+import { recheckStalledOnReconnect } from './recheckStalledOnReconnect.ts';
 import { sandboxHeapLimitMb } from './memoryCap.ts';
 import { SandboxPool } from './sandboxPool.ts';
-import { createStalledFailureRecorder } from './stalledFailure.ts';
+import { BULLMQ_MAX_STALLED_COUNT, createStalledFailures, DEFAULT_MAX_STALLS } from './stalledFailure.ts';
 import { InlineExecutor } from './inlineExecutor.ts';
 import { PartitionGuard } from './partitionGuard.ts';
 import { startHeartbeat } from './workerHeartbeat.ts';
@@ -50,15 +51,43 @@ export interface StartWorkerOptions {
   maxRssMbPerProcess?: number;
   /** Crashes of one job's attempts (exit, signal, oom) after which it fails for good as `quarantined`. Default: 3. */
   quarantineAfterCrashes?: number;
-  /** BullMQ lock duration: a job whose worker died is picked up again after this. Default: 30 000 ms. */
+  /**
+   * How long a job's lock lasts without renewal (BullMQ's `lockDuration`; the worker renews it about every
+   * quarter of this, never later than half). A job whose worker died, froze or was cut off from Redis goes back
+   * to waiting, and at once to an idle worker, within `lockDurationMs + stalledIntervalMs` of the fault, at worst
+   * `lockDurationMs + 2 × stalledIntervalMs` (11 s, at worst 14 s, with the defaults; docs/architecture.md,
+   * "Recovery"). Shorter is faster recovery, but a worker cut off from Redis for more than half of it may see
+   * its running jobs run again elsewhere. Default: {@link DEFAULT_LOCK_DURATION_MS} (8000 ms).
+   */
   lockDurationMs?: number;
-  /** How often BullMQ looks for stalled jobs. Default: 30 000 ms. */
+  /**
+   * How often the worker looks for stalled jobs (BullMQ's `stalledInterval`). All workers of a queue share one
+   * cadence: a check makes every other check of the queue within one interval a no-op (a key that expires), so
+   * a check whose timer fires a hair before that key expires is skipped, hence the "at worst" of
+   * `lockDurationMs`. Must be below `lockDurationMs`. Default:
+   * {@link DEFAULT_STALLED_INTERVAL_MS} (3000 ms).
+   */
   stalledIntervalMs?: number;
+  /**
+   * Stalls every job survives whatever its attempts. A stall (the job's worker died, froze or was cut off from
+   * Redis while it ran) spends one of the job's attempts; a job over both budgets fails for good with reason
+   * `stalled` (code `STALLED`), its handler may have run. Default: {@link DEFAULT_MAX_STALLS} (2).
+   */
+  maxStalls?: number;
   /** Concurrent jobs of each queue whose tasks are `inline`. Default: 100. */
   inlineConcurrency?: number;
   /** The Node binary sandbox processes are forked with. Default: the worker's own (`process.execPath`). */
   sandboxExecPath?: string;
 }
+
+/** Default of `lockDurationMs`. */
+export const DEFAULT_LOCK_DURATION_MS = 8_000;
+/** Default of `stalledIntervalMs`. */
+export const DEFAULT_STALLED_INTERVAL_MS = 3_000;
+/** With no job held, how long close() waits for BullMQ's workers to stop (at once, unless Redis is away or slow). */
+const IDLE_CLOSE_MS = 1_000;
+/** How long close() waits for its last Redis calls (deregistering, unsubscribing, quitting), all together. */
+const CLOSE_REDIS_MS = 400;
 
 /** A running worker instance. */
 export interface TaskpoolWorker {
@@ -89,6 +118,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   checkClusterPrefix(options.redisUrl, prefix);
   const concurrency = options.concurrency ?? availableParallelism();
   const shutdownGraceMs = options.shutdownGraceMs ?? 30_000;
+  const lockDuration = options.lockDurationMs ?? DEFAULT_LOCK_DURATION_MS;
+  const stalledInterval = options.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS;
+  if (stalledInterval >= lockDuration) {
+    throw new ConfigError(`stalledIntervalMs (${stalledInterval}) must be below lockDurationMs (${lockDuration})`);
+  }
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const logger = options.logger.child({ component: 'worker', workerId: id });
   const startedAt = Date.now();
@@ -140,13 +174,24 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     limits: {
       killGraceMs: options.killGraceMs ?? 1_000,
       quarantineAfterCrashes: options.quarantineAfterCrashes ?? 3,
+      maxStalls: options.maxStalls ?? DEFAULT_MAX_STALLS,
       ...(capRss && options.maxMemoryMb !== undefined && { maxRssMb: options.maxMemoryMb }),
     },
   });
+  // Jobs in a processor now (fetched, waiting for a sandbox or running): close() waits for BullMQ only while there are some.
+  let inFlight = 0;
+  const counted = (processor: ReturnType<typeof processorFor>): typeof processor => async (job, token) => {
+    inFlight++;
+    try {
+      return await processor(job, token);
+    } finally {
+      inFlight--;
+    }
+  };
   const processors: Record<Isolation, ReturnType<typeof processorFor>> = {
-    process: processorFor(pools.process ?? inline, true),
-    thread: processorFor(pools.thread ?? inline, false),
-    inline: processorFor(inline, false),
+    process: counted(processorFor(pools.process ?? inline, true)),
+    thread: counted(processorFor(pools.thread ?? inline, false)),
+    inline: counted(processorFor(inline, false)),
   };
 
   const workers = queues.map((queue) => {
@@ -158,10 +203,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       concurrency: mode === 'inline' ? inlineConcurrency : concurrency,
       name: id,
       ...(limiter && { limiter: { max: limiter.max, duration: limiter.durationMs } }),
-      ...(options.lockDurationMs !== undefined && { lockDuration: options.lockDurationMs }),
-      ...(options.stalledIntervalMs !== undefined && { stalledInterval: options.stalledIntervalMs }),
+      lockDuration,
+      stalledInterval,
+      // Our own stall budget applies, in the processor (see stalledFailure.ts).
+      maxStalledCount: BULLMQ_MAX_STALLED_COUNT,
     });
   });
+  recheckStalledOnReconnect(redis, workers, logger);
   // A pool that can start no sandbox pauses its queues' workers (a job they hold goes back to waiting, see
   // jobProcessor.ts) until one starts; the heartbeat says so at once.
   let shuttingDown = false;
@@ -182,14 +230,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   if (pools.process) pauseWhileUnhealthy(pools.process, 'process');
   if (pools.thread) pauseWhileUnhealthy(pools.thread, 'thread');
   // Cut off from Redis for longer than the lock, the worker stops and drops its jobs (see partitionGuard.ts).
-  const guard = new PartitionGuard({ lockDurationMs: workers[0]?.opts.lockDuration ?? options.lockDurationMs ?? 30_000, cancels, logger });
-  const recordStalled = createStalledFailureRecorder({ tasks: mod.tasks, redis, prefix, flows, logger, counts });
+  const guard = new PartitionGuard({ lockDurationMs: lockDuration, cancels, logger });
+  const stalled = createStalledFailures({ tasks: mod.tasks, redis, prefix, flows, logger, counts });
   for (const worker of workers) {
     countJobMoves(worker, { redis, prefix, logger });
     worker.on('error', (err) => guard.workerError(err) || logger.error({ event: 'worker:error', err }, 'BullMQ worker error'));
     worker.on('locksRenewed', () => guard.contact());
     worker.on('failed', (job) => {
-      recordStalled(job).catch((err: unknown) => logger.error({ event: 'worker:error', err, jobId: job?.id }, 'Could not record a stalled job'));
+      stalled.recordDeferred(job).catch((err: unknown) => logger.error({ event: 'worker:error', err, jobId: job?.id }, 'Could not record a stalled job'));
     });
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
@@ -228,13 +276,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
           resolve();
         }, shutdownGraceMs + 5_000);
       });
-      await Promise.race([finished, forced]);
+      // With no job held, BullMQ's close only stops fetching, at once unless Redis is away or slow: then stop
+      // waiting for it (its calls fail when the connection is closed below). Held jobs get the grace period.
+      if (inFlight === 0 && !(await settleWithin(finished, IDLE_CLOSE_MS)) && inFlight === 0) {
+        logger.warn({ event: 'worker:close-forced', waitedMs: IDLE_CLOSE_MS }, 'No task running and BullMQ did not stop in time (is Redis reachable?): not waiting');
+      } else {
+        await Promise.race([finished, forced]);
+      }
       clearTimeout(timer);
       clearTimeout(force);
-      // Redis calls are bounded: with Redis gone they would wait for ever (worker connections retry).
-      await settleWithin(Promise.all([cancelListener.stop(), heartbeat.stop(), flows.close()]), 2_000);
-      await Promise.all(started.map((p) => p.close()));
-      await settleWithin(redis.quit(), 2_000);
+      // Redis calls are bounded, together: with Redis gone they would wait for ever (worker connections retry).
+      const redisCalls = Promise.all([cancelListener.stop(), heartbeat.stop(), flows.close()]).then(() => redis.quit());
+      await Promise.all([settleWithin(redisCalls, CLOSE_REDIS_MS), ...started.map((p) => p.close())]);
       redis.disconnect();
       logger.info({ event: 'worker:stopped' });
     })();
@@ -288,9 +341,10 @@ function isolationByQueue(tasks: ReadonlyMap<string, AnyTask>): Map<string, Isol
   return modes;
 }
 
-/** Waits for a promise, at most `ms`; its rejection is ignored. */
-async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+/** Waits for a promise, at most `ms`; its rejection is ignored. True if it settled in time. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  const settled = await Promise.race([promise.then(() => true, () => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
   clearTimeout(timer);
+  return settled;
 }
