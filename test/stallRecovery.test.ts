@@ -142,7 +142,7 @@ describe('kill -9 of Redis (append-only file) right after a job was moved to act
     const restartedAt = Date.now();
     process.kill(worker.pid, 'SIGCONT');
 
-    await worker.waitFor((line) => line.event === 'worker:reconnected', 20_000);
+    await worker.waitFor((line) => line.event === 'redis:reconnected', 20_000);
     await expect(handle.result({ timeoutMs: 60_000 })).resolves.toMatchObject({ id: 7, ppid: worker.pid });
     const recoveredInMs = Date.now() - restartedAt;
     expect(recoveredInMs, `finished ${recoveredInMs} ms after Redis was back`).toBeLessThanOrEqual(BOUND_MS + SLACK_MS);

@@ -16,7 +16,7 @@ export function recheckStalledOnReconnect(redis: RedisClient, workers: readonly 
       connected = true;
       return;
     }
-    logger.info({ event: 'worker:reconnected' }, 'Redis connection back: looking for stalled jobs');
+    logger.info({ event: 'redis:reconnected' }, 'Redis connection back: looking for stalled jobs');
     for (const worker of workers) {
       worker.startStalledCheckTimer().catch((err: unknown) => logger.error({ event: 'worker:error', err }, 'Could not start the stalled check'));
     }
