@@ -124,7 +124,7 @@ describe('an idle worker', () => {
     const logger = pino({ level: 'debug' }, { write: (text: string) => void lines.push(JSON.parse(text) as LogLine) });
     const idlePrefix = `${prefix}-idle`;
     await using client = createClient({ redisUrl: redisUrl(), prefix: idlePrefix });
-    await using worker = await startTestWorker({ redisUrl: redisUrl(), prefix: idlePrefix, tasksModule: TASKS, concurrency: 1, logger, lockDurationMs: 1_000 });
+    await using worker = await startTestWorker({ redisUrl: redisUrl(), prefix: idlePrefix, tasksModule: TASKS, concurrency: 1, logger, lockDurationMs: 1_000, stalledIntervalMs: 500 });
     // A job due in a minute: BullMQ blocks for its longest, 10 s a fetch, until then.
     const later = await client.submit(gatedWork, { id: 0, file: join(dir, 'idle.log'), gate: join(dir, 'idle-gate') }, { delayMs: 60_000 });
     // Two whole blocking fetches and then some: this test is about time passing, there is no event to wait for.
