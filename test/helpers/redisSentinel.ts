@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import getPort from 'get-port';
@@ -18,6 +19,12 @@ export interface SentinelGroupOptions {
   downAfterMs?: number;
   /** Where the servers keep their files. Default: a fresh temp dir, removed by `close()`. */
   dir?: string;
+  /**
+   * Put a TCP relay of the group's in front of the first master: the sentinels, the replicas and the clients
+   * reach it through the relay (the address the sentinels name), so that {@link SentinelGroup.holdReplication}
+   * can stall its replication links. Default: false.
+   */
+  relayedReplication?: boolean;
 }
 
 /**
@@ -28,7 +35,7 @@ export interface SentinelGroup extends AsyncDisposable {
   /** `redis-sentinel://127.0.0.1:<port>,...,.../<masterName>`: the address clients and workers take. */
   url: string;
   masterName: string;
-  /** Pid and port of the first master (the one {@link SentinelGroup.killMaster} kills). */
+  /** Pid and port of the first master (the one {@link SentinelGroup.killMaster} kills); with `relayedReplication` the sentinels name the relay's port instead. */
   masterPid: number;
   masterPort: number;
   /** Port of the first replica (the usual one to be promoted). */
@@ -43,6 +50,14 @@ export interface SentinelGroup extends AsyncDisposable {
    * master; resolves with its port. Default timeout: 30 s.
    */
   waitForFailover(timeoutMs?: number): Promise<number>;
+  /**
+   * Stops relaying what the first master sends its replicas (needs `relayedReplication`; other connections
+   * flow on): the master goes on acknowledging writes that no replica gets, as when replicas lag; what it
+   * sends waits in the relay, and is discarded if the master dies. {@link SentinelGroup.releaseReplication}
+   * sends it on.
+   */
+  holdReplication(): void;
+  releaseReplication(): void;
   /** The port of the master the sentinels name now (asks the first sentinel that answers). */
   currentMasterPort(): Promise<number>;
   /** Stops every sentinel and server (SIGTERM, SIGKILL after 5 s) and removes the temp dir if the group made it. Safe to call twice. */
@@ -53,8 +68,8 @@ const STOP_GRACE_MS = 5_000;
 
 /**
  * Starts a master, `replicas` replicas (`--replicaof`) and three sentinels (`redis-server <conf> --sentinel`,
- * quorum 2, down after `downAfterMs`, failover timeout 5 s) and waits until every sentinel sees the
- * replicas and a usable quorum (`SENTINEL CKQUORUM`). On failure, stops what it started.
+ * quorum 2, down after `downAfterMs`, failover timeout 5 s) and waits until the replicas are in sync and
+ * every sentinel sees them and a usable quorum (`SENTINEL CKQUORUM`). On failure, stops what it started.
  */
 export async function startSentinelGroup(options: SentinelGroupOptions = {}): Promise<SentinelGroup> {
   const masterName = options.masterName ?? 'mymaster';
@@ -63,10 +78,11 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'tp-sentinel-')));
   const servers: LocalRedis[] = [];
   const sentinels: ChildProcess[] = [];
+  const relays: ReplicationRelay[] = [];
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      await Promise.all([...sentinels.map(stopChild), ...servers.map((server) => server.stop())]);
+      await Promise.all([...sentinels.map(stopChild), ...servers.map((server) => server.stop()), ...relays.map((relay) => relay.close())]);
       if (ownDir) await rm(dir, { recursive: true, force: true });
     })();
     return closing;
@@ -75,13 +91,20 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
   try {
     const master = await startLocalRedis({ dir: join(dir, 'master') });
     servers.push(master);
+    // The address of the first master as the sentinels, replicas and clients know it.
+    let masterAddressPort = master.port;
+    if (options.relayedReplication) {
+      const relay = await startReplicationRelay(master.port);
+      relays.push(relay);
+      masterAddressPort = relay.port;
+    }
     for (let i = 0; i < replicaCount; i++) {
-      servers.push(await startLocalRedis({ dir: join(dir, `replica-${i}`), extraArgs: ['--replicaof', '127.0.0.1', String(master.port)] }));
+      servers.push(await startLocalRedis({ dir: join(dir, `replica-${i}`), extraArgs: ['--replicaof', '127.0.0.1', String(masterAddressPort)] }));
     }
     const sentinelPorts: number[] = [];
     for (let i = 0; i < 3; i++) {
       const { child, port } = await startSentinel(join(dir, `sentinel-${i}`), [
-        `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 2`,
+        `sentinel monitor ${masterName} 127.0.0.1 ${masterAddressPort} 2`,
         `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1_000}`,
         `sentinel failover-timeout ${masterName} 5000`,
         `sentinel parallel-syncs ${masterName} 1`,
@@ -91,8 +114,10 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
     }
     const replicaPorts = servers.slice(1).map((server) => server.port);
     await eventually(
-      async () => (await Promise.all(sentinelPorts.map((port) => sentinelReady(port, masterName, replicaCount)))).every(Boolean),
-      `every sentinel sees ${replicaCount} replica(s) and a usable quorum`,
+      async () =>
+        (await replicasOnline(master.port)) >= replicaCount &&
+        (await Promise.all(sentinelPorts.map((port) => sentinelReady(port, masterName, replicaCount)))).every(Boolean),
+      `${replicaCount} replica(s) in sync, seen by every sentinel with a usable quorum`,
       30_000,
       100,
     );
@@ -126,16 +151,23 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
             );
             const ports = new Set(named.map((addr) => (Array.isArray(addr) ? Number(addr[1]) : 0)));
             const [port] = ports;
-            if (ports.size !== 1 || port === undefined || port === 0 || port === master.port) return false;
+            if (ports.size !== 1 || port === undefined || port === 0 || port === masterAddressPort) return false;
             const role = await askSentinel(port, (redis) => redis.call('ROLE')).catch(() => undefined);
             promoted = port;
             return Array.isArray(role) && role[0] === 'master';
           },
-          `a failover away from the master on port ${master.port}`,
+          `a failover away from the master on port ${masterAddressPort}`,
           timeoutMs,
           100,
         );
         return promoted;
+      },
+      holdReplication() {
+        if (relays.length === 0) throw new Error('holdReplication needs startSentinelGroup({ relayedReplication: true })');
+        for (const relay of relays) relay.hold(true);
+      },
+      releaseReplication() {
+        for (const relay of relays) relay.hold(false);
       },
       currentMasterPort,
       close,
@@ -145,6 +177,58 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
     await close();
     throw error;
   }
+}
+
+/** A TCP relay in front of a master whose replication links (connections that sent `REPLCONF`) can be held master-to-replica. */
+interface ReplicationRelay {
+  port: number;
+  hold(on: boolean): void;
+  close(): Promise<void>;
+}
+
+interface RelayedLink {
+  client: Socket;
+  master: Socket;
+  replication: boolean;
+  held: Buffer[];
+}
+
+async function startReplicationRelay(masterPort: number): Promise<ReplicationRelay> {
+  const links = new Set<RelayedLink>();
+  let holding = false;
+  const server: Server = createServer((client) => {
+    const link: RelayedLink = { client, master: connect(masterPort, '127.0.0.1'), replication: false, held: [] };
+    links.add(link);
+    const end = (): void => {
+      links.delete(link);
+      link.client.destroy();
+      link.master.destroy();
+    };
+    for (const socket of [link.client, link.master]) socket.on('error', end).on('close', end);
+    client.on('data', (chunk: Buffer) => {
+      // Only a replica sends REPLCONF (its handshake: listening-port, capa, then PSYNC).
+      if (!link.replication && /REPLCONF/i.test(chunk.toString('latin1'))) link.replication = true;
+      link.master.write(chunk);
+    });
+    link.master.on('data', (chunk: Buffer) => (holding && link.replication ? link.held.push(chunk) : link.client.write(chunk)));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    hold(on) {
+      holding = on;
+      if (on) return;
+      for (const link of links) for (const chunk of link.held.splice(0)) link.client.write(chunk);
+    },
+    async close() {
+      for (const link of links) {
+        link.client.destroy();
+        link.master.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 /** Starts one sentinel on a free port with a config file of its own (sentinels rewrite it), and waits for PING. */
@@ -184,7 +268,13 @@ async function sentinelReady(port: number, masterName: string, replicas: number)
   }).catch(() => false);
 }
 
-/** Runs one exchange on a short-lived connection to 127.0.0.1:port that never retries. */
+/** How many replicas the master streams to (`state=online`: the first sync is over). */
+async function replicasOnline(masterPort: number): Promise<number> {
+  const info = await askSentinel(masterPort, (redis) => redis.info('replication')).catch(() => '');
+  return info.match(/^slave\d+:.*state=online/gm)?.length ?? 0;
+}
+
+/** Runs one exchange on a short-lived connection to 127.0.0.1:port (a sentinel or a server) that never retries. */
 async function askSentinel<T>(port: number, exchange: (redis: Redis) => Promise<T>): Promise<T> {
   const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 });
   redis.on('error', () => undefined); // failures reach the awaited calls

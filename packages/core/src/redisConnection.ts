@@ -74,7 +74,7 @@ export function sentinelOptions(url: string, base: RedisOptions): RedisOptions {
     ...base,
     ...address,
     role: 'master',
-    sentinelRetryStrategy: base.retryStrategy ?? null,
+    sentinelRetryStrategy: base.retryStrategy ?? undefined,
     sentinelCommandTimeout: 2_000,
     failoverDetector: true,
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),

@@ -7,6 +7,7 @@ import { DEFAULT_PREFIX } from '../store/taskpoolKeys.ts';
 import { prepareInput } from '../parseTaskIO.ts';
 import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
 import { cancelTask } from './cancelTask.ts';
+import { durableWait, ReplicaConfirmer } from './durableSubmit.ts';
 import { CompletionWatcher } from './completionWatcher.ts';
 import { ErrorRegistry, type ErrorClass, type RegisterErrorOptions } from './errorRegistry.ts';
 import { idempotentJobId, jobOptions, keepPolicy, type KeepPolicy, type SubmitOptions } from './jobOptions.ts';
@@ -115,6 +116,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     cancel: (q, jobId) => cancelTask(queue(q), redis, { jobId, prefix, markerTtlSeconds: keep.failedSeconds }),
   };
 
+  const replicas = new ReplicaConfirmer(() => createRedisConnection(options.redisUrl, 'producer'), prefix);
   const flows = new CountedFlowProducer({ connection: redis, prefix });
   flows.on('error', () => undefined);
   const workflowHost: WorkflowHost = {
@@ -130,6 +132,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     watcher.close();
     await flows.close();
     await queue.closeAll();
+    await replicas.close();
     await redis.quit().catch(() => redis.disconnect());
   };
 
@@ -142,10 +145,12 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       const key = submitOptions.idempotencyKey;
       const jobId = key === undefined ? randomUUID() : idempotentJobId(task.name, key);
       const q = queue(name);
+      const durable = durableWait(submitOptions.durable);
       // A new job (not an idempotent one, which may exist and be done): its result() need not read it first.
       const watched = key === undefined && watcher.watch(name, jobId);
       try {
         await q.add(task.name, data, { ...jobOptions(task.defaults, submitOptions, keep), jobId });
+        await replicas.confirm(durable, { jobId, jobKeys: [jobKey(prefix, name, jobId)] });
       } catch (error) {
         if (watched) watcher.unwatch(name, jobId);
         throw error;
