@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createClient, JobNotFoundError, NotReplicatedError, type TaskHandle, type TaskpoolClient } from '@taskpool/core';
+import { createClient, JobNotFoundError, type TaskHandle, type TaskpoolClient } from '@taskpool/core';
 import { square, squarePlusOne } from './fixtures/mapTasks.ts';
 import { startSentinelGroup, type SentinelGroup } from './helpers/redisSentinel.ts';
 import { eventually, isAlive, spawnProducer, spawnWorker, type WorkerService } from './helpers/spawnService.ts';
@@ -209,16 +209,4 @@ describe('on Redis Sentinel, when the master is killed (SIGKILL) during 2,000 su
       await worker.stop();
     }
   }, 300_000);
-
-  it('a durable submit with no replica to confirm it throws NotReplicatedError naming the job', async () => {
-    await using group = await startSentinelGroup({ replicas: 0 });
-    const prefix = testPrefix(import.meta.url);
-    await using client = createClient({ redisUrl: group.url, prefix });
-    const error = await client.submit(square, 4, { durable: { replicas: 1, timeoutMs: 200 } }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(NotReplicatedError);
-    expect(error).toMatchObject({ code: 'NOT_REPLICATED', replicas: 1, acknowledged: 0, timeoutMs: 200 });
-    // The job was written to the master all the same.
-    expect(await client.getJob((error as NotReplicatedError).jobId)).toMatchObject({ state: 'waiting', input: 4 });
-    expect(await (await client.submit(square, 5)).status()).toMatchObject({ state: 'waiting' });
-  }, 60_000);
 });

@@ -63,10 +63,11 @@ export function checkClusterPrefix(url: string, prefix: string): void {
  * for the master's address and checks the server's role; a master that does not answer fails the connect, so
  * a producer's commands still fail fast. While no sentinel answers at all the connect goes on asking, at the
  * pace of the `retryStrategy` (ioredis ends a connection for good when the sentinels' retry gives up), so a
- * producer's commands wait then; the producer's HTTP API still answers 503 at once. Once connected it listens
- * to the sentinels' `+switch-master` (`failoverDetector`), so a failover that leaves the old master running
- * moves it to the new one; a reply `READONLY` (the server became a replica) reconnects and sends the
- * command again. BullMQ's `duplicate()`s (blocking connections) copy these options.
+ * producer's commands wait then; the producer's HTTP API still answers 503 at once. A failover that leaves
+ * the old master running ends its connections (Sentinel sends `CLIENT KILL` to the servers it reconfigures);
+ * a reply `READONLY` (the server became a replica) reconnects and sends the command again. ioredis's
+ * `failoverDetector` stays off: in ioredis 5.11 a `quit()` leaves its sentinel subscriptions open
+ * (redis/ioredis#1362). BullMQ's `duplicate()`s (blocking connections) copy these options.
  */
 export function sentinelOptions(url: string, base: RedisOptions): RedisOptions {
   const address = parseSentinelUrl(url);
@@ -76,7 +77,6 @@ export function sentinelOptions(url: string, base: RedisOptions): RedisOptions {
     role: 'master',
     sentinelRetryStrategy: base.retryStrategy ?? undefined,
     sentinelCommandTimeout: 2_000,
-    failoverDetector: true,
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
   };
 }

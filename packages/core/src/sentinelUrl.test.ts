@@ -30,7 +30,7 @@ describe('parseSentinelUrl', () => {
   it('gives ioredis the sentinels, the master role, the base options and READONLY reconnects', () => {
     const retryStrategy = (times: number): number => times;
     const options = sentinelOptions('redis-sentinel://h:1,g:2/m', { maxRetriesPerRequest: 1, retryStrategy });
-    expect(options).toMatchObject({ sentinels: [{ host: 'h', port: 1 }, { host: 'g', port: 2 }], name: 'm', role: 'master', maxRetriesPerRequest: 1, failoverDetector: true });
+    expect(options).toMatchObject({ sentinels: [{ host: 'h', port: 1 }, { host: 'g', port: 2 }], name: 'm', role: 'master', maxRetriesPerRequest: 1 });
     // ioredis ends a sentinel connection for good when the sentinels' retry gives up: it must always retry.
     expect(options.sentinelRetryStrategy).toBe(retryStrategy);
     expect(options.reconnectOnError?.(new Error("READONLY You can't write against a read only replica."))).toBe(2);

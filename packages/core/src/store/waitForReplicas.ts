@@ -32,6 +32,8 @@ const PROBE_TTL_MS = 60_000;
  */
 export async function waitForReplicas(redis: RedisClient, options: WaitForReplicasOptions): Promise<number[]> {
   if (!(redis instanceof Redis)) throw new ConfigError('Durable submits need one master (redis:// or redis-sentinel://), not a Redis Cluster');
+  // The socket to compare with is the one the pipeline goes out on: a connection still connecting has none yet.
+  if (redis.status !== 'ready') await redis.ping();
   const socket = redis.stream;
   const pipeline = redis.pipeline();
   for (const key of options.jobKeys) pipeline.exists(key);
