@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import getPort from 'get-port';
 import { Redis } from 'ioredis';
 import { startLocalRedis, type LocalRedis } from '@taskpool/core/local-redis';
 import { eventually } from './spawnService.ts';
@@ -68,8 +66,6 @@ export interface SentinelGroup extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-const STOP_GRACE_MS = 5_000;
-
 /**
  * Starts a master, `replicas` replicas (`--replicaof`) and three sentinels (`redis-server <conf> --sentinel`,
  * quorum 2, down after `downAfterMs`, failover timeout 5 s) and waits until the replicas are in sync and
@@ -81,12 +77,12 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'tp-sentinel-')));
   const servers: LocalRedis[] = [];
-  const sentinels: ChildProcess[] = [];
+  const sentinels: LocalRedis[] = [];
   const relays: ReplicationRelay[] = [];
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      await Promise.all([...sentinels.map(stopChild), ...servers.map((server) => server.stop()), ...relays.map((relay) => relay.close())]);
+      await Promise.all([...sentinels, ...servers, ...relays].map((part) => part.stop()));
       if (ownDir) await rm(dir, { recursive: true, force: true });
     })();
     return closing;
@@ -107,14 +103,14 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
     }
     const sentinelPorts: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const { child, port } = await startSentinel(join(dir, `sentinel-${i}`), [
+      const sentinel = await startSentinel(join(dir, `sentinel-${i}`), [
         `sentinel monitor ${masterName} 127.0.0.1 ${masterAddressPort} 2`,
         `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 2_000}`,
         `sentinel failover-timeout ${masterName} 5000`,
         `sentinel parallel-syncs ${masterName} 1`,
       ]);
-      sentinels.push(child);
-      sentinelPorts.push(port);
+      sentinels.push(sentinel);
+      sentinelPorts.push(sentinel.port);
     }
     const replicaPorts = servers.slice(1).map((server) => server.port);
     await eventually(
@@ -187,7 +183,7 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
 interface ReplicationRelay {
   port: number;
   hold(on: boolean): void;
-  close(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 interface RelayedLink {
@@ -225,7 +221,7 @@ async function startReplicationRelay(masterPort: number): Promise<ReplicationRel
       if (on) return;
       for (const link of links) for (const chunk of link.held.splice(0)) link.client.write(chunk);
     },
-    async close() {
+    async stop() {
       for (const link of links) {
         link.client.destroy();
         link.master.destroy();
@@ -235,31 +231,12 @@ async function startReplicationRelay(masterPort: number): Promise<ReplicationRel
   };
 }
 
-/** Starts one sentinel on a free port with a config file of its own (sentinels rewrite it), and waits for PING. */
-async function startSentinel(dir: string, lines: string[]): Promise<{ child: ChildProcess; port: number }> {
+/** Starts one sentinel on a free port with a config file of its own (sentinels rewrite it). */
+async function startSentinel(dir: string, lines: string[]): Promise<LocalRedis> {
   await mkdir(dir, { recursive: true });
-  const port = await getPort({ host: '127.0.0.1', exclude: [6379, 26379] });
-  const conf = join(dir, 'sentinel.conf');
-  await writeFile(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `logfile ${join(dir, 'sentinel.log')}`, 'daemonize no', ...lines, ''].join('\n'));
-  const child = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
-  const killOnExit = (): void => void child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  child.once('exit', () => process.removeListener('exit', killOnExit));
-  try {
-    await eventually(
-      async () => {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sentinel on port ${port} exited (see ${dir}/sentinel.log)`);
-        return (await askSentinel(port, (redis) => redis.ping()).catch(() => undefined)) === 'PONG';
-      },
-      `the sentinel on port ${port} to answer`,
-      10_000,
-      50,
-    );
-  } catch (error) {
-    await stopChild(child);
-    throw error;
-  }
-  return { child, port };
+  const configFile = join(dir, 'sentinel.conf');
+  await writeFile(configFile, [...lines, ''].join('\n'));
+  return startLocalRedis({ dir, configFile, extraArgs: ['--sentinel'] });
 }
 
 /** True once the sentinel knows `replicas` replicas of the master and `SENTINEL CKQUORUM` reports three usable sentinels. */
@@ -287,18 +264,5 @@ async function askSentinel<T>(port: number, exchange: (redis: Redis) => Promise<
     return await exchange(redis);
   } finally {
     redis.disconnect();
-  }
-}
-
-/** SIGTERM to the child's pid, SIGKILL after a grace; waits for the exit. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-  try {
-    await exited;
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -30,7 +30,7 @@ export type { SubmitOptions } from './jobOptions.ts';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
-  /** `redis://` or `rediss://` URL, or `redis-cluster://host:port,host:port` for a Redis Cluster (seed nodes). */
+  /** `redis://` or `rediss://` URL, `redis-cluster://host:port,host:port` for a Redis Cluster (seed nodes), or `redis-sentinel://host:port,host:port/<masterName>` for the master a group of Redis Sentinels names. */
   redisUrl: string;
   /** BullMQ key prefix; workers must use the same; on a Redis Cluster, a hash tag such as `{taskpool}`. Default: `'taskpool'`. */
   prefix?: string;
