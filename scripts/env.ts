@@ -3,8 +3,8 @@ import { z } from 'zod';
 
 /** The configuration of `npm start`: env variables, which command-line flags override. */
 export const startEnvSchema = baseEnvSchema.pick({ TASKPOOL_PREFIX: true, LOG_LEVEL: true, LOG_FORMAT: true }).extend({
-  /** A Redis to use. Unset: start a redis-server from PATH with its data under `TASKPOOL_DATA_DIR/redis`. */
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  /** A Redis to use (any address the apps take). Unset: start a redis-server from PATH with its data under `TASKPOOL_DATA_DIR/redis`. */
+  REDIS_URL: baseEnvSchema.shape.REDIS_URL.unwrap().optional(),
   /** The producer's HTTP port; `0` picks a free one. Default: 3000. */
   TASKPOOL_PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   /** Where the local Redis keeps its data, relative to the repo root unless absolute. Default: `.taskpool`. */

@@ -17,6 +17,12 @@ describe('parseEnv', () => {
     expect(() => parseEnv(baseEnvSchema, { REDIS_URL: 'redis-cluster://10.0.0.1' })).toThrow(/REDIS_URL/);
   });
 
+  it('accepts a Redis Sentinel address', () => {
+    const url = 'redis-sentinel://s1:26379,s2:26379,s3:26379/mymaster';
+    expect(parseEnv(baseEnvSchema, { REDIS_URL: url }).REDIS_URL).toBe(url);
+    expect(() => parseEnv(baseEnvSchema, { REDIS_URL: 'redis-sentinel://s1:26379' })).toThrow(/REDIS_URL/);
+  });
+
   it('names every bad variable at once', () => {
     const parse = () => parseEnv(baseEnvSchema, { REDIS_URL: 'http://x', LOG_LEVEL: 'loud', TASKPOOL_PREFIX: 'a b' });
     expect(parse).toThrow(ConfigError);

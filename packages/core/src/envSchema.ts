@@ -1,12 +1,21 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { isSentinelUrl, parseSentinelUrl } from './sentinelUrl.ts';
 import { DEFAULT_PREFIX } from './store/taskpoolKeys.ts';
 
 /** The variables every taskpool process reads; apps extend this schema. Parsing it reads nothing by itself. */
 export const baseEnvSchema = z.object({
-  /** Redis to use: `redis://`, `rediss://`, or `redis-cluster://host:port,host:port` (seed nodes of a Redis Cluster). Default: `redis://127.0.0.1:6379`. */
+  /**
+   * Redis to use: `redis://`, `rediss://`, `redis-cluster://host:port,host:port` (seed nodes of a Redis Cluster),
+   * or `redis-sentinel://[user:pass@]host:port,host:port/<masterName>[?db=N&sentinelPassword=p]` (the
+   * master a group of Redis Sentinels names, followed through failovers). Default: `redis://127.0.0.1:6379`.
+   */
   REDIS_URL: z
-    .union([z.url({ protocol: /^rediss?$/ }), z.string().regex(/^redis-cluster:\/\/[\w.-]+:\d+(,[\w.-]+:\d+)*$/, 'redis-cluster://host:port,host:port')])
+    .union([
+      z.url({ protocol: /^rediss?$/ }),
+      z.string().regex(/^redis-cluster:\/\/[\w.-]+:\d+(,[\w.-]+:\d+)*$/, 'redis-cluster://host:port,host:port'),
+      z.string().refine(isSentinelUrl).refine(validSentinelUrl, 'redis-sentinel://host:port,host:port/<masterName>'),
+    ])
     .default('redis://127.0.0.1:6379'),
   /** BullMQ key prefix shared by producers and workers. Default: `taskpool`. */
   TASKPOOL_PREFIX: z
@@ -19,6 +28,15 @@ export const baseEnvSchema = z.object({
   /** `pretty` for people, `json` for machines, `auto`: pretty on a terminal. */
   LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
 });
+
+function validSentinelUrl(url: string): boolean {
+  try {
+    parseSentinelUrl(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Parses an environment with a schema once; throws {@link ConfigError} naming every bad variable. */
 export function parseEnv<S extends z.ZodType>(schema: S, source: Record<string, string | undefined>): z.output<S> {

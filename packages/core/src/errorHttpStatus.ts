@@ -22,4 +22,5 @@ export const errorHttpStatus: Readonly<Record<TaskpoolErrorCode, number>> = Obje
   REDIS_UNAVAILABLE: 503,
   CLIENT_CLOSED: 503,
   SANDBOX_UNAVAILABLE: 503,
+  NOT_REPLICATED: 503,
 });

@@ -21,7 +21,8 @@ export type TaskpoolErrorCode =
   | 'INVALID_WORKFLOW'
   | 'CLIENT_CLOSED'
   | 'SANDBOX_UNAVAILABLE'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'NOT_REPLICATED';
 
 /** The base of every error taskpool throws: a stable `code`, `name` set, `cause` kept. */
 export class TaskpoolError extends Error {
@@ -249,4 +250,25 @@ function rebuildCause(cause: SerializedError): Error {
 function numberField(remote: SerializedError, key: string): number | undefined {
   const value = remote.fields?.[key];
   return typeof value === 'number' ? value : undefined;
+}
+
+/**
+ * A durable submit (`durable` in `SubmitOptions`) was written to the Redis master, but fewer replicas than
+ * asked confirmed it in time (Redis `WAIT`), it was no longer on the master by then, or the confirmation
+ * failed (its `cause`). The job may run, or may be lost if the master fails now. Submitting again with the
+ * same `idempotencyKey` is safe. HTTP 503.
+ */
+export class NotReplicatedError extends TaskpoolError {
+  override name = 'NotReplicatedError';
+  constructor(
+    readonly jobId: string,
+    /** Replicas asked for. */
+    readonly replicas: number,
+    /** Replicas that confirmed. */
+    readonly acknowledged: number,
+    readonly timeoutMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super('NOT_REPLICATED', `Job ${jobId} was sent to the Redis master but ${acknowledged} of ${replicas} replicas confirmed it within ${timeoutMs} ms: it may run, or be lost if the master fails now`, options);
+  }
 }

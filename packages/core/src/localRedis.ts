@@ -33,6 +33,8 @@ export interface StartLocalRedisOptions {
   redisServerPath?: string;
   /** More redis-server arguments, e.g. `['--cluster-enabled', 'yes']`. Default: none. */
   extraArgs?: string[];
+  /** A config file redis-server reads first (e.g. a sentinel's, with `extraArgs: ['--sentinel']`); the other options override it. Default: none. */
+  configFile?: string;
 }
 
 const READY_TIMEOUT_MS = 10_000;
@@ -77,7 +79,7 @@ export async function startLocalRedis(opts: StartLocalRedisOptions): Promise<Loc
   for (let attempt = 1; ; attempt++) {
     const port = opts.port ?? (await getPort({ host: '127.0.0.1', exclude: [DEFAULT_REDIS_PORT] }));
     try {
-      return await startOnPort(redisServerPath, dir, port, opts.appendOnly ?? false, opts.extraArgs ?? []);
+      return await startOnPort(redisServerPath, port, { ...opts, dir });
     } catch (error) {
       if (!(error instanceof PortTakenError) || attempt >= attempts) throw error;
     }
@@ -88,11 +90,13 @@ class PortTakenError extends TaskpoolError {
   override name = 'PortTakenError';
 }
 
-async function startOnPort(redisServerPath: string, dir: string, port: number, appendOnly: boolean, extraArgs: string[]): Promise<LocalRedis> {
+async function startOnPort(redisServerPath: string, port: number, opts: StartLocalRedisOptions): Promise<LocalRedis> {
+  const { dir, appendOnly = false, extraArgs = [] } = opts;
   const logFile = join(dir, 'redis.log');
   // redis-server appends to its log; only what this start writes explains this start's failure.
   const logStart = await stat(logFile).then((s) => s.size, () => 0);
   const args = [
+    ...(opts.configFile === undefined ? [] : [opts.configFile]),
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,

@@ -1,8 +1,9 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError } from './errors.ts';
+import { isSentinelUrl, parseSentinelUrl } from './sentinelUrl.ts';
 
-/** A connection to one Redis server or to a Redis Cluster: both answer the same commands. */
+/** A connection to one Redis server (given directly or found through Redis Sentinel) or to a Redis Cluster: all answer the same commands. */
 export type RedisClient = Redis | Cluster;
 
 /**
@@ -28,7 +29,8 @@ export const CLUSTER_SCHEME = 'redis-cluster://';
 
 /**
  * Opens an ioredis connection for a role; connection errors go to the logger (or are left to the failing
- * commands). A `redis-cluster://` address opens an ioredis `Cluster` (see {@link checkClusterPrefix}).
+ * commands). A `redis-cluster://` address opens an ioredis `Cluster` (see {@link checkClusterPrefix}); a
+ * `redis-sentinel://` address a connection to the master its sentinels name (see {@link sentinelOptions}).
  */
 export function createRedisConnection(url: string, role: ConnectionRole, logger?: Logger): RedisClient {
   const options: RedisOptions = {
@@ -40,7 +42,9 @@ export function createRedisConnection(url: string, role: ConnectionRole, logger?
   };
   const redis = isClusterUrl(url)
     ? new Cluster(clusterNodes(url), { redisOptions: options, clusterRetryStrategy: options.retryStrategy! })
-    : new Redis(url, options);
+    : isSentinelUrl(url)
+      ? new Redis(sentinelOptions(url, options))
+      : new Redis(url, options);
   let lastLogged = 0;
   redis.on('error', (err: Error) => {
     // Reconnection errors repeat every retry: one line per 10 s is enough.
@@ -73,6 +77,29 @@ export function checkClusterPrefix(url: string, prefix: string): void {
   if (isClusterUrl(url) && !/^\{[^{}]+\}/.test(prefix)) {
     throw new ConfigError(`A Redis Cluster needs a key prefix that starts with a hash tag, e.g. {${prefix}} (got ${prefix})`);
   }
+}
+
+/**
+ * ioredis options for the master of a `redis-sentinel://` address. Each connect asks the sentinels in turn
+ * for the master's address and checks the server's role; a master that does not answer fails the connect, so
+ * a producer's commands still fail fast. While no sentinel answers at all the connect goes on asking, at the
+ * pace of the `retryStrategy` (ioredis ends a connection for good when the sentinels' retry gives up), so a
+ * producer's commands wait then; the producer's HTTP API still answers 503 at once. A failover that leaves
+ * the old master running ends its connections (Sentinel sends `CLIENT KILL` to the servers it reconfigures);
+ * a reply `READONLY` (the server became a replica) reconnects and sends the command again. ioredis's
+ * `failoverDetector` stays off: in ioredis 5.11 a `quit()` leaves its sentinel subscriptions open
+ * (redis/ioredis#1362). BullMQ's `duplicate()`s (blocking connections) copy these options.
+ */
+export function sentinelOptions(url: string, base: RedisOptions): RedisOptions {
+  const address = parseSentinelUrl(url);
+  return {
+    ...base,
+    ...address,
+    role: 'master',
+    sentinelRetryStrategy: base.retryStrategy ?? undefined,
+    sentinelCommandTimeout: 2_000,
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+  };
 }
 
 function clusterNodes(url: string): { host: string; port: number }[] {

@@ -14,6 +14,7 @@ export {
   IdempotencyConflictError,
   InvalidWorkflowError,
   JobNotFoundError,
+  NotReplicatedError,
   PayloadTooLargeError,
   RemoteTaskError,
   ResultTimeoutError,

@@ -7,6 +7,7 @@ import { DEFAULT_PREFIX } from '../store/taskpoolKeys.ts';
 import { prepareInput } from '../parseTaskIO.ts';
 import { checkClusterPrefix, createRedisConnection } from '../redisConnection.ts';
 import { cancelTask } from './cancelTask.ts';
+import { durableWait, ReplicaConfirmer } from './durableSubmit.ts';
 import { CompletionWatcher } from './completionWatcher.ts';
 import { ErrorRegistry, type ErrorClass, type RegisterErrorOptions } from './errorRegistry.ts';
 import { idempotentJobId, jobOptions, keepPolicy, type KeepPolicy, type SubmitOptions } from './jobOptions.ts';
@@ -31,7 +32,7 @@ export type { SubmitOptions } from './jobOptions.ts';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
-  /** `redis://` or `rediss://` URL, or `redis-cluster://host:port,host:port` for a Redis Cluster (seed nodes). */
+  /** `redis://` or `rediss://` URL, `redis-cluster://host:port,host:port` for a Redis Cluster (seed nodes), or `redis-sentinel://host:port,host:port/<masterName>` for the master a group of Redis Sentinels names. */
   redisUrl: string;
   /** BullMQ key prefix; workers must use the same; on a Redis Cluster, a hash tag such as `{taskpool}`. Default: `'taskpool'`. */
   prefix?: string;
@@ -137,6 +138,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   /** Runs a write that may be repeated (its job ids are fixed) again while Redis is unreachable, for up to `submitRetryMs`. */
   const retried = <T>(write: () => Promise<T>): Promise<T> => retryOnDisconnect(write, { forMs: submitRetryMs, stopped: () => closed, connection });
 
+  const replicas = new ReplicaConfirmer(() => createRedisConnection(options.redisUrl, 'producer'), prefix);
   const flows = new CountedFlowProducer({ connection: redis, prefix });
   flows.on('error', () => undefined);
   const workflowHost: WorkflowHost = {
@@ -154,6 +156,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     watcher.close();
     await flows.close();
     await queue.closeAll();
+    await replicas.close();
     await redis.quit().catch(() => redis.disconnect());
   };
 
@@ -166,11 +169,13 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       const key = submitOptions.idempotencyKey;
       const jobId = key === undefined ? randomUUID() : idempotentJobId(task.name, key);
       const q = queue(name);
+      const durable = durableWait(submitOptions.durable);
       // A new job (not an idempotent one, which may exist and be done): its result() need not read it first.
       const watched = key === undefined && watcher.watch(name, jobId);
       try {
         // The id is made before the first attempt: a retry after an add that landed is ignored by BullMQ.
         await retried(() => q.add(task.name, data, { ...jobOptions(task.defaults, submitOptions, keep), jobId }));
+        await replicas.confirm(durable, { jobId, jobKeys: [jobKey(prefix, name, jobId)] });
       } catch (error) {
         if (watched) watcher.unwatch(name, jobId);
         throw error;

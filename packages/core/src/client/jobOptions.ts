@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import type { TaskDefaults } from '../taskContract.ts';
+import type { DurableOptions } from './durableSubmit.ts';
 
 /** Per-submit overrides of a task's defaults. */
 export interface SubmitOptions extends Pick<TaskDefaults, 'attempts' | 'backoff' | 'priority' | 'timeoutMs'> {
@@ -14,6 +15,17 @@ export interface SubmitOptions extends Pick<TaskDefaults, 'attempts' | 'backoff'
    * removed, so its key can be used again. The HTTP API's `Idempotency-Key` gives the same ids.
    */
   idempotencyKey?: string;
+  /**
+   * Returns only once Redis replicas hold the job (Redis `WAIT`, after the add): a failover of the master then
+   * does not lose it, as it can lose a plain submit's job (replication is asynchronous; Sentinel promotes the
+   * replica that has the most). `true` asks for 1 replica within 1000 ms; `{ replicas, timeoutMs }` sets them.
+   * If fewer confirm in time (none connected, a lagging link, a failover under way), throws
+   * `NotReplicatedError` (`NOT_REPLICATED`): the job was written to the master and may run, or may be lost;
+   * submit again with the same `idempotencyKey` to have it exactly once. Costs about one replication round
+   * trip per submit (concurrent durable submits share one `WAIT`) and a connection of the client's own for
+   * it; with no replica every durable submit fails. Not on a Redis Cluster (`ConfigError`). Default: off.
+   */
+  durable?: boolean | DurableOptions;
 }
 
 /** How long finished jobs are kept, in seconds. */

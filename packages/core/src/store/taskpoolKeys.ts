@@ -29,3 +29,11 @@ export function workflowCancelKey(prefix: string, workflowId: string): string {
 export function cancelledMarkerKey(jobKeyName: string): string {
   return `${jobKeyName}:cancelled`;
 }
+
+/**
+ * The key a durable submit writes just before its `WAIT` (`waitForReplicas.ts`), so that its connection has a
+ * write at least as late as the job's; it expires after a minute.
+ */
+export function replicationProbeKey(prefix: string): string {
+  return `${prefix}:tp:replication-probe`;
+}
