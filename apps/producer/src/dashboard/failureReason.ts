@@ -12,7 +12,7 @@ const REASONS: Record<FailureGroup['reason'], string> = {
   killed: 'Killed from outside with SIGKILL (the kernel’s OOM killer or an operator); the handler may have been interrupted',
   oom: 'Over the worker’s memory cap (TASKPOOL_MAX_MEMORY_MB)',
   timeout: 'Ran past its timeout',
-  stalled: 'Its worker host died or froze (lock lost) more often than allowed; not the handler’s failure',
+  stalled: 'Its worker died, froze or was cut off from Redis (lock lost) more often than its attempts allow; the handler may have run',
   cancelled: 'Cancelled',
   quarantined: 'Killed its sandbox too often (quarantined, not retried)',
   unknown: 'No reason recorded',

@@ -9,7 +9,7 @@ export interface JobOutcome {
   task?: string;
   processedOn?: number;
   finishedOn?: number;
-  /** The failure's reason: the worker's, `stalled` for BullMQ's stalled limit, `error` for an error without one, `unknown` without either. */
+  /** The failure's reason: the worker's, `stalled` for a job over its stall budget, `error` for an error without one, `unknown` without either. */
   reason: string;
 }
 

@@ -36,6 +36,8 @@ export async function listenForCancels(redis: RedisClient, book: CancelBook, log
   const connectionName = cancelSubscriberName(options.workerId);
   const subscriber =
     redis instanceof Cluster ? redis.duplicate([], { redisOptions: { ...redis.options.redisOptions, connectionName } }) : redis.duplicate({ connectionName });
+  // Its connection errors are the worker connection's too, which logs them: without a listener ioredis prints each one.
+  subscriber.on('error', () => undefined);
   const channel = cancelChannel(options.prefix);
   let stopped = false;
   const recheck = (): void => {

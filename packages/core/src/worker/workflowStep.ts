@@ -42,7 +42,7 @@ const WORKFLOW_CANCELLED: SerializedError = { name: 'CancelledError', code: 'CAN
 export function createStepRunner(ctx: StepRunnerContext): {
   run(job: Job, token: string | undefined, data: StepData, attempt: RunAttempt): Promise<JobOutput>;
   spawn(job: Job, token: string | undefined, data: JobData, template: StepTemplate): Promise<JobOutput>;
-  /** A step failed for good where no processor ran (BullMQ's stalled limit): its `onFailure` callbacks, if any. */
+  /** A step failed for good where no processor ran (over its stall budget, or BullMQ's own stalled limit for a job marked by an older worker): its `onFailure` callbacks, if any. */
   failedOutside(job: Job, error: SerializedError): Promise<void>;
 } {
   const { redis, prefix } = ctx;
