@@ -13,7 +13,7 @@ describe('failure reasons on the dashboard', () => {
     const signal = describeFailureReason('signal');
     expect(new Set([killed, stalled, signal]).size).toBe(3);
     expect(killed).toMatch(/from outside.*OOM killer or an operator/);
-    expect(stalled).toMatch(/worker host died/);
+    expect(stalled).toMatch(/worker died, froze or was cut off/);
     expect(describeFailureReason('something new')).toBe(describeFailureReason('unknown'));
   });
 
