@@ -122,6 +122,9 @@ function workerDefaults(): Record<string, unknown> {
   return Object.fromEntries(Object.entries(defaults).filter(([key]) => /LOCK|STALL|GRACE/.test(key)));
 }
 
+// Ctrl-C or a kill: exit through 'exit', whose handlers kill the workers and redis-servers this run started.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 main().catch((error: unknown) => {
   console.error(error);
   process.exitCode = 1;

@@ -25,11 +25,13 @@ export const partition: Scenario<PartitionBackend> = {
   async startBackend(dir) {
     const redis = await startRedisBackend(dir);
     const proxy = await startBlackholeProxy(redis.url);
+    const stopRedis = redis.stop;
+    // Assigned onto the backend (not spread) to keep its live `pid` getter.
     return Object.assign(redis, {
       proxy,
       async stop() {
         await proxy.close();
-        await redis.stop();
+        await stopRedis();
       },
     });
   },
