@@ -12,9 +12,9 @@ export interface FaultRecovery {
   lastedS?: number;
   /** Jobs the fault hit (see {@link affectedJobs}): started on its sandboxes and not finished when it began. */
   affected: number;
-  /** Fault → the first of them finished, s. */
+  /** Fault → the client saw the first of them finish, s. */
   firstDoneS?: number;
-  /** Fault → the last of them finished, s (the recovery time); null if some never finished. */
+  /** Fault → the client saw the last of them finish, s (the recovery time); null if some never finished. */
   allDoneS?: number | null;
   /** Of them, how many had not finished at the end. */
   neverFinished: number;
@@ -89,7 +89,8 @@ export function countOutcomes(run: RunObservation): RunFigures {
 /** The jobs a fault hit, and when they finished. */
 function recoveryOf(fault: FaultRecord, run: RunObservation): FaultRecovery {
   const affected = affectedJobs(fault, run);
-  const done = affected.filter(isFinished).map((job) => job.final!.finishedAt!);
+  // When the client saw them finish: a worker's `finishedOn` is taken before the write, which may wait out a Redis outage.
+  const done = affected.filter((job) => isFinished(job) && job.settledAt !== undefined).map((job) => job.settledAt!);
   const recovery: FaultRecovery = {
     kind: fault.kind,
     atS: round1((fault.at - run.startedAt) / 1000),
@@ -103,9 +104,9 @@ function recoveryOf(fault: FaultRecord, run: RunObservation): FaultRecovery {
 }
 
 /**
- * The jobs a fault hit: those not finished in Redis when it began whose latest start before it was on one of its
- * sandboxes (any sandbox, without `pids`). A handler that had ended but whose result had not reached Redis
- * counts: its job is still to be finished.
+ * The jobs a fault hit: those the client had not seen finish when it began whose latest start before it was on
+ * one of its sandboxes (any sandbox, without `pids`). A handler that had ended but whose result had not reached
+ * Redis counts: its job is still to be finished.
  */
 export function affectedJobs(fault: FaultRecord, run: RunObservation): JobObservation[] {
   const byId = new Map(run.jobs.map((job) => [job.jobId, job]));
@@ -120,8 +121,8 @@ export function affectedJobs(fault: FaultRecord, run: RunObservation): JobObserv
   for (const [jobId, start] of latestStart) {
     const job = byId.get(jobId);
     if (!job || (pids && !pids.has(start.pid))) continue;
-    const finishedBefore = job.final?.finishedAt !== undefined && job.final.finishedAt <= fault.at;
-    if (!finishedBefore) affected.push(job);
+    const settledBefore = job.settledAt !== undefined && job.settledAt <= fault.at;
+    if (!settledBefore) affected.push(job);
   }
   return affected;
 }
@@ -144,9 +145,9 @@ function lateResults(partitions: FaultRecord[], run: RunObservation, byJob: Map<
   return { lateResultsAccepted: accepted, lateResultsToDrop: toDrop };
 }
 
-/** Completed or failed for good, with the time it did. */
+/** Completed or failed for good at the end. */
 function isFinished(job: JobObservation): boolean {
-  return (job.final?.state === 'completed' || job.final?.state === 'failed') && job.final.finishedAt !== undefined;
+  return job.final?.state === 'completed' || job.final?.state === 'failed';
 }
 
 function isRightResult(job: JobObservation): boolean {

@@ -41,8 +41,6 @@ export interface JobObservation {
 export interface FinalJob {
   state: JobState;
   attempts: number;
-  /** When the job finished, by the clock of the worker that finished it (`finishedOn`). */
-  finishedAt?: number;
   result?: unknown;
   /** The failure reason of a failed job (`stalled`, `killed`, `quarantined`...). */
   reason?: string;
@@ -233,7 +231,6 @@ class ScenarioRun {
         job.final = {
           state: view.state,
           attempts: view.attempts,
-          ...(view.finishedAt !== undefined && { finishedAt: view.finishedAt }),
           ...(view.result !== undefined && { result: view.result }),
           ...(view.error?.reason !== undefined && { reason: view.error.reason }),
         };

@@ -3,17 +3,18 @@ import { fileURLToPath } from 'node:url';
 import type { Backend } from '../redisBackend.ts';
 import type { Scenario } from '../scenario.ts';
 
-/** What `test/helpers/redisSentinel.ts` gives: a master, a replica and sentinels, all on 127.0.0.1. */
-export interface SentinelGroup {
-  /** The URL clients and workers use. */
+/** The part of `test/helpers/redisSentinel.ts`'s group this scenario uses: a master, a replica and three sentinels on 127.0.0.1. */
+interface SentinelGroup {
+  /** `redis-sentinel://...`: the address clients and workers take. */
   url: string;
-  masterPid: number;
-  masterPort: number;
-  replicaPort: number;
-  killMaster(): Promise<void> | void;
-  waitForFailover(): Promise<void>;
+  /** SIGKILL to the master; resolves once it has exited. */
+  killMaster(): Promise<void>;
+  /** Resolves once the sentinels name the promoted replica as master. */
+  waitForFailover(): Promise<unknown>;
   close(): Promise<void>;
 }
+
+type StartSentinelGroup = (options: { dir: string }) => Promise<SentinelGroup>;
 
 type SentinelBackend = Backend & { group: SentinelGroup };
 
@@ -33,8 +34,8 @@ export const sentinelFailover: Scenario<SentinelBackend> = {
     return existsSync(fileURLToPath(HELPER)) ? undefined : 'test/helpers/redisSentinel.ts (startSentinelGroup) is not in this checkout';
   },
   async startBackend(dir) {
-    const { startSentinelGroup } = (await import(HELPER.href)) as { startSentinelGroup(dir: string): Promise<SentinelGroup> };
-    const group = await startSentinelGroup(dir);
+    const { startSentinelGroup } = (await import(HELPER.href)) as { startSentinelGroup: StartSentinelGroup };
+    const group = await startSentinelGroup({ dir });
     return { url: group.url, group, stop: () => group.close() };
   },
   async inject(ctx) {
