@@ -104,9 +104,11 @@ function recoveryOf(fault: FaultRecord, run: RunObservation): FaultRecovery {
 }
 
 /**
- * The jobs a fault hit: those the client had not seen finish when it began whose latest start before it was on
- * one of its sandboxes (any sandbox, without `pids`). A handler that had ended but whose result had not reached
- * Redis counts: its job is still to be finished.
+ * The jobs a fault hit: those whose latest start before it was on one of its sandboxes (any sandbox, without
+ * `pids`), and that had not finished when it began: neither seen finished by the client nor finished for good
+ * with an outcome the worker had before the fault (`finishedOn`: a job whose kept outcome predates the fault
+ * lost nothing to it). A handler that had ended but whose result had not reached Redis counts: its job is
+ * still to be finished.
  */
 export function affectedJobs(fault: FaultRecord, run: RunObservation): JobObservation[] {
   const byId = new Map(run.jobs.map((job) => [job.jobId, job]));
@@ -121,8 +123,8 @@ export function affectedJobs(fault: FaultRecord, run: RunObservation): JobObserv
   for (const [jobId, start] of latestStart) {
     const job = byId.get(jobId);
     if (!job || (pids && !pids.has(start.pid))) continue;
-    const settledBefore = job.settledAt !== undefined && job.settledAt <= fault.at;
-    if (!settledBefore) affected.push(job);
+    const before = (at: number | undefined): boolean => at !== undefined && at <= fault.at;
+    if (!before(job.settledAt) && !(isFinished(job) && before(job.final!.finishedAt))) affected.push(job);
   }
   return affected;
 }

@@ -41,6 +41,8 @@ export interface JobObservation {
 export interface FinalJob {
   state: JobState;
   attempts: number;
+  /** `finishedOn`: when the worker that finished it had its outcome (taken before the write, which may wait out an outage). */
+  finishedAt?: number;
   result?: unknown;
   /** The failure reason of a failed job (`stalled`, `killed`, `quarantined`...). */
   reason?: string;
@@ -231,6 +233,7 @@ class ScenarioRun {
         job.final = {
           state: view.state,
           attempts: view.attempts,
+          ...(view.finishedAt !== undefined && { finishedAt: view.finishedAt }),
           ...(view.result !== undefined && { result: view.result }),
           ...(view.error?.reason !== undefined && { reason: view.error.reason }),
         };
