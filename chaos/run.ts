@@ -30,6 +30,7 @@ const SCENARIOS: Scenario[] = [killSoak, redisKill('everysec'), redisKill('alway
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const QUICK_SCALE = 0.25;
+const LINGER_MS = 5_000;
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
@@ -125,7 +126,16 @@ function workerDefaults(): Record<string, unknown> {
 // Ctrl-C or a kill: exit through 'exit', whose handlers kill the workers and redis-servers this run started.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+main()
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    // Everything the run started is stopped by now; a process still alive after this has a connection that
+    // outlived its close(): say so, and do not hang the suite for it.
+    setTimeout(() => {
+      console.error(`chaos: handles still open ${LINGER_MS / 1000} s after the run (a Redis connection that outlived close()?); exiting`);
+      process.exit(process.exitCode ?? 0);
+    }, LINGER_MS).unref();
+  });
