@@ -1,5 +1,5 @@
 import { eventually } from '../../test/helpers/spawnService.ts';
-import { startBlackholeProxy, type BlackholeProxy } from '../blackholeProxy.ts';
+import { startDropProxy, type DropProxy } from '../../test/helpers/dropProxy.ts';
 import { startRedisBackend, type RedisBackend } from '../redisBackend.ts';
 import type { Scenario } from '../scenario.ts';
 
@@ -9,11 +9,11 @@ const PARTITION_CAP_MS = 120_000;
 const CUT_OFF_SLOT = 0;
 
 /** The run's Redis, and the proxy the cut-off worker reaches it through. */
-export type PartitionBackend = RedisBackend & { proxy: BlackholeProxy };
+export type PartitionBackend = RedisBackend & { proxy: DropProxy };
 
 /**
  * Partition: two workers under a steady load, one reaching Redis through a proxy. At 30% of the submits the
- * proxy stops forwarding (both ways, sockets left open: `blackholeProxy.ts`) while that worker runs jobs, and
+ * proxy stops forwarding (both ways, sockets left open: `test/helpers/dropProxy.ts`) while that worker runs jobs, and
  * stays so until those jobs have been finished by the other worker (or 2 min at most), for longer than the lock
  * whatever it is; then it forwards again, and whatever the cut-off worker sends late must be dropped.
  */
@@ -24,7 +24,7 @@ export const partition: Scenario<PartitionBackend> = {
   targets: { recoveryS: 15, lateResultsDropped: true },
   async startBackend(dir) {
     const redis = await startRedisBackend(dir);
-    const proxy = await startBlackholeProxy(redis.url);
+    const proxy = await startDropProxy(redis.url);
     const stopRedis = redis.stop;
     // Assigned onto the backend (not spread) to keep its live `pid` getter.
     return Object.assign(redis, {
