@@ -3,7 +3,7 @@
 // without notice. The public API is `index.ts`.
 export { CLUSTER_SCHEME, checkClusterPrefix, createRedisConnection, isClusterUrl, type ConnectionRole, type RedisClient } from './redisConnection.ts';
 export { HEARTBEAT_MS } from './workerInfo.ts';
-export { isConnectionError } from './client/retryOnDisconnect.ts';
+export { isConnectionError } from './redisConnection.ts';
 export { watchConnection, type ConnectionWatch } from './client/connectionWatch.ts';
 export { bucketOf, DURATION_BOUNDS_MS, quantileOf } from './store/durationBuckets.ts';
 export { CANCEL_FIELD, COUNTED_FIELD, CRASHES_FIELD, JOB_ERROR_FIELD } from './store/jobFields.ts';

@@ -112,3 +112,22 @@ function clusterNodes(url: string): { host: string; port: number }[] {
       return { host, port: Number(port) };
     });
 }
+
+/** Error codes of Node's sockets that mean Redis cannot be reached. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
+/**
+ * True for the errors ioredis and BullMQ raise when the connection is down (a producer connection gives up
+ * after one reconnection attempt): `MaxRetriesPerRequestError`, a closed connection, a socket error code.
+ */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    error.name === 'ConnectionClosedError' ||
+    error.message === 'Connection is closed.' ||
+    error.message.includes('enableOfflineQueue options is false') ||
+    (typeof code === 'string' && UNREACHABLE_CODES.has(code))
+  );
+}

@@ -1,28 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { RedisUnavailableError } from '../errors.ts';
 import type { ConnectionWatch } from './connectionWatch.ts';
+import { isConnectionError } from '../redisConnection.ts';
 
 /** How long a submit retries while Redis is unreachable, unless `submitRetryMs` says otherwise. */
 export const DEFAULT_SUBMIT_RETRY_MS = 5_000;
-
-/** Error codes of Node's sockets that mean Redis cannot be reached. */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
-
-/**
- * True for the errors ioredis and BullMQ raise when the connection is down (a producer connection gives up
- * after one reconnection attempt): `MaxRetriesPerRequestError`, a closed connection, a socket error code.
- */
-export function isConnectionError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  return (
-    error.name === 'MaxRetriesPerRequestError' ||
-    error.name === 'ConnectionClosedError' ||
-    error.message === 'Connection is closed.' ||
-    error.message.includes('enableOfflineQueue options is false') ||
-    (typeof code === 'string' && UNREACHABLE_CODES.has(code))
-  );
-}
 
 /** A connection error as a {@link RedisUnavailableError} (the error kept as its `cause`); any other error as it is. */
 export function asRedisUnavailable(error: unknown, message?: string): unknown {

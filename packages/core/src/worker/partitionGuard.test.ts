@@ -78,4 +78,16 @@ describe('PartitionGuard', () => {
     expect(events(lines, 'worker:redis-timeout')).toHaveLength(1);
     guard.stop();
   });
+
+  it('logs connection errors (one per reconnection attempt while Redis is away) as one warning per 10 s', () => {
+    const { guard, lines } = guardOver([]);
+    const refused = (): Error => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6390'), { code: 'ECONNREFUSED' });
+    for (let i = 0; i < 5; i++) expect(guard.workerError(refused())).toBe(true);
+    expect(events(lines, 'worker:redis-unreachable')).toEqual([expect.objectContaining({ level: 40 })]);
+    vi.advanceTimersByTime(10_000);
+    guard.contact();
+    expect(guard.workerError(refused())).toBe(true);
+    expect(events(lines, 'worker:redis-unreachable')).toHaveLength(2);
+    guard.stop();
+  });
 });

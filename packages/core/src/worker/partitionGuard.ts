@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isConnectionError } from '../redisConnection.ts';
 import type { CancelBook } from './cancelBook.ts';
 
 /** Options of a {@link PartitionGuard}. */
@@ -72,7 +73,9 @@ export class PartitionGuard {
 
   /**
    * An error of a BullMQ worker: a lost lock becomes `job:lock-lost` (warn, once per job; later news of a job
-   * known lost, debug), a command timeout `worker:redis-timeout` (warn, at most one line per 10 s). Returns
+   * known lost, debug), a command timeout `worker:redis-timeout` and a connection error while Redis is away
+   * (`ECONNREFUSED`..., one per reconnection attempt) `worker:redis-unreachable` (warn, together at most one line
+   * per 10 s). Returns
    * false for any other error (the caller logs it).
    */
   workerError(error: Error): boolean {
@@ -88,11 +91,13 @@ export class PartitionGuard {
       this.options.logger.debug({ event: 'job:lock-lost', jobId, via: 'redis', detail: error.message, repeated: true });
       return true;
     }
-    if (error.message !== 'Command timed out') return false;
+    const timedOut = error.message === 'Command timed out';
+    if (!timedOut && !isConnectionError(error)) return false;
     if (Date.now() - this.lastTimeoutLog >= TIMEOUT_LOG_EVERY_MS) {
       this.lastTimeoutLog = Date.now();
       const silentMs = Date.now() - this.lastContact;
-      this.options.logger.warn({ event: 'worker:redis-timeout', silentMs, partitioned: this.partitioned }, `A Redis command timed out (no round trip for ${silentMs} ms)`);
+      const event = timedOut ? 'worker:redis-timeout' : 'worker:redis-unreachable';
+      this.options.logger.warn({ event, silentMs, partitioned: this.partitioned, err: error }, `${timedOut ? 'A Redis command timed out' : `Redis unreachable: ${error.message}`} (no round trip for ${silentMs} ms)`);
     }
     return true;
   }
