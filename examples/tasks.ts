@@ -50,7 +50,7 @@ export function countPrimesBelow(limit: number): number {
   return count;
 }
 
-/** I/O-shaped: greets after a short wait; shows a failing input with `name: ''`. */
+/** I/O-shaped: greets after a short wait (`name: ''` is rejected at submit, 400: it never becomes a job). */
 export const greet = defineTask({
   name: 'hello.greet',
   input: z.object({ name: z.string().min(1), delayMs: z.number().int().min(0).max(10_000).default(0) }),
@@ -59,5 +59,28 @@ export const greet = defineTask({
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     signal.throwIfAborted();
     return { greeting: `Hello, ${name}!` };
+  },
+});
+
+/** Thrown by `hello.fail`: a remote error with a code and a field of its own, as the dashboard shows them. */
+export class GreetingRefusedError extends Error {
+  override name = 'GreetingRefusedError';
+  readonly code = 'GREETING_REFUSED';
+  constructor(readonly person: string) {
+    super(`Refusing to greet ${person}`);
+  }
+}
+
+/**
+ * Fails at run time, every attempt: a valid input that the handler rejects. Submit it to try the dashboard's
+ * failure views, retry and `taskpool status`: `{ "name": "Bob" }` fails after its 2 attempts.
+ */
+export const fail = defineTask({
+  name: 'hello.fail',
+  input: z.object({ name: z.string().min(1) }),
+  output: z.object({ greeting: z.string() }),
+  defaults: { attempts: 2, backoff: { type: 'fixed', delayMs: 500 } },
+  run: ({ name }) => {
+    throw new GreetingRefusedError(name);
   },
 });

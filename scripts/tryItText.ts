@@ -9,7 +9,7 @@ export function tryItText(url: string, generatedToken?: string): string {
 taskpool is running at ${url}. Try it:
 
   curl -s -X POST ${url}/v1/tasks/math.sumSqrt ${auth} -H 'content-type: application/json' -d '{"n": 1000000}'
-  curl -s ${auth} ${url}/v1/jobs/<id>    # <id> from the first reply
+  curl -s ${auth} '${url}/v1/jobs/<id>?waitMs=10000'    # <id> from the first reply; waits up to 10 s for the result
 
 Dashboard: ${url}/dashboard  (log in with the token)
 API token${generatedToken === undefined ? '' : ' (made for this run; set TASKPOOL_API_TOKENS to choose your own)'}: ${token}

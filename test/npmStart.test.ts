@@ -70,7 +70,7 @@ describe.skipIf(findRedisServer() === undefined)('npm start', () => {
     expect(token, output.tail()).toMatch(/^[\w-]{32}$/);
     const auth = `-H 'authorization: Bearer ${token}'`;
     expect(output.stdout()).toContain(`curl -s -X POST ${url}/v1/tasks/math.sumSqrt ${auth} -H 'content-type: application/json' -d '{"n": 1000000}'`);
-    expect(output.stdout()).toContain(`curl -s ${auth} ${url}/v1/jobs/<id>`);
+    expect(output.stdout()).toContain(`curl -s ${auth} '${url}/v1/jobs/<id>?waitMs=10000'`);
     expect(output.stdout()).toContain(`Dashboard: ${url}/dashboard`);
     expect((await fetch(`${url}/v1/tasks`)).status).toBe(401);
 
