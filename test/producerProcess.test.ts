@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { createClient } from '@taskpool/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, TEST_TOKEN } from './helpers/testToken.ts';
@@ -63,6 +65,16 @@ describe('taskpool-producer configuration', () => {
     expect(service.stderr.join('')).toContain('No task module');
   });
 
+  it('exits 2 naming TASKPOOL_PORT, without a stack, when the port is in use', async () => {
+    await using busy = await listeningServer();
+    const args = ['--tasks', 'test/fixtures/tasks.ts', '--port', String(busy.port)];
+    const service = spawnService('taskpool-producer', args, { REDIS_URL: redisUrl(), TASKPOOL_PREFIX: prefix, TASKPOOL_API_TOKENS: TEST_TOKEN });
+    expect(await service.exited).toEqual({ code: 2, signal: null });
+    const stderr = service.stderr.join('');
+    expect(stderr).toContain(`Port ${busy.port} on 127.0.0.1 is already in use: set TASKPOOL_PORT`);
+    expect(stderr).not.toMatch(/EADDRINUSE|\n\s+at /);
+  });
+
   it('exits 2 naming TASKPOOL_API_TOKENS when no token is set', async () => {
     const args = ['--tasks', 'test/fixtures/tasks.ts', '--port', '0'];
     const service = spawnService('taskpool-producer', args, { REDIS_URL: redisUrl(), TASKPOOL_PREFIX: prefix, TASKPOOL_API_TOKENS: '' });
@@ -70,3 +82,14 @@ describe('taskpool-producer configuration', () => {
     expect(service.stderr.join('')).toContain('TASKPOOL_API_TOKENS');
   });
 });
+
+/** A TCP server on a free loopback port, holding it until disposed. */
+async function listeningServer(): Promise<{ port: number } & AsyncDisposable> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    [Symbol.asyncDispose]: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -67,7 +67,13 @@ async function main(): Promise<void> {
   // Serve even if Redis is away (health says 503, so does every request that needs it), but not before a
   // short wait, so a producer started beside its Redis does not turn away its first requests.
   await redis.whenUp(REDIS_STARTUP_WAIT_MS);
-  await app.listen({ port: env.TASKPOOL_PORT, host: env.TASKPOOL_HOST });
+  try {
+    await app.listen({ port: env.TASKPOOL_PORT, host: env.TASKPOOL_HOST });
+  } catch (error) {
+    // A busy port is a setting to change, not a crash: name it (exit 2, one line) instead of Node's stack.
+    if ((error as { code?: unknown }).code !== 'EADDRINUSE') throw error;
+    throw new ConfigError(`Port ${env.TASKPOOL_PORT} on ${env.TASKPOOL_HOST} is already in use: set TASKPOOL_PORT (or --port) to a free port, or 0 to pick one`);
+  }
   const url = urlOf(app.server.address() as AddressInfo);
   logger.info({ event: 'producer:ready', url, dashboard: `${url}/dashboard`, tasks: [...tasks.keys()], queues, prefix });
 
