@@ -88,11 +88,13 @@ describe('bad input of every kind on POST /v1/tasks/:name', () => {
     });
   });
 
-  it('answers a non-JSON content type with 400 BAD_REQUEST (415 would hide it from clients that only read codes)', async () => {
+  it('answers a body that is not declared JSON (another content type, or none) with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
     await expectNothingWritten(prefix, async () => {
-      const res = await stack.request({ method: 'POST', url: '/v1/tasks/test.sumSqrt', headers: { 'content-type': 'text/plain' }, body: 'n=10' });
-      expect([400, 415]).toContain(res.statusCode);
-      expect(res.json().error.code).toBe('BAD_REQUEST');
+      for (const headers of [{ 'content-type': 'text/plain' }, {}]) {
+        const res = await stack.request({ method: 'POST', url: '/v1/tasks/test.sumSqrt', headers, body: '{"n": 10}' });
+        expect(res.statusCode).toBe(415);
+        expect(res.json().error).toEqual({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the body as JSON, with content-type: application/json' });
+      }
     });
   });
 });

@@ -10,7 +10,7 @@ const issue = z.object({ path: z.array(z.union([z.string(), z.number()])), messa
 export const errorBodySchema = z.object({
   error: z
     .object({
-      code: z.string().meta({ description: 'Stable: INVALID_INPUT, BAD_REQUEST, UNAUTHORIZED, UNKNOWN_TASK, JOB_NOT_FOUND, CONFLICT, PAYLOAD_TOO_LARGE, REDIS_UNAVAILABLE, ...' }),
+      code: z.string().meta({ description: 'Stable: INVALID_INPUT, BAD_REQUEST, UNAUTHORIZED, UNKNOWN_TASK, JOB_NOT_FOUND, CONFLICT, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, REDIS_UNAVAILABLE, ...' }),
       message: z.string(),
       issues: z.array(issue).optional(),
       items: z.array(z.object({ index: z.number().int(), issues: z.array(issue) })).optional(),

@@ -78,12 +78,15 @@ describe('buildServer error mapping', () => {
     await app.close();
   });
 
-  it('answers a body that is not JSON with 400 BAD_REQUEST and an oversized one with 413', async () => {
+  it('answers malformed JSON with 400 BAD_REQUEST, a body not declared JSON with 415 and an oversized one with 413', async () => {
     const submit = vi.fn();
     const app = build({ submit }, { bodyLimitBytes: 64 });
+    const malformed = await app.inject(post('{"n": '));
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json().error.code).toBe('BAD_REQUEST');
     const plain = await app.inject(post('hi', 'text/plain'));
-    expect(plain.statusCode).toBe(400);
-    expect(plain.json().error.code).toBe('BAD_REQUEST');
+    expect(plain.statusCode).toBe(415);
+    expect(plain.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     const large = await app.inject(post(JSON.stringify({ text: 'x'.repeat(100) })));
     expect(large.statusCode).toBe(413);
     expect(large.json().error.code).toBe('PAYLOAD_TOO_LARGE');

@@ -41,7 +41,8 @@ const INTERNAL: HttpError = { status: 500, body: { error: { code: 'INTERNAL', me
 
 /**
  * Maps anything a route threw to its answer: a {@link TaskpoolError} by its code through `errorHttpStatus`;
- * Fastify's own errors to `BAD_REQUEST` (malformed JSON, wrong content type) or `PAYLOAD_TOO_LARGE`;
+ * Fastify's own errors to `BAD_REQUEST` (malformed JSON), `UNSUPPORTED_MEDIA_TYPE` (a body without
+ * `content-type: application/json`) or `PAYLOAD_TOO_LARGE`;
  * Redis connection errors to `REDIS_UNAVAILABLE`; anything else to `INTERNAL`, with no message or stack.
  * A `REDIS_UNAVAILABLE` answer says when to try again (`Retry-After`).
  */
@@ -60,6 +61,7 @@ function answerOf(error: unknown): HttpError {
   const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };
   if (typeof statusCode !== 'number' || typeof code !== 'string' || !code.startsWith('FST_')) return INTERNAL;
   if (statusCode === 413) return fromCode('PAYLOAD_TOO_LARGE', error.message);
+  if (statusCode === 415) return fromCode('UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON, with content-type: application/json');
   if (statusCode >= 400 && statusCode < 500) return fromCode('BAD_REQUEST', error.message);
   return INTERNAL;
 }

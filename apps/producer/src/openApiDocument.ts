@@ -43,7 +43,7 @@ export function openApiDocument(tasks: ReadonlyMap<string, AnyTask>): Record<str
     },
     '/v1/workflows': {
       post: {
-        ...op('Run a workflow given as JSON (task, chain, group, chord); every bound input is validated first', accepted(json(api.workflowSubmittedSchema)), invalid(), tooLarge(), errorResponse(404, 'A step names no task (UNKNOWN_TASK)')),
+        ...op('Run a workflow given as JSON (task, chain, group, chord); every bound input is validated first', accepted(json(api.workflowSubmittedSchema)), invalid(), tooLarge(), notJson(), errorResponse(404, 'A step names no task (UNKNOWN_TASK)')),
         requestBody: { required: true, content: jsonContent(ref('WorkflowSpec')) },
       },
     },
@@ -70,7 +70,7 @@ export function openApiDocument(tasks: ReadonlyMap<string, AnyTask>): Record<str
     paths[`/v1/tasks/${entry.name}`] = {
       post: {
         ...tag,
-        ...op(`Submit ${entry.name} (queue ${entry.queue}); the job's result follows ${id}_output`, accepted(ref('Submitted')), invalid(), tooLarge()),
+        ...op(`Submit ${entry.name} (queue ${entry.queue}); the job's result follows ${id}_output`, accepted(ref('Submitted')), invalid(), tooLarge(), notJson()),
         parameters: [idem],
         requestBody: { required: true, content: jsonContent(ref(`${id}_input`)) },
       },
@@ -78,7 +78,7 @@ export function openApiDocument(tasks: ReadonlyMap<string, AnyTask>): Record<str
     paths[`/v1/tasks/${entry.name}/batch`] = {
       post: {
         ...tag,
-        ...op(`Submit up to ${MAX_BATCH_SIZE} inputs of ${entry.name} at once; any invalid input refuses the batch`, accepted(ref('BatchSubmitted')), invalid(), tooLarge()),
+        ...op(`Submit up to ${MAX_BATCH_SIZE} inputs of ${entry.name} at once; any invalid input refuses the batch`, accepted(ref('BatchSubmitted')), invalid(), tooLarge(), notJson()),
         parameters: [idem],
         requestBody: {
           required: true,
@@ -142,6 +142,7 @@ const notFound = () => errorResponse(404, 'No such job (JOB_NOT_FOUND)');
 const conflict = () => errorResponse(409, 'The job is not in a state that allows it (CONFLICT)');
 const invalid = () => errorResponse(400, 'Invalid input (INVALID_INPUT, with issues) or malformed request (BAD_REQUEST)');
 const tooLarge = () => errorResponse(413, 'Body over the size limit (PAYLOAD_TOO_LARGE)');
+const notJson = () => errorResponse(415, 'The body is not declared JSON: send content-type: application/json (UNSUPPORTED_MEDIA_TYPE)');
 const idParameter = () => ({ name: 'id', in: 'path', required: true, schema: { type: 'string' } });
 
 function searchParameters(): Record<string, unknown>[] {

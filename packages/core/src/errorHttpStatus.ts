@@ -11,6 +11,7 @@ export const errorHttpStatus: Readonly<Record<TaskpoolErrorCode, number>> = Obje
   CONFLICT: 409,
   CANCELLED: 409,
   PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
   INVALID_OUTPUT: 500,
   TASK_FAILED: 500,

@@ -15,6 +15,7 @@ export type TaskpoolErrorCode =
   | 'UNAUTHORIZED'
   | 'BAD_REQUEST'
   | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
   | 'CONFLICT'
   | 'TASK_TIMEOUT'
   | 'CANCELLED'
