@@ -76,9 +76,28 @@ describe('taskpool map', () => {
     const run = await taskpool(['map', 'test.sumSqrt', '--inputs', file, '--json']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain('test.sumSqrt [##############################] 25/25');
-    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { index: number; state: string });
+    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { index: number; line: number; state: string });
     expect(lines.map((l) => l.index)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    expect(lines.map((l) => l.line)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
     expect(lines.every((l) => l.state === 'completed')).toBe(true);
+  });
+
+  it('names a missing --inputs file in one line, without a stack, and exits 2', async () => {
+    const run = await taskpool(['map', 'test.sumSqrt', '--inputs', join(dir, 'missing.jsonl')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`--inputs ${join(dir, 'missing.jsonl')}: no such file`);
+    expect(run.stderr).not.toMatch(/ENOENT|\n\s+at /);
+  });
+
+  it('names an invalid input by its line in the file (1-based, blank lines counted), and enqueues nothing', async () => {
+    const file = join(dir, 'invalid.jsonl');
+    writeFileSync(file, '{"n": 1}\n\n{"n": 2}\n{"n": "many"}\n');
+    await expectNothingWritten(stack.prefix, async () => {
+      const run = await taskpool(['map', 'test.sumSqrt', '--inputs', file]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`Invalid input at ${file} line 4.n:`);
+      expect(run.stderr).toContain(`  ${file} line 4.n: `);
+    });
   });
 
   it('names the line of a file that is not JSON lines, and exits 2', async () => {
@@ -98,6 +117,8 @@ describe('taskpool status, retry, cancel', () => {
     expect(first!.state).toBe('failed');
     const status = await taskpool(['status', first!.id]);
     expect(status.stdout).toContain('marker file missing for x');
+    // A failed job exits 1 for status as for submit --wait.
+    expect(status.code).toBe(1);
 
     const notFailed = await taskpool(['retry', (JSON.parse((await taskpool(['submit', 'test.sumSqrt', '--input', '{"n":1}', '--wait', '--json'])).stdout) as { id: string }).id]);
     expect(notFailed.code).toBe(1);

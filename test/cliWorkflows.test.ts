@@ -66,10 +66,14 @@ describe('taskpool run / tree', () => {
     expect(tree.stdout).toMatch(/^ {6}wf\.double {2}completed/m);
   });
 
-  it('exits 1 with the failing step’s error, and 1 with the API’s refusal', async () => {
-    const failing = await taskpool(['run', writeSpec('fail.json', { chain: [{ task: 'wf.square', input: { n: 2 } }, { task: 'wf.boom' }] }), '--wait']);
+  it('exits 1 with the failing step’s error (run --wait and tree alike), and 1 with the API’s refusal', async () => {
+    const failing = await taskpool(['run', writeSpec('fail.json', { chain: [{ task: 'wf.square', input: { n: 2 } }, { task: 'wf.boom' }] }), '--wait', '--json']);
     expect(failing.code).toBe(1);
-    expect(failing.stdout).toContain('error: StepError [E_STEP] (error): step failed on 4');
+    const failed = JSON.parse(failing.stdout) as { id: string; state: string; error: { message: string } };
+    expect(failed).toMatchObject({ state: 'failed', error: { message: 'step failed on 4' } });
+    const tree = await taskpool(['tree', failed.id]);
+    expect(tree.code).toBe(1);
+    expect(tree.stdout).toContain('error: StepError [E_STEP] (error): step failed on 4');
     const refused = await taskpool(['run', writeSpec('bad.json', { chain: [{ task: 'wf.inc' }] })]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('error INVALID_WORKFLOW');

@@ -7,7 +7,8 @@ export const status: Command = async (ctx) => {
   const id = onlyArg(ctx, 'job id');
   const job = await ctx.api.get<JobResponse>(`/v1/jobs/${encodeURIComponent(id)}`);
   ctx.out(ctx.flags.json ? JSON.stringify(job) : describeJob(job));
-  return 0;
+  // As `submit --wait`: a job that has failed (or was cancelled) exits 1.
+  return job.state === 'failed' ? 1 : 0;
 };
 
 /** `taskpool retry <id>` or `taskpool retry --failed <task>`. */

@@ -25,7 +25,8 @@ Options:
   --token T      an API token of the producer (env TASKPOOL_TOKEN)
   --json         machine-readable output (one JSON document, or JSON lines for map)
 
-Exit codes: 0 done, 1 a job failed or the API refused, 2 wrong usage or configuration.`;
+Exit codes: 0 done, 1 a job or workflow failed (submit --wait, map, status, run --wait, tree) or the API
+refused, 2 wrong usage or configuration (a missing or unreadable file included).`;
 
 const COMMANDS: Record<string, Command> = { submit, map, status, retry, cancel, run, tree, workers, stats };
 

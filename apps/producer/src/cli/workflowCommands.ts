@@ -42,7 +42,8 @@ export const tree: Command = async (ctx) => {
   const id = onlyArg(ctx, 'workflow id');
   const workflow = await ctx.api.get<WorkflowResponse>(`/v1/workflows/${encodeURIComponent(id)}`);
   ctx.out(ctx.flags.json ? JSON.stringify(workflow) : describeWorkflow(workflow));
-  return 0;
+  // As `run --wait`: a workflow that has failed exits 1.
+  return workflow.state === 'failed' ? 1 : 0;
 };
 
 async function waitForWorkflow(api: ApiClient, id: string): Promise<WorkflowResponse> {
