@@ -1,4 +1,5 @@
 import { openSync, readFileSync, writeSync } from 'node:fs';
+import { executionLogFile } from './env.ts';
 
 /** `start` when a handler begins, `end` when it has its output (before the worker records it). */
 export type ExecutionMark = 'start' | 'end';
@@ -25,7 +26,7 @@ let fd: number | undefined;
  * killed the next instant.
  */
 export function recordExecution(mark: ExecutionMark, job: { jobId: string; attempt: number }, i: number): void {
-  const file = process.env.CHAOS_LOG_FILE;
+  const file = executionLogFile();
   if (!file) return;
   fd ??= openSync(file, 'a');
   writeSync(fd, `${mark} ${Date.now()} ${process.pid} ${job.jobId} ${job.attempt} ${i}\n`);

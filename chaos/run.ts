@@ -25,6 +25,7 @@ import { partition } from './scenarios/partition.ts';
 import { redisKill } from './scenarios/redisKill.ts';
 import { sentinelFailover } from './scenarios/sentinelFailover.ts';
 import { sigtermDrain } from './scenarios/sigtermDrain.ts';
+import { loadChaosEnv } from './env.ts';
 
 const SCENARIOS: Scenario[] = [killSoak, redisKill('everysec'), redisKill('always'), partition, sentinelFailover, sigtermDrain];
 
@@ -34,11 +35,9 @@ const LINGER_MS = 5_000;
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const scale = Number(process.env.CHAOS_SCALE ?? (quick ? QUICK_SCALE : 1));
-  const seed = Number(process.env.CHAOS_SEED ?? 1);
-  const settleS = Number(process.env.CHAOS_SETTLE_S ?? 180);
-  if (!(scale > 0) || !Number.isInteger(seed) || !(settleS > 0)) throw new Error('CHAOS_SCALE and CHAOS_SETTLE_S must be positive numbers, CHAOS_SEED an integer');
-  const only = process.env.CHAOS_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+  const env = loadChaosEnv();
+  const scale = env.CHAOS_SCALE ?? (quick ? QUICK_SCALE : 1);
+  const { CHAOS_SEED: seed, CHAOS_SETTLE_S: settleS, CHAOS_ONLY: only } = env;
   const known = SCENARIOS.map((s) => s.name);
   const unknown = only?.filter((name) => !known.includes(name)) ?? [];
   if (unknown.length > 0) throw new Error(`Unknown scenario(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
@@ -56,7 +55,7 @@ async function main(): Promise<void> {
     reports.push(await runBoth(scenario, { scale, seed, settleS, log }));
   }
 
-  const command = [only && `CHAOS_ONLY=${only.join(',')}`, process.env.CHAOS_SCALE && `CHAOS_SCALE=${scale}`, process.env.CHAOS_SEED && `CHAOS_SEED=${seed}`, 'npm run chaos', quick && '-- --quick']
+  const command = [only && `CHAOS_ONLY=${only.join(',')}`, env.CHAOS_SCALE !== undefined && `CHAOS_SCALE=${scale}`, seed !== 1 && `CHAOS_SEED=${seed}`, 'npm run chaos', quick && '-- --quick']
     .filter(Boolean)
     .join(' ');
   const run: ChaosRun = {
