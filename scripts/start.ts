@@ -1,12 +1,14 @@
 /**
  * `npm start`: runs the whole system locally — a redis-server (unless REDIS_URL is set), a worker pool and the
- * producer serving examples/tasks.ts — and stops all of it on Ctrl-C, SIGTERM or SIGHUP.
+ * producer serving examples/tasks.ts — and stops all of it on Ctrl-C, SIGTERM or SIGHUP, and when the `npm`
+ * that launched it exits (a SIGTERM to npm's own pid is not passed on).
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, TaskpoolError } from '@taskpool/core';
 import { inheritedEnv, loadStartEnv } from './env.ts';
+import { watchLauncher } from './launcherWatch.ts';
 import { createLogOutput } from './logOutput.ts';
 import { startSystem, type RunningSystem } from './startSystem.ts';
 import { ChildNotReadyError, describeExit } from './startChild.ts';
@@ -55,6 +57,11 @@ async function main(): Promise<number> {
     };
     // SIGHUP: the terminal was closed; the processes started are not in its process group, so stop them too.
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+    // npm killed on its own pid passes nothing on: its exit stops the system as a SIGTERM would.
+    watchLauncher((pid) => {
+      logger.warn({ event: 'system:launcher-exited', pid }, `The process that started npm start (${pid}) exited: stopping`);
+      onSignal('SIGTERM');
+    });
     aborted.signal.addEventListener('abort', () => !system && resolveStopped(0));
   });
 

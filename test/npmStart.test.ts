@@ -98,6 +98,17 @@ describe.skipIf(findRedisServer() === undefined)('npm start', () => {
     await eventually(() => descendants.every((pid) => !isAlive(pid)), `every process npm start started to exit: ${descendants.filter(isAlive).join(', ')}`, 10_000);
   });
 
+  it('stops everything when npm itself gets SIGTERM on its own pid (as from a supervisor or timeout)', { timeout: 120_000 }, async () => {
+    const { npm, output, exited, descendants } = await startNpmStart('npm-term');
+    // To npm's pid only, not its group: npm ends without passing the signal on to its script.
+    process.kill(npm.pid!, 'SIGTERM');
+    await withDeadline(exited, 60_000, () => `npm start's processes did not end after SIGTERM to npm.\n${output.tail()}`);
+    const lines = logLines(output);
+    expect(lines.find((l) => l.event === 'system:launcher-exited'), output.tail()).toMatchObject({ pid: expect.any(Number) });
+    expect(lines.find((l) => l.event === 'system:stopped'), output.tail()).toMatchObject({ exitCode: 0 });
+    await eventually(() => descendants.every((pid) => !isAlive(pid)), `every process npm start started to exit: ${descendants.filter(isAlive).join(', ')}`, 10_000);
+  });
+
   it('stops the rest and exits 1 when a process it started crashes', { timeout: 120_000 }, async () => {
     const { output, exited, ready, descendants } = await startNpmStart('crash');
     process.kill(ready.pids.producer, 'SIGKILL');
