@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isAlive } from './isAlive.ts';
 
 /** How many parents up the launching `npm` may be (start.ts ← tsx ← sh ← npm). */
 const MAX_DEPTH = 5;
@@ -50,11 +51,3 @@ function procStat(pid: number): { command: string; ppid: number } | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { TaskpoolError, type Logger } from '@taskpool/core';
 import { findRedisServer, startLocalRedis, type LocalRedis } from '@taskpool/core/local-redis';
 import { describeExit, startChild, type Child, type Exit } from './startChild.ts';
+import { isAlive } from './isAlive.ts';
 
 /** What {@link startSystem} starts, and where. */
 export interface StartSystemOptions {
@@ -192,11 +193,3 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
   });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
