@@ -42,7 +42,7 @@ async function api<T>(path: string, body?: unknown): Promise<T> {
 }
 
 describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
-  it('logs in, shows two live workers, finds a failed job by its error text, retries it and watches it complete without a reload', async () => {
+  it('logs in, shows two live workers, finds a failed job by its error text, retries it and watches it complete without a reload; it and Bull Board ask no other host', async () => {
     // A job that fails until its marker file exists, plus a few that complete, for the charts.
     const marker = join(dir, 'marker');
     const { id } = await api<{ id: string }>('/v1/tasks/test.flaky', { marker, label: 'invoice-7731' });
@@ -50,11 +50,17 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     expect((await api<{ state: string }>(`/v1/jobs/${id}?waitMs=20000`)).state).toBe('failed');
 
     const page: Page = browser!.pages()[0] ?? (await browser!.newPage());
+    // Every request of every page, to prove the dashboard and Bull Board ask nothing of another host.
+    const requested: string[] = [];
+    browser!.on('request', (request) => requested.push(request.url()));
     const consoleLines: string[] = [];
     page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
     page.on('pageerror', (error) => consoleLines.push(`pageerror: ${error.message}`));
     try {
       await walkThrough(page, id, marker);
+      const local = new URL(stack.url).host;
+      expect(requested.some((url) => url.includes('/dashboard/queues/static/'))).toBe(true);
+      expect(requested.filter((url) => !url.startsWith('data:') && new URL(url).host !== local)).toEqual([]);
     } catch (error) {
       // What the page showed, for whoever reads the failure.
       await page.screenshot({ path: SCREENSHOT.replace('.png', '-failed.png'), fullPage: true }).catch(() => undefined);
@@ -96,4 +102,6 @@ async function walkThrough(page: Page, id: string, marker: string): Promise<void
     await page.click('a[href="/dashboard/queues"]');
     await page.waitForURL(/\/dashboard\/queues/);
     await page.waitForSelector('text=default', { timeout: 20_000 });
+    // Every stylesheet, font and script the page asked for has answered (or failed) by then.
+    await page.waitForLoadState('networkidle');
 }
