@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // One run, three projects: unit tests beside the code (no Redis), integration tests in test/ (one Redis
-// for the run, found or started by test/globalSetup.ts), and type tests checked by tsc.
+// for the run, found or started by test/globalSetup.ts), and type tests checked by tsc. Tests import the
+// packages from their build, as users do: `npm test` builds first, test/builtPackages.ts refuses a stale build.
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -19,6 +20,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/**/src/**/*.test.ts', 'apps/**/src/**/*.test.ts'],
+          globalSetup: ['test/builtPackages.ts'],
         },
       },
       {
@@ -26,7 +28,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          globalSetup: ['test/globalSetup.ts'],
+          globalSetup: ['test/builtPackages.ts', 'test/globalSetup.ts'],
         },
       },
       {

@@ -13,7 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { startLocalRedis } from '@taskpool/core/local-redis';
+import { startLocalRedis } from '../scripts/localRedis.ts';
 import type { Benchmark, BenchResult } from './benchmark.ts';
 import { chordFlow } from './chordFlow.ts';
 import { cpuSpeedup } from './cpuSpeedup.ts';

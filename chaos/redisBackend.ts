@@ -1,4 +1,4 @@
-import { startLocalRedis, type LocalRedis } from '@taskpool/core/local-redis';
+import { startLocalRedis, type LocalRedis } from '../scripts/localRedis.ts';
 
 /** Where a run's Redis is: the URL clients and workers use, and how to take it down at the end. */
 export interface Backend {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, createClient, createLogger } from '@taskpool/core';
-import { startLocalRedis, type LocalRedis } from '@taskpool/core/local-redis';
+import { startLocalRedis, type LocalRedis } from '../scripts/localRedis.ts';
 import { startWorker } from '@taskpool/core/worker';
 import { calibrateLimit } from './calibrateLimit.ts';
 import { loadSpeedupEnv } from './env.ts';

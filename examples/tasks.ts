@@ -66,8 +66,10 @@ export const greet = defineTask({
 export class GreetingRefusedError extends Error {
   override name = 'GreetingRefusedError';
   readonly code = 'GREETING_REFUSED';
-  constructor(readonly person: string) {
+  readonly person: string;
+  constructor(person: string) {
     super(`Refusing to greet ${person}`);
+    this.person = person;
   }
 }
 

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { TaskpoolError, type Logger } from '@taskpool/core';
-import { findRedisServer, startLocalRedis, type LocalRedis } from '@taskpool/core/local-redis';
+import { findRedisServer, startLocalRedis, type LocalRedis } from './localRedis.ts';
 import { describeExit, startChild, type Child, type Exit } from './startChild.ts';
 import { isAlive } from './isAlive.ts';
 

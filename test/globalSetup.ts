@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { findRedisServer, startLocalRedis } from '../packages/core/src/localRedis.ts';
+import { findRedisServer, startLocalRedis } from '../scripts/localRedis.ts';
 import type {} from './helpers/redisContext.ts';
 
 /** How long the cheap "is a Docker engine there?" check may take. */

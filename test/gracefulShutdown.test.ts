@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient } from '@taskpool/core';
-import { startLocalRedis, type LocalRedis } from '@taskpool/core/local-redis';
+import { startLocalRedis, type LocalRedis } from '../scripts/localRedis.ts';
 import { slowRecord } from './fixtures/tasks.ts';
 import { eventually, isAlive, spawnWorker, type Service } from './helpers/spawnService.ts';
 import { redisUrl, testPrefix } from './helpers/testRedis.ts';

@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import type { LocalRedis, StartLocalRedisOptions } from '../packages/core/src/localRedis.ts';
-import { findRedisServer, startLocalRedis } from '../packages/core/src/localRedis.ts';
+import type { LocalRedis, StartLocalRedisOptions } from '../scripts/localRedis.ts';
+import { findRedisServer, startLocalRedis } from '../scripts/localRedis.ts';
 import type { TestRedisClient } from './helpers/testRedis.ts';
 import { connectRedis, countKeys, redisUrl, testPrefix } from './helpers/testRedis.ts';
 

@@ -3,8 +3,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LocalRedis } from '../packages/core/src/localRedis.ts';
-import { findRedisServer, startLocalRedis } from '../packages/core/src/localRedis.ts';
+import type { LocalRedis } from '../scripts/localRedis.ts';
+import { findRedisServer, startLocalRedis } from '../scripts/localRedis.ts';
 import { connectRedis } from './helpers/testRedis.ts';
 
 /** True while a process with this pid exists (signal 0 only checks). */

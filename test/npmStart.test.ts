@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findRedisServer } from '@taskpool/core/local-redis';
+import { findRedisServer } from '../scripts/localRedis.ts';
 import { eventually, isAlive } from './helpers/spawnService.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));

@@ -5,7 +5,7 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient, SandboxCrashError } from '@taskpool/core';
-import { startLocalRedis, type LocalRedis } from '@taskpool/core/local-redis';
+import { startLocalRedis, type LocalRedis } from '../scripts/localRedis.ts';
 import { slowRecord } from './fixtures/tasks.ts';
 import { rejectionOf } from './helpers/rejectionOf.ts';
 import { eventually, isAlive, spawnWorker, type LogLine, type Service, type WorkerService } from './helpers/spawnService.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInputs, createAdmin, createClient, RedisUnavailableError, TaskpoolError } from '@taskpool/core';
-import { startLocalRedis, type LocalRedis } from '@taskpool/core/local-redis';
+import { startLocalRedis, type LocalRedis } from '../scripts/localRedis.ts';
 import { sumSqrt } from './fixtures/tasks.ts';
 import { startDropProxy } from './helpers/dropProxy.ts';
 import { startProducerStack } from './helpers/producerStack.ts';

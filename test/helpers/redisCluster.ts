@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { startLocalRedis, type LocalRedis } from '@taskpool/core/local-redis';
+import { startLocalRedis, type LocalRedis } from '../../scripts/localRedis.ts';
 import { eventually } from './spawnService.ts';
 
 /** A Redis Cluster of throwaway redis-servers on 127.0.0.1 (free ports, never 6379). */

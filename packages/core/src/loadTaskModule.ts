@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isTask, type AnyTask } from './defineTask.ts';
 import { TaskModuleError } from './errors.ts';
+import { prepareTypeScript } from './typeScriptSupport.ts';
 
 /** A user's task module, loaded: its tasks by name and its optional per-process hooks. */
 export interface TaskModule {
@@ -14,9 +15,14 @@ export interface TaskModule {
   readonly teardown?: () => unknown;
 }
 
-/** Imports a task module (a path, relative to the working directory, or a file URL) and registers every exported task. */
+/**
+ * Imports a task module (a path, relative to the working directory, or a file URL) and registers every exported
+ * task. A `.ts` module loads with Node's own type stripping where this Node has it, else with tsx when installed;
+ * with neither, it throws a `TaskModuleError` saying what to do.
+ */
 export async function loadTaskModule(modulePath: string): Promise<TaskModule> {
   const path = modulePath.startsWith('file:') ? new URL(modulePath).pathname : resolve(modulePath);
+  await prepareTypeScript(path);
   let exports: Record<string, unknown>;
   try {
     exports = (await import(pathToFileURL(path).href)) as Record<string, unknown>;

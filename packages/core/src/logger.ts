@@ -1,6 +1,12 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
-/** How log lines look: `pretty` for people, `json` for machines, `auto` picks pretty on a terminal. */
+/**
+ * How log lines look: `pretty` for people, `json` for machines, `auto` picks pretty on a terminal. Pretty lines
+ * need the optional peer `pino-pretty` (the taskpool-worker and taskpool-producer packages bring it); without it,
+ * lines are JSON.
+ */
 export type LogFormat = 'pretty' | 'json' | 'auto';
 
 /** Options of {@link createLogger}. */
@@ -17,13 +23,27 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? 'auto';
   const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
+  const prettyTarget = pretty ? findPinoPretty() : undefined;
   return pino({
     level: options.level ?? 'info',
     base: { pid: process.pid, ...options.base },
-    ...(pretty && {
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'hostname' } },
+    ...(prettyTarget !== undefined && {
+      transport: { target: prettyTarget, options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'hostname' } },
     }),
   });
+}
+
+/** pino-pretty's path, found beside taskpool or from the running program; undefined when not installed. */
+function findPinoPretty(): string | undefined {
+  const from = [import.meta.url, ...(process.argv[1] ? [pathToFileURL(process.argv[1]).href] : []), pathToFileURL(`${process.cwd()}/`).href];
+  for (const base of from) {
+    try {
+      return createRequire(base).resolve('pino-pretty');
+    } catch {
+      // not installed there
+    }
+  }
+  return undefined;
 }
 
 export type { Logger } from 'pino';

@@ -1,14 +1,23 @@
 import { fork } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { tsxLoaderFor, typeScriptLoaderFor, type TypeScriptLoader } from '../typeScriptSupport.ts';
 import type { ToSandbox } from './sandboxProtocol.ts';
 
-const SANDBOX_MAIN = fileURLToPath(new URL('./sandboxMain.ts', import.meta.url));
+/** `.js` in the build; `.ts` when taskpool itself runs from its sources (its own tests). */
+const OWN_EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const SANDBOX_MAIN = fileURLToPath(new URL(`./sandboxMain${OWN_EXTENSION}`, import.meta.url));
 const THREAD_BOOT = fileURLToPath(new URL('./sandboxThreadBoot.mjs', import.meta.url));
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/**
+ * How a sandbox loads its entry and the task module: as the task module needs (see `typeScriptLoaderFor`),
+ * and with tsx whatever the module when taskpool runs from its TypeScript sources.
+ */
+function sandboxLoader(modulePath: string): TypeScriptLoader {
+  return OWN_EXTENSION === '.js' ? typeScriptLoaderFor(modulePath) : tsxLoaderFor(SANDBOX_MAIN);
+}
 
 /**
  * What a supervisor holds of a sandbox, a child process or a worker thread alike. Emits `message`
@@ -41,8 +50,9 @@ export interface ForkOptions {
  * a missing binary) rejects with the system's error; it never reaches the worker as an unhandled `error`.
  */
 export async function forkSandbox(modulePath: string, options: ForkOptions): Promise<SandboxChannel> {
+  const loader = sandboxLoader(modulePath);
   const child = fork(SANDBOX_MAIN, [modulePath], {
-    execArgv: ['--import', TSX_LOADER, ...options.execArgv],
+    execArgv: [...(loader.kind === 'javascript' ? [] : loader.execArgv), ...options.execArgv],
     ...(options.execPath !== undefined && { execPath: options.execPath }),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -71,12 +81,18 @@ export async function forkSandbox(modulePath: string, options: ForkOptions): Pro
 export function startSandboxThread(modulePath: string, maxMemoryMb?: number): SandboxChannel {
   return new ThreadChannel(
     new Worker(THREAD_BOOT, {
-      workerData: { entry: pathToFileURL(SANDBOX_MAIN).href, modulePath },
+      workerData: { entry: pathToFileURL(SANDBOX_MAIN).href, modulePath, tsxApi: threadTsxApi(modulePath) },
       stdout: true,
       stderr: true,
       ...(maxMemoryMb !== undefined && { resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb } }),
     }),
   );
+}
+
+/** tsx's API for a thread's boot when the sandbox needs tsx: threads don't inherit a loader registered by `--import`. */
+function threadTsxApi(modulePath: string): string | undefined {
+  const loader = sandboxLoader(modulePath);
+  return loader.kind === 'tsx' ? loader.apiUrl : undefined;
 }
 
 class ThreadChannel extends EventEmitter implements SandboxChannel {

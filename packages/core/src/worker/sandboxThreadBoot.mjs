@@ -1,6 +1,11 @@
-// The entry of a `thread` sandbox. Worker threads don't inherit tsx's loader, so the TypeScript entry is
-// loaded through tsx's scoped `tsImport`, which compiles its whole import tree.
+// The entry of a `thread` sandbox. Worker threads don't inherit a loader registered with `--import`, so when
+// the sandbox needs tsx (a TypeScript task module without Node's own type stripping, or taskpool run from its
+// sources), the entry is loaded through tsx's scoped `tsImport`, which compiles its whole import tree.
 import { workerData } from 'node:worker_threads';
-import { tsImport } from 'tsx/esm/api';
 
-await tsImport(workerData.entry, import.meta.url);
+if (workerData.tsxApi) {
+  const { tsImport } = await import(workerData.tsxApi);
+  await tsImport(workerData.entry, import.meta.url);
+} else {
+  await import(workerData.entry);
+}

@@ -6,7 +6,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import getPort from 'get-port';
 import { Redis } from 'ioredis';
-import { TaskpoolError } from './errors.ts';
+import { TaskpoolError } from '@taskpool/core';
 
 /** A redis-server started by {@link startLocalRedis}; call `stop()` when done. */
 export interface LocalRedis {
