@@ -73,24 +73,25 @@ function lastJsonLine(stdout: string): unknown {
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '');
 }
 
-/** Writes the consumer project (its files, and a package.json that takes the packages from the tarballs) and installs it. */
+/**
+ * Makes the consumer project as QUICKSTART.md says: `npm init`, the tarballs and zod in one `npm install` (so
+ * the packages' dependencies on each other are the tarballs too), typescript and @types/node as dev tools.
+ */
 async function installConsumer(tarballs: PackedPackage[]): Promise<void> {
   await cp(FIXTURES, project, { recursive: true, filter: (source) => !source.endsWith('.md') });
-  const fromTarballs = Object.fromEntries(tarballs.map(({ name, tarball }) => [name, `file:${relative(project, tarball)}`]));
-  const manifest = {
-    name: 'taskpool-consumer',
-    private: true,
-    type: 'module',
-    dependencies: { ...fromTarballs, zod: repoVersion('zod') },
-    devDependencies: { typescript: repoVersion('typescript'), '@types/node': repoVersion('@types/node') },
-    // The packages' dependencies on each other resolve to the tarballs too, never to a registry.
-    overrides: Object.fromEntries(tarballs.map(({ name }) => [name, `$${name}`])),
-  };
-  await writeFile(join(project, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  // Belt and braces: were npm to look up an @taskpool/* package anyway, it would fail here, not fetch a stranger's.
+  // Were npm to look an @taskpool/* package up anyway, it would fail here rather than fetch someone else's.
   await writeFile(join(project, '.npmrc'), '@taskpool:registry=http://127.0.0.1:9/\n');
-  const install = await runCommand('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project, env: npmEnv(), timeoutMs: 300_000 });
-  if (install.code !== 0) throw new Error(describeRun('npm install (consumer project)', install));
+  const flags = ['--prefer-offline', '--no-audit', '--no-fund'];
+  const steps = [
+    ['init', '-y'],
+    ['pkg', 'set', 'type=module'],
+    ['install', ...tarballs.map(({ tarball }) => tarball), `zod@${repoVersion('zod')}`, ...flags],
+    ['install', '--save-dev', `typescript@${repoVersion('typescript')}`, `@types/node@${repoVersion('@types/node')}`, ...flags],
+  ];
+  for (const args of steps) {
+    const run = await runCommand('npm', args, { cwd: project, env: npmEnv(), timeoutMs: 300_000 });
+    if (run.code !== 0) throw new Error(describeRun(`npm ${args.slice(0, 2).join(' ')} (consumer project)`, run));
+  }
 }
 
 beforeAll(async () => {
@@ -112,6 +113,16 @@ afterAll(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
   timed('whole file', startedAt);
 }, 60_000);
+
+describe('QUICKSTART.md', () => {
+  it('shows the consumer project files as they are', async () => {
+    const text = await readFile(join(FIXTURES, 'QUICKSTART.md'), 'utf8');
+    // Blocks that start with a `// <file>` comment show that file of test/consumer/, whole.
+    const shown = [...text.matchAll(/^```\w*\n(\/\/ ([\w.-]+)[^\n]*\n[\s\S]*?)^```$/gm)].map(([, body, file]) => ({ file: file!, body: body! }));
+    expect(shown.map(({ file }) => file).sort()).toEqual(['anywhere.ts', 'service.mjs', 'tasks.js', 'tasks.ts', 'tsconfig.json']);
+    for (const { file, body } of shown) expect(body, file).toBe(await readFile(join(FIXTURES, file), 'utf8'));
+  });
+});
 
 describe('the tarballs', () => {
   it('are made outside the repo, one per published package', () => {
@@ -146,8 +157,9 @@ describe('the tarballs', () => {
     expect(manifest.private).toBeUndefined();
     const specs = Object.values({ ...manifest.dependencies, ...manifest.peerDependencies });
     expect(specs.filter((spec) => /^(file|link|workspace):/.test(spec))).toEqual([]);
-    // Dev tools stay out of what users install.
-    expect(Object.keys(manifest.dependencies ?? {}).filter((name) => ['tsx', 'get-port', 'pino-pretty', 'typescript', 'vitest'].includes(name))).toEqual([]);
+    // Dev tools stay out of what users install; the library leaves pretty logs to the apps (an optional peer).
+    const devOnly = ['tsx', 'get-port', 'typescript', 'vitest', 'testcontainers', ...(source.name === '@taskpool/core' ? ['pino-pretty'] : [])];
+    expect(Object.keys(manifest.dependencies ?? {}).filter((name) => devOnly.includes(name))).toEqual([]);
   });
 });
 
@@ -224,6 +236,7 @@ describe.each(NODES)('on Node $label', ({ major, machine, stripsTypes }) => {
     since = Date.now();
     // As a user runs it: `node node_modules/.bin/taskpool-worker --tasks tasks.js`, REDIS_URL and TASKPOOL_PREFIX set.
     worker = track(await spawnWorker({ redisUrl: redisUrl(), prefix: jsPrefix, tasks: 'tasks.js', concurrency: 2, env: { LOG_LEVEL: 'info' }, at: inProject(node) }));
+    expect(servedTasks(worker)).toEqual(['math.square', 'math.sumSqrt', 'math.total']);
     timed(`Node ${version}: worker ready`, since);
   }, 300_000);
 
@@ -266,6 +279,7 @@ describe.each(NODES)('on Node $label', ({ major, machine, stripsTypes }) => {
     const since = Date.now();
     const tsPrefix = `${jsPrefix}-ts`;
     const tsWorker = track(await spawnWorker({ redisUrl: redisUrl(), prefix: tsPrefix, tasks: 'tasks.ts', concurrency: 1, env: { LOG_LEVEL: 'info' }, at: inProject(node) }));
+    expect(servedTasks(tsWorker)).toEqual(['math.sumSqrt']);
     const run = await runCommand(node, ['anywhere.ts'], { cwd: project, env: consumerEnv(node, { REDIS_URL: redisUrl(), TASKPOOL_PREFIX: tsPrefix }), timeoutMs: 60_000 });
     expect(run.code, describeRun('node anywhere.ts', run)).toBe(0);
     const out = lastJsonLine(run.stdout) as { pid: number };
@@ -275,6 +289,17 @@ describe.each(NODES)('on Node $label', ({ major, machine, stripsTypes }) => {
     timed(`Node ${version}: .ts worker and script`, since);
   });
 
+  it.runIf(!stripsTypes)('a worker refuses a .ts task module, saying what to do, where Node cannot strip types and tsx is not installed', async () => {
+    const run = await runCommand(node, [join(project, 'node_modules', '.bin', 'taskpool-worker'), '--tasks', 'tasks.ts'], {
+      cwd: project,
+      env: consumerEnv(node, { REDIS_URL: redisUrl(), TASKPOOL_PREFIX: `${jsPrefix}-ts` }),
+      timeoutMs: 60_000,
+    });
+    expect(run.code, describeRun('taskpool-worker --tasks tasks.ts', run)).toBe(1);
+    expect(run.stderr).toContain('TASK_MODULE_INVALID');
+    expect(run.stderr).toMatch(/Cannot load the TypeScript task module .*tasks\.ts on Node v[\d.]+: .*use Node >= 22\.18, install tsx/);
+  });
+
   it('the worker stops on SIGTERM with exit code 0, and its sandboxes with it', async () => {
     const sandboxes = worker.sandboxPids;
     expect(sandboxes.length).toBe(2);
@@ -282,6 +307,12 @@ describe.each(NODES)('on Node $label', ({ major, machine, stripsTypes }) => {
     await eventually(() => sandboxes.every((pid) => !isAlive(pid)), 'the sandboxes to exit');
   });
 });
+
+/** The task names of a worker's `worker:ready` line, sorted. */
+function servedTasks(worker: Service): string[] {
+  const ready = worker.lines.find((line) => line.event === 'worker:ready');
+  return [...((ready?.tasks as string[] | undefined) ?? [])].sort();
+}
 
 /** What the tests read of a package.json. */
 interface Manifest {

@@ -2,7 +2,8 @@
 // Each `@ts-expect-error` marks a line the README says does not compile: if it ever compiled, tsc would
 // report the directive as unused and fail.
 import { chain, chord, createClient, group, type WorkflowHandle } from '@taskpool/core';
-import { countWords, detectLanguage, extractText, fetchPage, report, sumCounts, sumSqrt } from './tasks.ts';
+import { sumSqrt } from './tasks.ts';
+import { countWords, detectLanguage, extractText, fetchPage, report, sumCounts } from './webTasks.ts';
 
 const client = createClient({ redisUrl: 'redis://127.0.0.1:6379' });
 
