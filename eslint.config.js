@@ -26,6 +26,11 @@ export default tseslint.config(
     },
   },
   {
+    // The consumer test's plain JavaScript (a task module, a service): Node's globals.
+    files: ['test/consumer/**/*.{js,mjs}'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
     files: ['**/*.test.ts', '**/*.test-d.ts', 'test/**/*.ts', 'bench/**/*.ts', 'chaos/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },

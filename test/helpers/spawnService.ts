@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { TEST_TOKEN } from './testToken.ts';
@@ -25,11 +26,22 @@ export interface Service {
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Starts a bin of this repo (`taskpool-worker`, `taskpool-producer`, ...) with JSON logs. */
-export function spawnService(bin: string, args: string[], env: Record<string, string>): Service {
-  const child = spawn(process.execPath, [`${ROOT}node_modules/.bin/${bin}`, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'debug', ...env },
+/** Where {@link spawnService} finds a bin and what runs it. */
+export interface SpawnAt {
+  /** The project whose `node_modules/.bin` holds the bin; also the working directory. Default: this repo. */
+  project?: string;
+  /** The Node binary that runs it. Default: the one running the tests. */
+  node?: string;
+  /** The environment that `env` is added to. Default: `process.env`. */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+/** Starts a bin of this repo (`taskpool-worker`, `taskpool-producer`, ...), or of the project `at` names, with JSON logs. */
+export function spawnService(bin: string, args: string[], env: Record<string, string>, at: SpawnAt = {}): Service {
+  const project = at.project ?? ROOT;
+  const child = spawn(at.node ?? process.execPath, [join(project, 'node_modules', '.bin', bin), ...args], {
+    cwd: project,
+    env: { ...(at.baseEnv ?? process.env), LOG_FORMAT: 'json', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error(`Could not start ${bin}`);
@@ -88,10 +100,12 @@ export function spawnService(bin: string, args: string[], env: Record<string, st
 export interface SpawnWorkerOptions {
   redisUrl: string;
   prefix: string;
-  /** Task module path, relative to the repo root. */
+  /** Task module path, relative to the repo root (or to `at.project`). */
   tasks: string;
   concurrency?: number;
   env?: Record<string, string>;
+  /** Another project's bin, or another Node. Default: this repo's bin, the tests' Node. */
+  at?: SpawnAt;
 }
 
 /** A `taskpool-worker` process, with the pids of the sandboxes it started with. */
@@ -103,7 +117,7 @@ export async function spawnWorker(options: SpawnWorkerOptions): Promise<WorkerSe
     REDIS_URL: options.redisUrl,
     TASKPOOL_PREFIX: options.prefix,
     ...options.env,
-  });
+  }, options.at);
   const ready = await readyOrStopped(service, 'worker:ready');
   return Object.assign(service, { sandboxPids: ready.sandboxPids as number[] });
 }
@@ -124,7 +138,7 @@ export async function spawnProducer(options: SpawnProducerOptions): Promise<Prod
     TASKPOOL_PREFIX: options.prefix,
     TASKPOOL_API_TOKENS: TEST_TOKEN,
     ...options.env,
-  });
+  }, options.at);
   const ready = await readyOrStopped(service, 'producer:ready');
   return Object.assign(service, { url: String(ready.url) });
 }
