@@ -1,12 +1,16 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeRun, runCommand } from './runCommand.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** Where the Node releases the tests run on are installed, one folder per major: `<major>/node_modules/.bin/node`. */
-export const NODE_CACHE = join(ROOT, 'node_modules', '.cache', 'taskpool-nodes');
+/**
+ * Where the Node releases the tests run on are installed, one folder per major: `<major>/node_modules/.bin/node`.
+ * In the user's cache, not in the repo's node_modules, which `npm ci` empties: CI downloads them once per machine.
+ */
+export const NODE_CACHE = join(homedir(), '.cache', 'taskpool', 'nodes');
 
 /**
  * The path of a Node binary of the given major version, installed from the npm registry (the `node`

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ConfigError } from './errors.ts';
+import { ConfigError, TaskModuleError } from './errors.ts';
 
 /**
  * The signal handling of a service's `main.ts`: the first SIGTERM/SIGINT runs `shutdown` and exits 0 when
@@ -30,12 +30,20 @@ export function exitOnSignals(logger: Logger, service: string, shutdown: () => P
   process.on('SIGINT', onSignal);
 }
 
-/** Runs a service's `main()`: a {@link ConfigError} prints its message and exits 2, anything else exits 1. */
+/**
+ * Runs a service's `main()`: a {@link ConfigError} prints its message and exits 2; a task module that cannot load
+ * prints its message (and the stack of its cause, where the user's error is) and exits 1; anything else prints
+ * its stack and exits 1.
+ */
 export function runMain(main: () => Promise<void>): void {
   main().catch((error: unknown) => {
     if (error instanceof ConfigError) {
       console.error(error.message);
       process.exit(2);
+    }
+    if (error instanceof TaskModuleError) {
+      console.error(error.cause instanceof Error ? `${error.message}\n${error.cause.stack ?? ''}` : error.message);
+      process.exit(1);
     }
     console.error(error);
     process.exit(1);
