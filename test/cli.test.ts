@@ -69,6 +69,40 @@ describe('taskpool submit', () => {
   });
 });
 
+describe('taskpool submit and map with job options', () => {
+  it('--attempts overrides the task default (3): the failing job is tried twice', async () => {
+    const run = await taskpool(['submit', 'test.failing', '--input', '{"user": "twice"}', '--attempts', '2', '--priority', '5', '--wait', '--json']);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({ task: 'test.failing', state: 'failed', attempts: 2 });
+  });
+
+  it('--delay-ms leaves the job delayed; map passes the options to every job', async () => {
+    const delayed = await taskpool(['submit', 'test.sumSqrt', '--input', '{"n": 3}', '--delay-ms', '60000', '--json']);
+    expect(delayed.code, delayed.stderr).toBe(0);
+    const { id } = JSON.parse(delayed.stdout) as { id: string };
+    expect(await stateOf(id)).toBe('delayed');
+    const file = join(dir, 'options.jsonl');
+    writeFileSync(file, '{"user": "a"}\n{"user": "b"}\n');
+    const mapped = await taskpool(['map', 'test.failing', '--inputs', file, '--attempts', '1', '--timeout-ms', '5000', '--json']);
+    expect(mapped.code).toBe(1);
+    const lines = mapped.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; state: string });
+    expect(lines.map((line) => line.state)).toEqual(['failed', 'failed']);
+    for (const { id: jobId } of lines) {
+      const job = (await (await fetch(`${stack.url}/v1/jobs/${jobId}`, { headers: AUTH })).json()) as { attempts: number };
+      expect(job.attempts).toBe(1);
+    }
+  });
+
+  it('prints the refused option by name, exits 1, and enqueues nothing', async () => {
+    await expectNothingWritten(stack.prefix, async () => {
+      const run = await taskpool(['submit', 'test.sumSqrt', '--input', '{"n": 3}', '--priority', '0']);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('error BAD_REQUEST');
+      expect(run.stderr).toContain('priority');
+    });
+  });
+});
+
 describe('taskpool map', () => {
   it('submits a JSONL file, shows progress on stderr, and prints one JSON line per input in order', async () => {
     const file = join(dir, 'inputs.jsonl');

@@ -62,7 +62,7 @@ interface StepResponse extends z.infer<typeof jobHeader> {
   children: StepResponse[];
 }
 const stepResponse: z.ZodType<StepResponse> = z.lazy(() => jobHeader.extend({ error: responseError.optional(), children: z.array(stepResponse) }));
-export const workflowSubmittedSchema = z.object({ id: z.string() });
+export const workflowSubmittedSchema = z.object({ id: z.string(), replayed: z.boolean().optional() });
 export const workflowResponseSchema = z.object({
   id: z.string(),
   state: jobState,

@@ -3,6 +3,7 @@ import {
   IdempotencyConflictError,
   JobConflictError,
   JobNotFoundError,
+  StepTypeMismatchError,
   TaskpoolError,
   UnknownTaskError,
   ValidationError,
@@ -79,5 +80,6 @@ function detailsOf(error: TaskpoolError): Record<string, unknown> {
   if (error instanceof JobConflictError) return { jobId: error.jobId, state: error.state };
   if (error instanceof IdempotencyConflictError) return { jobId: error.jobId };
   if (error instanceof BadRequestError) return { issues: error.issues };
+  if (error instanceof StepTypeMismatchError) return { from: error.from, to: error.to, mismatch: error.mismatch };
   return {};
 }

@@ -1,4 +1,4 @@
-import { workflowSpecSchema, type AnyTask } from '@taskpool/core';
+import { submitOptionsSchema, workflowSpecSchema, type AnyTask } from '@taskpool/core';
 import type { z } from 'zod';
 import * as api from './apiSchemas.ts';
 import { MAX_BATCH_SIZE } from './routes/taskRoutes.ts';
@@ -43,7 +43,16 @@ export function openApiDocument(tasks: ReadonlyMap<string, AnyTask>): Record<str
     },
     '/v1/workflows': {
       post: {
-        ...op('Run a workflow given as JSON (task, chain, group, chord); every bound input is validated first', accepted(json(api.workflowSubmittedSchema)), invalid(), tooLarge(), notJson(), errorResponse(404, 'A step names no task (UNKNOWN_TASK)')),
+        ...op(
+          "Run a workflow given as JSON (task, chain, group, chord); every bound input is validated first, and a step that can never take the previous step's output (by their schemas) is refused (INVALID_WORKFLOW)",
+          accepted(json(api.workflowSubmittedSchema)),
+          invalid(),
+          tooLarge(),
+          notJson(),
+          errorResponse(404, 'A step names no task (UNKNOWN_TASK)'),
+          keyConflict(),
+        ),
+        parameters: [idempotencyKeyParameter('the first workflow')],
         requestBody: { required: true, content: jsonContent(ref('WorkflowSpec')) },
       },
     },
@@ -66,20 +75,20 @@ export function openApiDocument(tasks: ReadonlyMap<string, AnyTask>): Record<str
     add(`${id}_input`, entry.input);
     add(`${id}_output`, entry.output);
     const tag = { tags: [entry.name] };
-    const idem = { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } };
+    const options = submitOptionParameters();
     paths[`/v1/tasks/${entry.name}`] = {
       post: {
         ...tag,
-        ...op(`Submit ${entry.name} (queue ${entry.queue}); the job's result follows ${id}_output`, accepted(ref('Submitted')), invalid(), tooLarge(), notJson()),
-        parameters: [idem],
+        ...op(`Submit ${entry.name} (queue ${entry.queue}); the job's result follows ${id}_output`, accepted(ref('Submitted')), invalid(), tooLarge(), notJson(), keyConflict()),
+        parameters: [idempotencyKeyParameter('the first job'), ...options],
         requestBody: { required: true, content: jsonContent(ref(`${id}_input`)) },
       },
     };
     paths[`/v1/tasks/${entry.name}/batch`] = {
       post: {
         ...tag,
-        ...op(`Submit up to ${MAX_BATCH_SIZE} inputs of ${entry.name} at once; any invalid input refuses the batch`, accepted(ref('BatchSubmitted')), invalid(), tooLarge(), notJson()),
-        parameters: [idem],
+        ...op(`Submit up to ${MAX_BATCH_SIZE} inputs of ${entry.name} at once; any invalid input refuses the batch`, accepted(ref('BatchSubmitted')), invalid(), tooLarge(), notJson(), keyConflict()),
+        parameters: [idempotencyKeyParameter('the first jobs'), ...options],
         requestBody: {
           required: true,
           content: jsonContent({ type: 'object', required: ['inputs'], properties: { inputs: { type: 'array', minItems: 1, maxItems: MAX_BATCH_SIZE, items: ref(`${id}_input`) } } }),
@@ -143,7 +152,24 @@ const conflict = () => errorResponse(409, 'The job is not in a state that allows
 const invalid = () => errorResponse(400, 'Invalid input (INVALID_INPUT, with issues) or malformed request (BAD_REQUEST)');
 const tooLarge = () => errorResponse(413, 'Body over the size limit (PAYLOAD_TOO_LARGE)');
 const notJson = () => errorResponse(415, 'The body is not declared JSON: send content-type: application/json (UNSUPPORTED_MEDIA_TYPE)');
+const keyConflict = () => errorResponse(409, 'The Idempotency-Key was used with another body (CONFLICT)');
 const idParameter = () => ({ name: 'id', in: 'path', required: true, schema: { type: 'string' } });
+
+function idempotencyKeyParameter(first: string): Record<string, unknown> {
+  return {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description: `A repeat with the same key and body answers ${first} (replayed: true); with another body, 409 CONFLICT`,
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+  };
+}
+
+/** The per-job options of a task submit, one query parameter each, from `submitOptionsSchema` (its bounds). */
+function submitOptionParameters(): Record<string, unknown>[] {
+  const { properties = {} } = toJsonSchema(submitOptionsSchema, 'input') as { properties?: Record<string, JsonSchema> };
+  return Object.entries(properties).map(([name, { description, ...schema }]) => ({ name, in: 'query', required: false, description, schema }));
+}
 
 function searchParameters(): Record<string, unknown>[] {
   return [

@@ -223,6 +223,24 @@ export class InvalidWorkflowError extends TaskpoolError {
   }
 }
 
+/**
+ * A workflow step cannot take what the step before it gives (e.g. in `chain(a, b)`, `b`'s input schema
+ * refuses every value `a`'s output schema allows): found before anything is sent (code `INVALID_WORKFLOW`).
+ */
+export class StepTypeMismatchError extends InvalidWorkflowError {
+  override name = 'StepTypeMismatchError';
+  constructor(
+    /** What gives the value, e.g. `step math.square`. */
+    readonly from: string,
+    /** The step that cannot take it, e.g. `step text.upper`. */
+    readonly to: string,
+    /** Where and how they differ, e.g. `the input.n: gives string, needs number`. */
+    readonly mismatch: string,
+  ) {
+    super(`${to[0]!.toUpperCase()}${to.slice(1)} cannot take the output of ${from}: ${mismatch}`);
+  }
+}
+
 /** A task module could not be loaded or holds something wrong (e.g. two tasks with one name). */
 export class TaskModuleError extends TaskpoolError {
   override name = 'TaskModuleError';

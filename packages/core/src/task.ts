@@ -20,6 +20,7 @@ export {
   ResultTimeoutError,
   SandboxCrashError,
   SandboxUnavailableError,
+  StepTypeMismatchError,
   TaskModuleError,
   TaskpoolError,
   TaskTimeoutError,

@@ -8,6 +8,22 @@ export interface CliFlags {
   wait: boolean;
   failed?: string | undefined;
   idempotencyKey?: string | undefined;
+  /** Per-job options of `submit` and `map` (`--attempts`, `--priority`, `--timeout-ms`, `--delay-ms`), as typed: the producer checks them. */
+  jobOptions: JobOptionFlags;
+}
+
+/** The per-job option flags given, by the API's query parameter names. */
+export type JobOptionFlags = Partial<Record<'attempts' | 'priority' | 'timeoutMs' | 'delayMs', string>>;
+
+/** The query string of a task submit carrying the per-job options given (`?attempts=2&delayMs=500`), or ''. */
+export function jobOptionsQuery(flags: CliFlags): string {
+  const entries = Object.entries(flags.jobOptions).filter((entry): entry is [string, string] => entry[1] !== undefined);
+  return entries.length === 0 ? '' : `?${new URLSearchParams(entries).toString()}`;
+}
+
+/** The `idempotency-key` header of a submit when `--idempotency-key` was given. */
+export function idempotencyHeaders(flags: CliFlags): Record<string, string> | undefined {
+  return flags.idempotencyKey === undefined ? undefined : { 'idempotency-key': flags.idempotencyKey };
 }
 
 /** What a command gets: the API, the flags and positionals after the command name, and where to print. */

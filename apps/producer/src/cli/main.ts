@@ -10,15 +10,22 @@ import { run, tree } from './workflowCommands.ts';
 const USAGE = `Usage: taskpool <command> [options]
 
 Commands:
-  submit <task> --input '{...}' [--wait] [--idempotency-key K]   submit one job (--wait: until it ends)
-  map <task> --inputs file.jsonl                                 one job per line, waited for with a progress bar
+  submit <task> --input '{...}' [--wait] [--idempotency-key K] [job options]
+                                                                 submit one job (--wait: until it ends)
+  map <task> --inputs file.jsonl [job options]                   one job per line, waited for with a progress bar
   status <id>                                                    a job's state, result or error
   retry <id> | retry --failed <task>                             retry a failed job, or every failed job of a task
   cancel <id>                                                    remove a job not started, or abort a running one
-  run <workflow.json | -> [--wait]                               run a JSON workflow ({"chain": [...]}, {"chord": ...})
+  run <workflow.json | -> [--wait] [--idempotency-key K]        run a JSON workflow ({"chain": [...]}, {"chord": ...})
   tree <id>                                                      a workflow's steps, with its result or error
   workers                                                        the live workers
   stats                                                          counts and the last hour per task
+
+Job options (submit, map; override the task's defaults, checked by the producer):
+  --attempts N       total attempts, the first included (>= 1)
+  --priority N       1 (highest) to 2097151
+  --timeout-ms N     hard time limit of one attempt, ms
+  --delay-ms N       run no sooner than N ms from now
 
 Options:
   --url URL      the producer (env TASKPOOL_URL, default http://127.0.0.1:3000)
@@ -50,6 +57,7 @@ async function main(): Promise<void> {
       inputs: values.inputs,
       failed: values.failed,
       idempotencyKey: values['idempotency-key'],
+      jobOptions: { attempts: values.attempts, priority: values.priority, timeoutMs: values['timeout-ms'], delayMs: values['delay-ms'] },
     },
     args,
     out: (text) => void process.stdout.write(`${text}\n`),
@@ -82,6 +90,10 @@ function parseFlags() {
         wait: { type: 'boolean' },
         failed: { type: 'string' },
         'idempotency-key': { type: 'string' },
+        attempts: { type: 'string' },
+        priority: { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        'delay-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { JobResponse } from '../jobResponse.ts';
 import { ApiError, type ApiClient } from './apiClient.ts';
-import { UsageError, type Command } from './command.ts';
+import { idempotencyHeaders, jobOptionsQuery, UsageError, type Command } from './command.ts';
 import { describeJob, errorLine, isFinished } from './output.ts';
 import { createProgressBar } from './progressBar.ts';
 
@@ -12,14 +12,13 @@ const POLL_WAIT_MS = 25_000;
 /** Long-polls in flight at once while `map` waits. */
 const WAIT_CONCURRENCY = 16;
 
-/** `taskpool submit <task> --input '{...}' [--wait] [--idempotency-key K]`. */
+/** `taskpool submit <task> --input '{...}' [--wait] [--idempotency-key K] [--attempts N] [--priority N] [--timeout-ms N] [--delay-ms N]`. */
 export const submit: Command = async (ctx) => {
   const [task, ...rest] = ctx.args;
   if (task === undefined || rest.length > 0) throw new UsageError('Expected one task name');
   if (ctx.flags.input === undefined) throw new UsageError('Missing --input \'{"...": ...}\'');
   const input = parseJson(ctx.flags.input, '--input');
-  const headers = ctx.flags.idempotencyKey === undefined ? undefined : { 'idempotency-key': ctx.flags.idempotencyKey };
-  const { id } = await ctx.api.post<{ id: string }>(`/v1/tasks/${encodeURIComponent(task)}`, input, headers);
+  const { id } = await ctx.api.post<{ id: string }>(`/v1/tasks/${encodeURIComponent(task)}${jobOptionsQuery(ctx.flags)}`, input, idempotencyHeaders(ctx.flags));
   if (!ctx.flags.wait) {
     ctx.out(ctx.flags.json ? JSON.stringify({ id }) : id);
     return 0;
@@ -30,7 +29,7 @@ export const submit: Command = async (ctx) => {
   return job.state === 'completed' ? 0 : 1;
 };
 
-/** `taskpool map <task> --inputs file.jsonl`: one job per line, submitted in batches, then awaited with a progress bar. */
+/** `taskpool map <task> --inputs file.jsonl [--attempts N] ...`: one job per line (each with the per-job options given), submitted in batches, then awaited with a progress bar. */
 export const map: Command = async (ctx) => {
   const [task, ...rest] = ctx.args;
   if (task === undefined || rest.length > 0) throw new UsageError('Expected one task name');
@@ -40,7 +39,7 @@ export const map: Command = async (ctx) => {
   const ids: string[] = [];
   for (let start = 0; start < inputs.length; start += BATCH_SIZE) {
     const body = { inputs: inputs.slice(start, start + BATCH_SIZE) };
-    const { ids: batch } = await ctx.api.post<{ ids: string[] }>(`/v1/tasks/${encodeURIComponent(task)}/batch`, body).catch((error: unknown) => {
+    const { ids: batch } = await ctx.api.post<{ ids: string[] }>(`/v1/tasks/${encodeURIComponent(task)}/batch${jobOptionsQuery(ctx.flags)}`, body).catch((error: unknown) => {
       throw byLine(error, (index) => `${file} line ${lines[start + index]}`);
     });
     ids.push(...batch);

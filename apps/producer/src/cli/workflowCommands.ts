@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { StepResponse } from '../routes/workflowRoutes.ts';
 import type { ApiClient } from './apiClient.ts';
-import { onlyArg, UsageError, type Command } from './command.ts';
+import { idempotencyHeaders, onlyArg, UsageError, type Command } from './command.ts';
 import { errorLine } from './output.ts';
 
 /** How long each long-poll asks the producer to wait (it caps the wait itself). */
@@ -16,7 +16,7 @@ export interface WorkflowResponse {
   root: StepResponse;
 }
 
-/** `taskpool run <workflow.json | ->` [--wait]: sends a JSON workflow (`{ "chain": [...] }`, ...); with --wait, prints its tree and result. */
+/** `taskpool run <workflow.json | ->` [--wait] [--idempotency-key K]: sends a JSON workflow (`{ "chain": [...] }`, ...); with --wait, prints its tree and result. */
 export const run: Command = async (ctx) => {
   const file = onlyArg(ctx, 'workflow file (JSON, or - for stdin)');
   const text = readFileSync(file === '-' ? 0 : file, 'utf8');
@@ -26,7 +26,7 @@ export const run: Command = async (ctx) => {
   } catch (error) {
     throw new UsageError(`${file} is not JSON (${(error as Error).message})`);
   }
-  const { id } = await ctx.api.post<{ id: string }>('/v1/workflows', spec);
+  const { id } = await ctx.api.post<{ id: string }>('/v1/workflows', spec, idempotencyHeaders(ctx.flags));
   if (!ctx.flags.wait) {
     ctx.out(ctx.flags.json ? JSON.stringify({ id }) : id);
     return 0;

@@ -3,7 +3,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { taskCatalogue } from '../taskCatalogue.ts';
 import { BatchValidationError } from './batchValidation.ts';
+import { idempotencyKeyOf } from './idempotencyKey.ts';
 import { parseRequest } from './parseRequest.ts';
+import { submitOptionsOf } from './submitOptionsQuery.ts';
 import type { RouteContext } from './routeContext.ts';
 
 /** The most inputs one batch request may carry. */
@@ -12,13 +14,12 @@ export const MAX_BATCH_SIZE = 1_000;
 /** The body of `POST /v1/tasks/:name/batch`. */
 export const batchBodySchema = z.object({ inputs: z.array(z.unknown()).min(1).max(MAX_BATCH_SIZE) });
 
-/** `Idempotency-Key`: printable ASCII, 1-255 characters (the IETF draft's and Stripe's limits). */
-const idempotencyKeySchema = z.string().regex(/^[\x20-\x7e]{1,255}$/, 'printable ASCII, 1 to 255 characters');
-
 /**
  * - `POST /v1/tasks/:name` → 202 `{ id }`; with `Idempotency-Key` (the client's `idempotencyKey`), a repeat answers
  *   the first job (`replayed: true`), the same key with another input 409 `CONFLICT`.
  * - `POST /v1/tasks/:name/batch` `{ inputs: [...] }` → 202 `{ ids }`, one `addBulk`; any invalid input → 400, nothing enqueued.
+ * - Both take per-job options in the query (`?attempts=2&priority=5&timeoutMs=30000&delayMs=1000`, see
+ *   `submitOptionsQuery.ts`), overriding the task's defaults; a bad one → 400 `BAD_REQUEST` naming it.
  * - Both submits ride out a Redis outage of up to `admin.submitRetryMs` (default 5 s); past it, 503
  *   `REDIS_UNAVAILABLE` with `Retry-After` (every 503 `REDIS_UNAVAILABLE` has one; see `buildServer.ts`).
  * - `POST /v1/tasks/:name/retry-failed` → 200 `{ retried }`.
@@ -37,11 +38,12 @@ export function taskRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post<{ Params: { name: string }; Body: unknown }>('/v1/tasks/:name', async (request, reply) => {
     const task = taskOf(request.params.name);
     const key = idempotencyKeyOf(request.headers['idempotency-key']);
+    const options = submitOptionsOf(request.query);
     // Checked (once) before Redis is touched, so a bad input is a 400 even while Redis is away.
     const checked = checkInputs(task, [request.body]);
     if (!checked.ok) throw new ValidationError('INVALID_INPUT', task.name, checked.items[0]!.issues);
     // A submit rides out a Redis blip of up to `submitRetryMs` (the ids are made first: a retry cannot enqueue twice), then 503.
-    const [job] = await ctx.viaRedis(() => ctx.admin.submitBatch(checked.inputs, key === undefined ? undefined : [key]), { waitMs: ctx.admin.submitRetryMs });
+    const [job] = await ctx.viaRedis(() => ctx.admin.submitBatch(checked.inputs, key === undefined ? undefined : [key], options), { waitMs: ctx.admin.submitRetryMs });
     // `replayed` tells the caller an earlier request with the same key made the job.
     return accepted(reply, job!.id).send(key === undefined ? { id: job!.id } : { id: job!.id, replayed: job!.replayed });
   });
@@ -49,10 +51,11 @@ export function taskRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post<{ Params: { name: string }; Body: unknown }>('/v1/tasks/:name/batch', async (request, reply) => {
     const task = taskOf(request.params.name);
     const key = idempotencyKeyOf(request.headers['idempotency-key']);
+    const options = submitOptionsOf(request.query);
     const { inputs } = parseRequest(batchBodySchema, request.body, 'body');
     const checked: CheckedInputs = checkedBatch(task, inputs);
     const keys = key === undefined ? undefined : inputs.map((_, i) => `${key}#${i}`);
-    const jobs = await ctx.viaRedis(() => ctx.admin.submitBatch(checked, keys), { waitMs: ctx.admin.submitRetryMs });
+    const jobs = await ctx.viaRedis(() => ctx.admin.submitBatch(checked, keys, options), { waitMs: ctx.admin.submitRetryMs });
     return reply.code(202).send({ ids: jobs.map((job) => job.id), replayed: jobs.some((job) => job.replayed) });
   });
 
@@ -72,9 +75,4 @@ function checkedBatch(task: AnyTask, inputs: readonly unknown[]): CheckedInputs 
 
 function accepted(reply: FastifyReply, id: string): FastifyReply {
   return reply.code(202).header('location', `/v1/jobs/${encodeURIComponent(id)}`);
-}
-
-function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  return parseRequest(idempotencyKeySchema, Array.isArray(header) ? header.join(',') : header, 'Idempotency-Key header');
 }

@@ -2,6 +2,7 @@ import { JobNotFoundError, workflowFromSpec, workflowSpecSchema, type StepStatus
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { withoutStacks, type JobResponseError } from '../jobResponse.ts';
+import { idempotencyKeyOf } from './idempotencyKey.ts';
 import { parseRequest } from './parseRequest.ts';
 import type { RouteContext } from './routeContext.ts';
 import { untilClosed } from './untilClosed.ts';
@@ -17,8 +18,10 @@ export interface StepResponse extends Omit<StepStatus, 'error' | 'children'> {
 /**
  * - `POST /v1/workflows` (a JSON workflow: `{ "chain": [...] }`, `{ "group": [...] }`, `{ "chord": {...} }` or
  *   `{ "task": ..., "input": ... }`, see `WorkflowSpec`) → 202 `{ id }`; every bound input is validated first:
- *   400 `INVALID_INPUT` / `INVALID_WORKFLOW` / `BAD_REQUEST`, 404 `UNKNOWN_TASK`, nothing sent; rides out a
- *   Redis outage as a task submit does (`taskRoutes.ts`).
+ *   400 `INVALID_INPUT` / `INVALID_WORKFLOW` (also a step that can never take the previous step's output) /
+ *   `BAD_REQUEST`, 404 `UNKNOWN_TASK`, nothing sent; rides out a Redis outage as a task submit does
+ *   (`taskRoutes.ts`). With `Idempotency-Key`, as a task submit: a repeat answers the first workflow
+ *   (`replayed: true`), the same key with another workflow 409 `CONFLICT` (see `RunOptions.idempotencyKey`).
  * - `GET /v1/workflows/:id[?waitMs=N]` → 200 `{ id, state, result?, error?, root }`, `root` the tree of steps;
  *   with `waitMs`, answers once it is done or after `min(N, maxWaitMs)`. 404 `JOB_NOT_FOUND`.
  * - `POST /v1/workflows/:id/cancel` → 202 `{ removed, signalled }`.
@@ -31,11 +34,13 @@ export function workflowRoutes(app: FastifyInstance, ctx: RouteContext): void {
   };
 
   app.post<{ Body: unknown }>('/v1/workflows', async (request, reply) => {
+    const key = idempotencyKeyOf(request.headers['idempotency-key']);
     const spec = parseRequest(workflowSpecSchema, request.body, 'body');
     const workflow = workflowFromSpec(spec, (name) => ctx.tasks.get(name));
     // Rides out a Redis blip as a task submit does (the client retries the flow's add; its ids are fixed).
-    const handle = await ctx.viaRedis(() => ctx.client.run(workflow), { waitMs: ctx.admin.submitRetryMs });
-    return reply.code(202).header('location', `/v1/workflows/${encodeURIComponent(handle.id)}`).send({ id: handle.id });
+    const handle = await ctx.viaRedis(() => ctx.client.run(workflow, key === undefined ? {} : { idempotencyKey: key }), { waitMs: ctx.admin.submitRetryMs });
+    const answer = reply.code(202).header('location', `/v1/workflows/${encodeURIComponent(handle.id)}`);
+    return answer.send(key === undefined ? { id: handle.id } : { id: handle.id, replayed: handle.replayed });
   });
 
   app.get<{ Params: { id: string } }>('/v1/workflows/:id', async (request) => {

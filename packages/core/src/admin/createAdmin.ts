@@ -14,7 +14,7 @@ import { listWorkers } from '../store/workerRegistry.ts';
 import { jobExists } from '../store/jobReads.ts';
 import { retryFailedJobs, retryJob } from './retryJob.ts';
 import { searchJobs, type JobQuery, type JobSummary } from '../store/searchJobs.ts';
-import { submitBatch, type BatchJob } from './submitBatch.ts';
+import { submitBatch, type BatchJob, type BatchJobOptions } from './submitBatch.ts';
 import type { CheckedInputs } from '../checkedInputs.ts';
 import { DEFAULT_MAX_JOB_BYTES } from '../store/jobData.ts';
 import { watchConnection, type ConnectionWatch } from '../client/connectionWatch.ts';
@@ -80,9 +80,10 @@ export interface TaskpoolAdmin {
   cancelJob(jobId: string): Promise<CancelOutcome | undefined>;
   /**
    * Enqueues inputs that `checkInputs(task, inputs)` checked, in one round trip, with the client's job options
-   * and idempotent ids (see `submitBatch.ts`). @throws IdempotencyConflictError, PayloadTooLargeError
+   * (the task's defaults, overridden by `options`: attempts, backoff, priority, timeoutMs, delayMs) and
+   * idempotent ids (see `submitBatch.ts`). @throws IdempotencyConflictError, PayloadTooLargeError
    */
-  submitBatch(inputs: CheckedInputs, idempotencyKeys?: readonly string[]): Promise<BatchJob[]>;
+  submitBatch(inputs: CheckedInputs, idempotencyKeys?: readonly string[], options?: BatchJobOptions): Promise<BatchJob[]>;
   /** Jobs matching a query (by id: that job), across the known queues, newest first per state. */
   searchJobs(query: JobQuery & { id?: string }): Promise<{ jobs: JobSummary[]; truncated: boolean }>;
   /** BullMQ's per-queue counts. */
@@ -146,7 +147,8 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
       }
       return { id: jobId, queue: q.name, outcome: result };
     },
-    submitBatch: (inputs, idempotencyKeys) => submitBatch(queue(queueOf(inputs.task)), redis, { inputs, idempotencyKeys, keep, maxJobBytes, retry: { forMs: submitRetryMs, connection } }),
+    submitBatch: (inputs, idempotencyKeys, jobOptions) =>
+      submitBatch(queue(queueOf(inputs.task)), redis, { inputs, idempotencyKeys, options: jobOptions, keep, maxJobBytes, retry: { forMs: submitRetryMs, connection } }),
     async searchJobs(query) {
       if (query.id !== undefined) {
         const view = await this.getJob(query.id);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
 import { CheckedInputs } from '../checkedInputs.ts';
-import { idempotentJobId, jobOptions, type KeepPolicy } from '../client/jobOptions.ts';
+import { idempotentJobId, jobOptions, type KeepPolicy, type SubmitOptions } from '../client/jobOptions.ts';
 import { sameStoredData } from '../client/sameStoredData.ts';
 import { queueOf } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
@@ -16,10 +16,15 @@ export interface BatchJob {
   replayed: boolean;
 }
 
+/** Per-job overrides of the task's defaults for every job of a batch (as `client.submit`'s). Default: none. */
+export type BatchJobOptions = Pick<SubmitOptions, 'attempts' | 'backoff' | 'priority' | 'timeoutMs' | 'delayMs'>;
+
 /** What {@link submitBatch} enqueues: inputs checked by `checkInputs`, and optionally one idempotency key per input. */
 export interface BatchRequest {
   inputs: CheckedInputs;
   idempotencyKeys?: readonly string[] | undefined;
+  /** Overrides of the task's defaults, for every job. Default: none. */
+  options?: BatchJobOptions | undefined;
   keep: KeepPolicy;
   /** The most one job's data may take in Redis. */
   maxJobBytes: number;
@@ -29,7 +34,7 @@ export interface BatchRequest {
 
 /**
  * Enqueues checked inputs of one task in one round trip (`Queue.addBulk`, a MULTI), with the job options
- * and idempotent job ids `client.submit` uses (`client/jobOptions.ts`). With keys, they are checked first: a
+ * (the task's defaults, overridden by `options`) and idempotent job ids `client.submit` uses (`client/jobOptions.ts`). With keys, they are checked first: a
  * key already used with a different input throws {@link IdempotencyConflictError} and nothing is added; a
  * key already used with the same input (in any key order) returns the first job (BullMQ ignores an add whose
  * id exists). While Redis is unreachable they are retried as `retry` says, then `RedisUnavailableError` is
@@ -48,7 +53,7 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
   stored.forEach((text, i) => {
     if (text !== null && !sameStoredData(text, data[i])) throw new IdempotencyConflictError(ids[i]!);
   });
-  const options = jobOptions(task.defaults, {}, request.keep);
+  const options = jobOptions(task.defaults, request.options ?? {}, request.keep);
   await retried(() => queue.addBulk(data.map((item, i) => ({ name: task.name, data: item, opts: { ...options, jobId: ids[i]! } }))));
   return ids.map((id, i) => ({ id, replayed: stored[i] !== null }));
 }

@@ -20,6 +20,7 @@ import { DEFAULT_SUBMIT_RETRY_MS, failOnDisconnect, retryOnDisconnect } from './
 import { TaskHandle, type HandleHost } from './taskHandle.ts';
 import { asCompleted, waitHandles, type WaitHandlesOptions, type WaitHandlesResult } from './waitHandles.ts';
 import { WorkflowHandle, type WorkflowHost } from './workflowHandle.ts';
+import { addWorkflowOnce, idempotentWorkflowId, type RunOptions } from './idempotentRun.ts';
 import { compileWorkflow } from '../workflow/compileWorkflow.ts';
 import { materialize } from '../workflow/stepTemplate.ts';
 import { sameStoredData } from './sameStoredData.ts';
@@ -29,6 +30,7 @@ import { jobKey } from '../store/jobKeys.ts';
 import { jobExists, readStoredData } from '../store/jobReads.ts';
 
 export type { SubmitOptions } from './jobOptions.ts';
+export type { RunOptions } from './idempotentRun.ts';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -90,9 +92,11 @@ export interface TaskpoolClient {
   /**
    * Sends a workflow (`chain`, `group`, `chord`, a signature) as one BullMQ flow, atomically: every bound
    * input is validated first (nothing reaches Redis if one is invalid). Its steps run as their children
-   * finish; see {@link WorkflowHandle}.
+   * finish; see {@link WorkflowHandle}. A step that can never take what the step before gives is refused
+   * first too (`StepTypeMismatchError`). With `idempotencyKey`, a second run returns the first workflow
+   * (see {@link RunOptions.idempotencyKey}).
    */
-  run<Out>(workflow: Workflow<Bound, Out>): Promise<WorkflowHandle<Out>>;
+  run<Out>(workflow: Workflow<Bound, Out>, options?: RunOptions): Promise<WorkflowHandle<Out>>;
   /** A handle for a workflow sent earlier (by any client), searched in every known queue. */
   workflow(id: string): Promise<WorkflowHandle<unknown> | undefined>;
   /** A handle for a job submitted earlier (by any client). */
@@ -211,15 +215,21 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     asCompleted: (handles) => asCompleted(handles),
     wait: (handles, waitOptions) => waitHandles(handles, waitOptions),
     registerError: (type, registerOptions) => errors.register(type, registerOptions),
-    async run<Out>(workflow: Workflow<Bound, Out>) {
+    async run<Out>(workflow: Workflow<Bound, Out>, runOptions: RunOptions = {}) {
       const template = compileWorkflow(workflow.node);
-      const id = randomUUID();
+      const key = runOptions.idempotencyKey;
+      const id = key === undefined ? randomUUID() : idempotentWorkflowId(key);
       queue(template.queue);
       const flow = materialize(template, { id, keep });
       assertFlowSize(flow, maxJobBytes);
       // Every step's id is fixed by materialize, and the flow is one MULTI: a repeat adds no step twice.
-      await retried(() => flows.add(flow));
-      return new WorkflowHandle<Out>(id, template.queue, workflowHost);
+      const add = (job: FlowJob) => retried(() => flows.add(job));
+      if (key === undefined) {
+        await add(flow);
+        return new WorkflowHandle<Out>(id, template.queue, workflowHost);
+      }
+      const { replayed } = await addWorkflowOnce({ redis, prefix, queues: searched, add, retried }, flow, template);
+      return new WorkflowHandle<Out>(id, template.queue, workflowHost, replayed);
     },
     workflow: (id: string) =>
       failOnDisconnect(async () => {

@@ -46,7 +46,13 @@ const UNFINISHED: ReadonlySet<StepStatus['state']> = new Set(['waiting', 'priori
  * class...), or with `ResultTimeoutError` after `timeoutMs` (the workflow goes on).
  */
 export class WorkflowHandle<Out> extends JobFuture<Out> {
-  constructor(id: string, queue: string, private readonly host: WorkflowHost) {
+  constructor(
+    id: string,
+    queue: string,
+    private readonly host: WorkflowHost,
+    /** True when `client.run()` found the workflow an earlier run with the same idempotency key had sent. Default: false. */
+    readonly replayed = false,
+  ) {
     super(id, queue, host.watcher);
   }
 

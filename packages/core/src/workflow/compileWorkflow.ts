@@ -3,6 +3,7 @@ import { queueOf, type TaskContract } from '../taskContract.ts';
 import { InvalidWorkflowError } from '../errors.ts';
 import { stepJobData } from '../store/jobData.ts';
 import { prepareInput } from '../parseTaskIO.ts';
+import { checkStepTypes } from './checkStepTypes.ts';
 import { childFailureOptions, type StepJobOptions, type StepMeta, type StepTemplate } from './stepTemplate.ts';
 import type { ChildFailurePolicy, ChordStep, GroupStep, StepHooks, TaskStep, WorkflowNode } from './workflow.ts';
 
@@ -18,10 +19,13 @@ const SYNTHETIC_OPTIONS: StepJobOptions = { attempts: 3, backoff: { type: 'expon
  * - a group or chord after a chain step cannot be a static tree (several steps need one output): it becomes
  *   a `$spawn` step, parent of the step before, which starts the group with that output when it runs.
  * With `takesInput`, the steps at the head of the workflow take the input the tree is sent with.
- * Throws {@link InvalidWorkflowError} if a step needs an input that nothing gives it.
+ * Throws {@link InvalidWorkflowError} if a step needs an input that nothing gives it, and its subclass
+ * `StepTypeMismatchError` if a step can never take what the step before gives (see `checkStepTypes.ts`).
  */
 export function compileWorkflow(node: WorkflowNode, takesInput = false): StepTemplate {
-  return compileHead(node, takesInput);
+  const template = compileHead(node, takesInput);
+  checkStepTypes(node);
+  return template;
 }
 
 function compileHead(node: WorkflowNode, head: boolean): StepTemplate {

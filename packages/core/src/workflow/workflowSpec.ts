@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AnyTask } from '../defineTask.ts';
 import { InvalidWorkflowError, UnknownTaskError } from '../errors.ts';
+import { stepOptionsSchema } from '../jobOptionsSchema.ts';
 import { Workflow, type Bound, type ChildFailurePolicy, type GroupStep, type StepHooks, type StepOptions, type WorkflowNode } from './workflow.ts';
 
 /**
@@ -20,17 +21,11 @@ export type WorkflowSpec = (
 
 const policy = z.enum(['fail', 'collect', 'ignore']);
 const hooks = { onSuccess: z.array(z.string()).optional(), onFailure: z.array(z.string()).optional() };
-const stepOptions = z.strictObject({
-  attempts: z.number().int().min(1).optional(),
-  backoff: z.strictObject({ type: z.enum(['fixed', 'exponential']), delayMs: z.number().int().min(0) }).optional(),
-  priority: z.number().int().min(1).optional(),
-  timeoutMs: z.number().int().min(1).optional(),
-});
 
 /** The zod schema of a {@link WorkflowSpec} (at most 10,000 members per group). */
 export const workflowSpecSchema: z.ZodType<WorkflowSpec> = z.lazy(() =>
   z.union([
-    z.strictObject({ task: z.string().min(1), input: z.unknown().optional(), options: stepOptions.optional(), ...hooks }),
+    z.strictObject({ task: z.string().min(1), input: z.unknown().optional(), options: stepOptionsSchema.optional(), ...hooks }),
     z.strictObject({ chain: z.array(workflowSpecSchema).min(1).max(1_000), ...hooks }),
     z.strictObject({ group: z.array(workflowSpecSchema).min(1).max(10_000), onChildFailure: policy.optional(), ...hooks }),
     z.strictObject({
