@@ -6,7 +6,6 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import getPort from 'get-port';
 import { Redis } from 'ioredis';
-import { TaskpoolError } from '@taskpool/core';
 
 /** A redis-server started by {@link startLocalRedis}; call `stop()` when done. */
 export interface LocalRedis {
@@ -64,13 +63,13 @@ export function findRedisServer(): string | undefined {
 /**
  * Starts a throwaway redis-server on 127.0.0.1 (no RDB snapshots, optional AOF) and waits until it answers PING.
  *
- * @throws TaskpoolError `REDIS_UNAVAILABLE` when redis-server is missing, exits early (e.g. the port is taken),
+ * @throws LocalRedisError (`REDIS_UNAVAILABLE`) when redis-server is missing, exits early (e.g. the port is taken),
  *   or does not answer within 10 s; the message ends with the tail of its log.
  */
 export async function startLocalRedis(opts: StartLocalRedisOptions): Promise<LocalRedis> {
   const redisServerPath = opts.redisServerPath ?? findRedisServer();
   if (redisServerPath === undefined) {
-    throw new TaskpoolError('REDIS_UNAVAILABLE', 'redis-server is not on PATH (install it, e.g. `apt-get install -y redis-server`)');
+    throw new LocalRedisError('redis-server is not on PATH (install it, e.g. `apt-get install -y redis-server`)');
   }
   const dir = resolve(opts.dir);
   await mkdir(dir, { recursive: true });
@@ -86,7 +85,16 @@ export async function startLocalRedis(opts: StartLocalRedisOptions): Promise<Loc
   }
 }
 
-class PortTakenError extends TaskpoolError {
+/**
+ * A local redis-server that could not be started. Self-contained (no import of the packages), so that the test
+ * setup that uses this file can load before the packages are built and say so.
+ */
+export class LocalRedisError extends Error {
+  override name = 'LocalRedisError';
+  readonly code = 'REDIS_UNAVAILABLE';
+}
+
+class PortTakenError extends LocalRedisError {
   override name = 'PortTakenError';
 }
 
@@ -125,12 +133,12 @@ async function startOnPort(redisServerPath: string, port: number, opts: StartLoc
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.once('exit', killOnExit);
 
-  const failure = async (what: string): Promise<TaskpoolError> => {
+  const failure = async (what: string): Promise<LocalRedisError> => {
     const tail = await logTail(logFile, logStart, stderr);
     const message = `redis-server on port ${port} ${what}${tail ? `; its log ends with:\n${tail}` : ''}`;
     return /Address already in use/i.test(tail)
-      ? new PortTakenError('REDIS_UNAVAILABLE', `Port ${port} on 127.0.0.1 is already in use, so ${message}`)
-      : new TaskpoolError('REDIS_UNAVAILABLE', message);
+      ? new PortTakenError(`Port ${port} on 127.0.0.1 is already in use, so ${message}`)
+      : new LocalRedisError(message);
   };
 
   const pid = await waitUntilReady(child, exited, port);

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, TaskpoolError } from '@taskpool/core';
 import { inheritedEnv, loadStartEnv } from './env.ts';
 import { watchLauncher } from './launcherWatch.ts';
+import { LocalRedisError } from './localRedis.ts';
 import { createLogOutput } from './logOutput.ts';
 import { startSystem, type RunningSystem } from './startSystem.ts';
 import { ChildNotReadyError, describeExit } from './startChild.ts';
@@ -123,7 +124,7 @@ main().then(
       console.error(error.message);
       process.exit(2);
     }
-    console.error(error instanceof TaskpoolError || error instanceof ChildNotReadyError ? error.message : error);
+    console.error(error instanceof TaskpoolError || error instanceof LocalRedisError || error instanceof ChildNotReadyError ? error.message : error);
     process.exit(1);
   },
 );
