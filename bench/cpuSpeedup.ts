@@ -7,6 +7,7 @@ import { bareParallel } from './bareParallel.ts';
 import type { BenchContext, BenchResult } from './benchmark.ts';
 import { cpuMsOf, machineBusyMs, processUsage } from './processUsage.ts';
 import { spawnWorker } from './spawnWorker.ts';
+import { median, round2, round3 } from './stats.ts';
 
 const TASKS = 200;
 const TASK_MS = 50;
@@ -127,6 +128,7 @@ export async function cpuSpeedup(ctx: BenchContext): Promise<BenchResult> {
       clientCpuMsPerTask: perTask((r) => r.cpu.client),
       supervisorCpuMsPerTask: perTask((r) => r.cpu.supervisor),
       redisCpuMsPerTask: perTask((r) => r.cpu.redis),
+      sandboxesCpuMsPerTask: perTask((r) => r.cpu.sandboxes),
       otherCpuPct: round2(med((r) => r.otherCpuPct)),
       otherCpuPctMax: round2(Math.max(...used.map((r) => r.otherCpuPct))),
     },
@@ -137,7 +139,8 @@ export async function cpuSpeedup(ctx: BenchContext): Promise<BenchResult> {
       'calls split over as many bare Node processes (the machine\'s ceiling), poolVsBare = bareMs / pooledMs. ' +
       'sandboxBusyPct is the sandboxes\' CPU time over pooledMs x concurrency; the *CpuMsPerTask figures are the CPU the client ' +
       '(this process), the worker\'s supervising process and redis-server spend per task during the pooled side (10 ms ticks). ' +
-      `otherCpuPct is the CPU that processes outside this benchmark used during a round; above ${NOISY_PCT}% a round is noisy.`,
+      `otherCpuPct is the CPU that processes outside this benchmark used during a round; above ${NOISY_PCT}% a round is noisy. ` +
+      'sandboxesCpuMsPerTask is the sandboxes\' CPU per task (the task itself and its share of the path). Target (issue #14): poolVsBare ≥ 0.97.',
   };
 }
 
@@ -178,13 +181,5 @@ function clientCpuMs(): number {
   return (user + system) / 1000;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-const round2 = (n: number): number => Math.round(n * 100) / 100;
-const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const ratio = (a: number, b: number): string => `${(a / b).toFixed(3)}x`;

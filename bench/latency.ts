@@ -6,6 +6,7 @@ import { createClient, type AnyTask } from '@taskpool/core';
 import type { BenchContext, BenchResult } from './benchmark.ts';
 import { noop, noopInline } from './benchTasks.ts';
 import { startQueueWorker, type QueueWorker } from './startQueueWorker.ts';
+import { quantile, round2 } from './stats.ts';
 
 const SAMPLES = 400;
 const WARM_UP = 50;
@@ -39,17 +40,22 @@ export async function latency(ctx: BenchContext): Promise<BenchResult> {
     const viaTaskpool = (task: AnyTask) => async (i: number): Promise<number> => {
       const started = performance.now();
       const handle = await client.submit(task, { i });
-      await handle.result({ timeoutMs: 30_000 });
-      return performance.now() - started;
+      const output = (await handle.result({ timeoutMs: 30_000 })) as { i: number };
+      const ms = performance.now() - started;
+      if (output.i !== i) throw new Error(`${task.name} returned ${JSON.stringify(output)} for ${i}`);
+      return ms;
     };
     const viaBullmq = ({ queue, events }: (typeof raw)[number]) => async (i: number): Promise<number> => {
       const jobId = randomUUID();
-      // QueueEvents also emits `completed:<jobId>`, which its typings do not list.
-      const completed = new Promise((resolve) => (events as unknown as NodeJS.EventEmitter).once(`completed:${jobId}`, resolve));
+      // QueueEvents also emits `completed:<jobId>`, which its typings do not list; its `returnvalue` is the
+      // job's result, already parsed: the result reaches the caller, as taskpool's `handle.result()` does.
+      const completed = new Promise<{ returnvalue: { i: number } }>((resolve) => (events as unknown as NodeJS.EventEmitter).once(`completed:${jobId}`, resolve));
       const started = performance.now();
       await queue.add('noop', { i }, { jobId });
-      await completed;
-      return performance.now() - started;
+      const { returnvalue } = await completed;
+      const ms = performance.now() - started;
+      if (returnvalue?.i !== i) throw new Error(`BullMQ returned ${JSON.stringify(returnvalue)} for ${i}`);
+      return ms;
     };
     const sides: Record<Side, (i: number) => Promise<number>> = {
       taskpool: viaTaskpool(noop),
@@ -90,7 +96,8 @@ export async function latency(ctx: BenchContext): Promise<BenchResult> {
         `process of its own with concurrency ${concurrency}. taskpool: \`client.submit\` → \`handle.result()\` (input and output parsed by zod on ` +
         'both ends); BullMQ: `queue.add` → its `completed` event on a QueueEvents reader. `p50VsBullmq` compares taskpool\'s default (a sandbox ' +
         'process per task: one IPC round trip more) with a BullMQ processor function; `inlineP50VsBullmq` and `sandboxP50VsBullmqSandboxed` ' +
-        'compare like with like (BullMQ\'s sandboxed processor runs the job in a child process too). Target: within 1.3×.',
+        'compare like with like (BullMQ\'s sandboxed processor runs the job in a child process too). Both sides check every result. ' +
+        'Target (issue #14): `p50VsBullmq` ≤ 1.1.',
     };
   } finally {
     await client.close();
@@ -99,9 +106,3 @@ export async function latency(ctx: BenchContext): Promise<BenchResult> {
   }
 }
 
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-}
-
-const round2 = (n: number): number => Math.round(n * 100) / 100;

@@ -65,3 +65,23 @@ export function childPids(parent: number, match: string): number[] {
   }
   return pids;
 }
+
+/** The CPU time of those of `pids` still alive, in ms: a process that ended (or was replaced) counts as 0. */
+export function liveCpuMs(pids: readonly number[]): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (const pid of pids) {
+    try {
+      out[pid] = processUsage(pid).cpuMs;
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** CPU ms spent between two {@link liveCpuMs} readings, over the processes alive at both. */
+export function cpuMsBetween(before: Record<number, number>, after: Record<number, number>): number {
+  let sum = 0;
+  for (const [pid, ms] of Object.entries(after)) if (pid in before) sum += ms - before[Number(pid)]!;
+  return sum;
+}

@@ -19,11 +19,13 @@ import { chordFlow } from './chordFlow.ts';
 import { cpuSpeedup } from './cpuSpeedup.ts';
 import { describeMachine } from './describeMachine.ts';
 import { formatMarkdown, formatTable, type BenchRun } from './formatResults.ts';
+import { granularity } from './granularity.ts';
 import { idleMemory } from './idleMemory.ts';
 import { latency } from './latency.ts';
+import { mapInstructions } from './mapInstructions.ts';
 import { mapThroughput } from './mapThroughput.ts';
 
-const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, idleMemory, latency, mapThroughput };
+const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, granularity, idleMemory, latency, mapThroughput, mapInstructions };
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));

@@ -8,7 +8,10 @@ import { childPids } from './processUsage.ts';
 /** A `taskpool-worker` process started by a benchmark. */
 export interface SpawnedWorker {
   pid: number;
-  /** Its live sandbox processes, read from /proc (a pool may log `worker:ready` before all have started). */
+  /**
+   * Its live child processes, read from /proc (a pool may log `worker:ready` before all have started): the
+   * sandboxes, whatever their entry file is called.
+   */
   sandboxPids(): number[];
   /** SIGTERM, then SIGKILL after 10 s; resolves when it has exited. */
   stop(): Promise<void>;
@@ -22,6 +25,8 @@ export interface SpawnWorkerOptions {
   /** Task module, relative to `root`. */
   tasks: string;
   concurrency: number;
+  /** Queues to serve (`--queues`). Default: every queue of the module's tasks. */
+  queues?: string[];
 }
 
 const READY_TIMEOUT_MS = 60_000;
@@ -36,7 +41,8 @@ export async function spawnWorker(options: SpawnWorkerOptions): Promise<SpawnedW
   const bin = join(options.root, 'node_modules/.bin/taskpool-worker');
   // BENCH_WORKER_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile the worker while a benchmark runs.
   const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, bin, '--tasks', options.tasks, '--concurrency', String(options.concurrency)], {
+  const queues = options.queues ? ['--queues', options.queues.join(',')] : [];
+  const child = spawn(process.execPath, [...nodeArgs, bin, '--tasks', options.tasks, '--concurrency', String(options.concurrency), ...queues], {
     cwd: options.root,
     env: { ...process.env, REDIS_URL: options.redisUrl, TASKPOOL_PREFIX: options.prefix, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -75,7 +81,7 @@ export async function spawnWorker(options: SpawnWorkerOptions): Promise<SpawnedW
   });
 
   const pid = child.pid!;
-  const sandboxPids = (): number[] => childPids(pid, 'sandboxMain');
+  const sandboxPids = (): number[] => childPids(pid, '');
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (sandboxPids().length < options.concurrency) {
     if (Date.now() > deadline) {

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { BenchContext } from './benchmark.ts';
+import { childPids } from './processUsage.ts';
 
 /** The worker sides the latency and map benchmarks compare (see `queueWorkerChild.ts`). */
 export type WorkerSide = 'taskpool-process' | 'taskpool-thread' | 'taskpool-inline' | 'taskpool-chord' | 'bullmq-inline' | 'bullmq-sandboxed' | 'bullmq-flow';
@@ -18,16 +19,30 @@ export interface QueueWorker {
 const CHILD = fileURLToPath(new URL('./queueWorkerChild.ts', import.meta.url));
 const TSX = createRequire(import.meta.url).resolve('tsx');
 
+/** How to run the worker process under another program, e.g. `perf stat` or valgrind (see `instructionCount.ts`). */
+export interface WorkerWrapper {
+  /** The command and its arguments, before `node ...`. */
+  command: string[];
+  /** Signal the wrapper's child (the node process) to stop, not the wrapper itself (`perf stat` dies on SIGTERM without a report). */
+  signalChild: boolean;
+  /** How long stop() waits after SIGTERM before SIGKILL, ms. */
+  stopGraceMs: number;
+}
+
 /** Starts `queueWorkerChild.ts` for one side and queue, and resolves once it serves. */
-export async function startQueueWorker(ctx: BenchContext, side: WorkerSide, queue: string, concurrency: number): Promise<QueueWorker> {
+export async function startQueueWorker(ctx: BenchContext, side: WorkerSide, queue: string, concurrency: number, wrapper?: WorkerWrapper): Promise<QueueWorker> {
   // BENCH_WORKER_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile a worker process while it runs.
   const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, '--import', TSX, CHILD, side, queue], {
+  const [command, ...prefix] = wrapper ? [...wrapper.command, process.execPath] : [process.execPath];
+  const child = spawn(command!, [...prefix, ...nodeArgs, '--import', TSX, CHILD, side, queue], {
     cwd: ctx.root,
     env: { ...process.env, REDIS_URL: ctx.redisUrl, PREFIX: ctx.prefix, CONCURRENCY: String(concurrency) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const killOnExit = (): void => void child.kill('SIGKILL');
+  const killOnExit = (): void => {
+    if (wrapper?.signalChild) for (const pid of childPids(child.pid!, '')) process.kill(pid, 'SIGKILL');
+    child.kill('SIGKILL');
+  };
   process.once('exit', killOnExit);
   const exited = once(child, 'exit').finally(() => process.removeListener('exit', killOnExit));
   const lines = createInterface({ input: child.stdout });
@@ -39,8 +54,10 @@ export async function startQueueWorker(ctx: BenchContext, side: WorkerSide, queu
     pid: child.pid!,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const node = wrapper?.signalChild ? childPids(child.pid!, '')[0] : undefined;
+      if (node === undefined) child.kill('SIGTERM');
+      else process.kill(node, 'SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), wrapper?.stopGraceMs ?? 10_000);
       await exited;
       clearTimeout(timer);
     },
