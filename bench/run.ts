@@ -21,9 +21,10 @@ import { describeMachine } from './describeMachine.ts';
 import { formatMarkdown, formatTable, type BenchRun } from './formatResults.ts';
 import { idleMemory } from './idleMemory.ts';
 import { latency } from './latency.ts';
+import { mapAuto } from './mapAuto.ts';
 import { mapThroughput } from './mapThroughput.ts';
 
-const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, idleMemory, latency, mapThroughput };
+const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, idleMemory, latency, mapThroughput, mapAuto };
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
