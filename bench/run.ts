@@ -22,10 +22,11 @@ import { formatMarkdown, formatTable, type BenchRun } from './formatResults.ts';
 import { granularity } from './granularity.ts';
 import { idleMemory } from './idleMemory.ts';
 import { latency } from './latency.ts';
+import { mapAuto } from './mapAuto.ts';
 import { mapInstructions } from './mapInstructions.ts';
 import { mapThroughput } from './mapThroughput.ts';
 
-const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, granularity, idleMemory, latency, mapThroughput, mapInstructions };
+const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, granularity, idleMemory, latency, mapThroughput, mapAuto, mapInstructions };
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));

@@ -46,10 +46,10 @@ describe('map', () => {
     const jobs = await queue.getJobs(['completed'], 0, -1);
     const single = jobs.find((j) => (j.data as { input?: unknown }).input === tag);
     expect(single?.data).toEqual({ v: 1, input: tag });
-    expect(single?.returnvalue).toEqual({ v: 1, output: squarePlusOne(tag) });
+    expect(single?.returnvalue).toEqual({ v: 1, output: squarePlusOne(tag), runMs: expect.any(Number) });
     const chunk = jobs.find((j) => (j.data as { input?: number[] }).input?.[0] === tag + 1);
     expect(chunk?.data).toEqual({ v: 1, kind: 'chunk', input: [tag + 1, tag + 2, tag + 3] });
-    expect(chunk?.returnvalue).toEqual({ v: 1, output: [tag + 1, tag + 2, tag + 3].map((x) => ({ ok: true, value: squarePlusOne(x) })) });
+    expect(chunk?.returnvalue).toEqual({ v: 1, output: [tag + 1, tag + 2, tag + 3].map((x) => ({ ok: true, value: squarePlusOne(x) })), runMs: expect.any(Number) });
   });
 
   it('fails items on their own: throws at the first failed item by default, yields records with settled', async () => {

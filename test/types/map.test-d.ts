@@ -11,6 +11,7 @@ describe('map is typed from the task', () => {
     expectTypeOf(client.map(sumSqrt, [{ n: 1 }, { n: 2 }])).toEqualTypeOf<MapRun<SumOut>>();
     expectTypeOf(client.map(sumSqrt, [{ n: 1 }], { chunkSize: 100, ordered: false, window: 4 }).toArray()).resolves.toEqualTypeOf<SumOut[]>();
     expectTypeOf(client.map(sumSqrt, [{ n: 1 }], { settled: true })).toEqualTypeOf<MapRun<MapItem<SumOut>>>();
+    expectTypeOf(client.map(sumSqrt, [{ n: 1 }], { chunkSize: 'auto' })).toEqualTypeOf<MapRun<SumOut>>();
     expectTypeOf<MapItem<SumOut>>().toEqualTypeOf<{ index: number; ok: true; value: SumOut } | { index: number; ok: false; error: Error }>();
   });
 
@@ -36,7 +37,7 @@ describe('map is typed from the task', () => {
     void client.map(sumSqrt, [{ name: 'ada' }]);
     // @ts-expect-error -- one input, not an iterable of inputs
     void client.map(sumSqrt, { n: 1 });
-    // @ts-expect-error -- chunkSize is a number
+    // @ts-expect-error -- chunkSize is a number or 'auto'
     void client.map(sumSqrt, [{ n: 1 }], { chunkSize: '10' });
   });
 

@@ -15,3 +15,4 @@ export { readTaskCounts, syncJobCounts, type CountedJob } from './store/taskCoun
 export { cancelChannel, cancelledMarkerKey, workersKey, workflowCancelKey } from './store/taskpoolKeys.ts';
 export { taskJobData } from './store/jobData.ts';
 export { encodeValue } from './valueCodec.ts';
+export { SubmitBatcher, type JobToAdd } from './client/submitBatcher.ts';

@@ -35,6 +35,40 @@ export function checkInput(task: TaskContract, input: unknown): CheckedInput {
   return { ok: true, value: pruneToSchema(task.input, input) };
 }
 
+/** Array schemas of tasks' input schemas, made once per schema by the schema's own `.array()` (its own zod). */
+const arraySchemas = new WeakMap<z.ZodType, z.ZodType | null>();
+
+/**
+ * {@link checkInput} of many inputs, in one parse of the array (cheaper per item than a parse each): each
+ * input's issues are those of its index, reported under its own path.
+ */
+export function checkInputs(task: TaskContract, inputs: unknown[]): CheckedInput[] {
+  if (inputs.length < 2) return inputs.map((input) => checkInput(task, input));
+  let schema = arraySchemas.get(task.input);
+  if (schema === undefined) {
+    const array = (task.input as { array?: () => z.ZodType }).array;
+    schema = typeof array === 'function' ? array.call(task.input) : null;
+    arraySchemas.set(task.input, schema);
+  }
+  if (!schema) return inputs.map((input) => checkInput(task, input));
+  const parsed = schema.safeParse(inputs);
+  const issues = new Map<number, ValidationIssue[]>();
+  if (!parsed.success) {
+    for (const issue of toIssues(parsed.error)) {
+      const [index, ...path] = issue.path;
+      // An issue of the array itself (none is expected): checked item by item instead.
+      if (typeof index !== 'number') return inputs.map((input) => checkInput(task, input));
+      let list = issues.get(index);
+      if (!list) issues.set(index, (list = []));
+      list.push({ ...issue, path });
+    }
+  }
+  return inputs.map((input, i) => {
+    const found = issues.get(i);
+    return found ? { ok: false, issues: found } : { ok: true, value: pruneToSchema(task.input, input) };
+  });
+}
+
 /** {@link checkInput}, encoded for a job; throws {@link ValidationError} `INVALID_INPUT` for an invalid input. */
 export function prepareInput(task: TaskContract, input: unknown): EncodedValue {
   const checked = checkInput(task, input);

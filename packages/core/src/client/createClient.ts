@@ -10,11 +10,12 @@ import { cancelTask } from './cancelTask.ts';
 import { durableWait, ReplicaConfirmer } from './durableSubmit.ts';
 import { CompletionWatcher } from './completionWatcher.ts';
 import { ErrorRegistry, type ErrorClass, type RegisterErrorOptions } from './errorRegistry.ts';
-import { idempotentJobId, jobOptions, keepPolicy, type KeepPolicy, type SubmitOptions } from './jobOptions.ts';
+import { idempotentJobId, jobOptions, keepPolicy, type KeepPolicy, type SubmitOptions, type TaskJobOptions } from './jobOptions.ts';
 import { readJobView, type JobView } from './jobView.ts';
 import { MapExecution, type MapHost, type MapItem } from './mapExecution.ts';
 import { MapRun, type MapInputs, type MapOptions } from './mapRun.ts';
 import { queueCache } from './queueCache.ts';
+import { SubmitBatcher } from './submitBatcher.ts';
 import { watchConnection } from './connectionWatch.ts';
 import { DEFAULT_SUBMIT_RETRY_MS, failOnDisconnect, retryOnDisconnect } from './retryOnDisconnect.ts';
 import { TaskHandle, type HandleHost } from './taskHandle.ts';
@@ -69,13 +70,16 @@ export interface ClientOptions {
 export interface TaskpoolClient {
   /**
    * Validates the input (nothing is written to Redis if it is invalid), enqueues it, and returns a handle.
+   * Submits made in the same tick (e.g. in a `Promise.all`) are sent to Redis together, in one pipeline per
+   * queue; each resolves or rejects on its own.
    * With `idempotencyKey`, a second submit returns the first job (see {@link SubmitOptions.idempotencyKey}).
    * While Redis is unreachable it retries, then throws `RedisUnavailableError` (see {@link ClientOptions.submitRetryMs}).
    */
   submit<T extends AnyTask>(task: T, input: TaskInput<T>, options?: SubmitOptions): Promise<TaskHandle<TaskOutput<T>>>;
   /**
-   * Runs a task over many inputs, `chunkSize` per job and at most `window` jobs in flight, and yields the
-   * results in input order (or as they finish); see {@link MapRun} and {@link MapOptions}.
+   * Runs a task over many inputs, `chunkSize` per job (by default sized by measurement, see
+   * {@link MapOptions.chunkSize}) and at most `window` jobs in flight, and yields the results in input order
+   * (or as they finish); see {@link MapRun} and {@link MapOptions}.
    */
   map<T extends AnyTask>(task: T, inputs: MapInputs<TaskInput<T>>, options: MapOptions & { settled: true }): MapRun<MapItem<TaskOutput<T>>>;
   map<T extends AnyTask>(task: T, inputs: MapInputs<TaskInput<T>>, options?: MapOptions & { settled?: false }): MapRun<TaskOutput<T>>;
@@ -125,6 +129,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   for (const type of options.errors ?? []) errors.register(type);
 
   const queue = queueCache(redis, prefix, (name) => searched.add(name));
+  const adds = new SubmitBatcher(queue);
   const watcher = new CompletionWatcher({
     redis,
     queue,
@@ -172,13 +177,15 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       const name = queueOf(task);
       const key = submitOptions.idempotencyKey;
       const jobId = key === undefined ? randomUUID() : idempotentJobId(task.name, key);
-      const q = queue(name);
+      queue(name); // known to getJob at once
       const durable = durableWait(submitOptions.durable);
       // A new job (not an idempotent one, which may exist and be done): its result() need not read it first.
       const watched = key === undefined && watcher.watch(name, jobId);
       try {
         // The id is made before the first attempt: a retry after an add that landed is ignored by BullMQ.
-        await retried(() => q.add(task.name, data, { ...jobOptions(task.defaults, submitOptions, keep), jobId }));
+        // Pipelined: the submits of one tick go to Redis together (see SubmitBatcher), each settling on its own.
+        const job = { name: task.name, data, opts: { ...jobOptions(task.defaults, submitOptions, keep), jobId } };
+        await retried(() => adds.add(name, job));
         await replicas.confirm(durable, { jobId, jobKeys: [jobKey(prefix, name, jobId)] });
       } catch (error) {
         if (watched) watcher.unwatch(name, jobId);
@@ -192,12 +199,13 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       return new TaskHandle<TaskOutput<T>>(jobId, task, name, host);
     },
     map(task: AnyTask, inputs: MapInputs<unknown>, mapOptions: MapOptions = {}) {
-      const chunkSize = positiveInteger('chunkSize', mapOptions.chunkSize ?? 1);
-      const window = positiveInteger('window', mapOptions.window ?? Math.max(8, Math.ceil(1024 / chunkSize)));
+      const options = jobOptions(task.defaults, mapOptions, keep);
+      const chunkSize = mapChunkSize(mapOptions.chunkSize ?? 'auto', options, mapOptions.timeoutMs ?? task.defaults.timeoutMs);
+      const window = mapOptions.window === undefined ? undefined : positiveInteger('window', mapOptions.window);
       const execution = new MapExecution(host, {
         task,
         queue: queueOf(task),
-        jobOptions: jobOptions(task.defaults, mapOptions, keep),
+        jobOptions: options,
         chunkSize,
         window,
         maxJobBytes,
@@ -257,6 +265,15 @@ export function createClient(options: ClientOptions): TaskpoolClient {
 function nonNegative(name: string, value: number): number {
   if (!Number.isFinite(value) || value < 0) throw new RangeError(`createClient: ${name} must be a number >= 0, got ${value}`);
   return value;
+}
+
+/**
+ * A map's chunk size: a positive integer, or `'auto'`; `'auto'` sends one item per job when a chunk would
+ * change what an item's job does: retries (attempts above 1) and a timeout apply to a whole chunk job.
+ */
+function mapChunkSize(chunkSize: number | 'auto', options: TaskJobOptions, timeoutMs: number | undefined): number | 'auto' {
+  if (chunkSize !== 'auto') return positiveInteger('chunkSize', chunkSize);
+  return (options.attempts ?? 1) > 1 || timeoutMs !== undefined ? 1 : 'auto';
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { AnyTask } from '../defineTask.ts';
-import { JobNotFoundError, TaskpoolError, ValidationError } from '../errors.ts';
+import { JobNotFoundError, PayloadTooLargeError, TaskpoolError, ValidationError } from '../errors.ts';
 import type { ItemOutcome } from '../itemOutcome.ts';
-import { assertJobSize, chunkJobData, readJobOutput, taskJobData, type JobData } from '../store/jobData.ts';
-import { checkInput } from '../parseTaskIO.ts';
+import { assertJobSize, chunkJobData, jobRunMs, readJobOutput, taskJobData, type JobData } from '../store/jobData.ts';
+import { checkInputs } from '../parseTaskIO.ts';
 import { encodeValue } from '../valueCodec.ts';
 import type { CancelResult } from './cancelTask.ts';
+import { ChunkSizer } from './chunkSizer.ts';
 import type { CompletionWatcher, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';
 import type { TaskJobOptions } from './jobOptions.ts';
@@ -15,6 +16,12 @@ import type { Outcome } from './taskHandle.ts';
 
 /** One item of a map, in `settled` mode: its position in the inputs and its outcome. */
 export type MapItem<Out> = { index: number; ok: true; value: Out } | { index: number; ok: false; error: Error };
+
+/** The outcomes of one job's items, the first being input `first`. */
+export interface MapBatch {
+  first: number;
+  outcomes: Outcome<unknown>[];
+}
 
 /** A map's progress: items finished (succeeded or failed), of which failed, and the number of inputs once known. */
 export interface MapProgress {
@@ -37,8 +44,10 @@ export interface MapPlan {
   task: AnyTask;
   queue: string;
   jobOptions: TaskJobOptions;
-  chunkSize: number;
-  window: number;
+  /** Items per job, or `'auto'` (see {@link ChunkSizer}). */
+  chunkSize: number | 'auto';
+  /** Most jobs in flight; undefined: the default, `max(8, ceil(1024 / chunkSize))` (for `'auto'`, of the current size). */
+  window: number | undefined;
   ordered: boolean;
   /** The most one job's data may take in Redis (see `ClientOptions.maxJobBytes`). */
   maxJobBytes: number;
@@ -50,6 +59,8 @@ export interface MapPlan {
 
 /** Jobs per `addBulk` (one MULTI). */
 const ADD_BATCH = 200;
+/** Jobs in flight at most while an automatic chunk size is still growing: most jobs are then sent at a measured size. */
+const RAMP_WINDOW = 8;
 /** How long adds are retried at least while Redis is unreachable before the map fails (a long map is costly to lose to a blip). */
 const ADD_RETRY_MS = 30_000;
 
@@ -58,6 +69,8 @@ interface Slot {
   /** Index of its first input. */
   first: number;
   count: number;
+  /** Sent as a chunk job (`kind: 'chunk'`, one outcome per item), else as a task's job. */
+  chunk: boolean;
   /** Positions in the chunk of the inputs that were sent; the others failed validation. */
   sent: number[];
   invalid: Map<number, Error>;
@@ -101,8 +114,8 @@ export class MapExecution {
   private stopped = false;
   /** Slots taken by the consumer whose items are still being yielded: they count in the window. */
   private yielding = 0;
-  /** Free slots the pump waits for before it reads and adds more. */
-  private readonly refillAt: number;
+  /** Sizes the chunks when `chunkSize` is `'auto'`. */
+  private readonly sizer: ChunkSizer | undefined;
 
   constructor(
     private readonly host: MapHost,
@@ -111,8 +124,18 @@ export class MapExecution {
   ) {
     const size = Array.isArray(inputs) ? inputs.length : (inputs as { size?: unknown }).size;
     if (typeof size === 'number') this.progress.total = size;
-    // Refill the window in batches, not one job per result taken: one addBulk (a MULTI) per batch.
-    this.refillAt = Math.max(1, Math.min(ADD_BATCH, Math.floor(plan.window / 4)));
+    if (plan.chunkSize === 'auto') this.sizer = new ChunkSizer();
+  }
+
+  /** Items of the next chunk. */
+  private get chunkSize(): number {
+    return this.sizer ? this.sizer.size : (this.plan.chunkSize as number);
+  }
+
+  /** Jobs in flight at most now (for `'auto'`, it follows the chunk size, and is small while the size grows). */
+  private get window(): number {
+    const window = this.plan.window ?? Math.max(8, Math.ceil(1024 / this.chunkSize));
+    return this.sizer?.growing ? Math.min(window, RAMP_WINDOW) : window;
   }
 
   /** A snapshot of the progress. */
@@ -120,8 +143,12 @@ export class MapExecution {
     return { ...this.progress };
   }
 
-  /** Runs the map; yields every item once. Leaving early cancels the jobs still queued or running. */
-  async *items(): AsyncGenerator<MapItem<unknown>, void, undefined> {
+  /**
+   * Runs the map; yields each job's outcomes once, in the map's order (a job is a batch of items: the caller
+   * yields them one by one, and asks for the next batch only once it has yielded them all, so that the batch
+   * counts in the window until then). Leaving early cancels the jobs still queued or running.
+   */
+  async *batches(): AsyncGenerator<MapBatch, void, undefined> {
     let finished = false;
     const onAbort = (): void => this.wakeup.notify();
     this.plan.signal?.addEventListener('abort', onAbort);
@@ -135,7 +162,7 @@ export class MapExecution {
           const outcomes = slot.outcomes ?? [];
           slot.outcomes = undefined;
           this.yielding++;
-          for (let i = 0; i < outcomes.length; i++) yield { index: slot.first + i, ...(outcomes[i] as Outcome<unknown>) };
+          yield { first: slot.first, outcomes };
           this.yielding--;
           this.wakeup.notify();
           continue;
@@ -172,8 +199,10 @@ export class MapExecution {
   private async pump(): Promise<void> {
     try {
       while (!this.stopped && !this.inputDone) {
-        const free = this.plan.window - this.slots.size - this.yielding;
-        if (free < this.refillAt) {
+        const window = this.window;
+        const free = window - this.slots.size - this.yielding;
+        // Refill the window in batches, not one job per result taken: one addBulk (a MULTI) per batch.
+        if (free < Math.max(1, Math.min(ADD_BATCH, Math.floor(window / 4)))) {
           await this.wakeup.wait();
           continue;
         }
@@ -191,12 +220,16 @@ export class MapExecution {
   /** Reads up to `jobs` chunks of inputs, validates them, and makes them slots (already visible to the consumer). */
   private async read(jobs: number): Promise<Slot[]> {
     const slots: Slot[] = [];
-    this.source ??= Symbol.asyncIterator in this.inputs ? this.inputs[Symbol.asyncIterator]() : this.inputs[Symbol.iterator]();
+    const isAsync = Symbol.asyncIterator in this.inputs;
+    this.source ??= isAsync ? (this.inputs as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (this.inputs as Iterable<unknown>)[Symbol.iterator]();
     while (slots.length < jobs && !this.inputDone) {
       const chunk: unknown[] = [];
+      const size = this.chunkSize;
       try {
-        while (chunk.length < this.plan.chunkSize) {
-          const step = await this.source.next();
+        // A sync iterator (an array...) is read without an await per item.
+        const source = this.source;
+        while (chunk.length < size) {
+          const step = isAsync ? await source.next() : (source as Iterator<unknown>).next();
           if (step.done) {
             this.inputDone = true;
             break;
@@ -208,31 +241,49 @@ export class MapExecution {
         this.inputDone = true;
       }
       if (this.inputDone) this.progress.total ??= this.next + chunk.length;
-      if (chunk.length > 0) slots.push(this.slotOf(chunk));
+      if (chunk.length > 0) slots.push(...this.slotsOf(chunk));
       if (this.stopped) break;
     }
     return slots;
   }
 
+  /** The chunk's slot; with `'auto'`, a chunk too large for one job is split (and the size capped below it). */
+  private slotsOf(chunk: unknown[]): Slot[] {
+    if (!this.sizer || chunk.length === 1) return [this.slotOf(chunk)];
+    try {
+      return [this.slotOf(chunk)];
+    } catch (error) {
+      if (!(error instanceof PayloadTooLargeError)) throw error;
+      this.sizer.capBelow(chunk.length);
+      const half = Math.ceil(chunk.length / 2);
+      return [...this.slotsOf(chunk.slice(0, half)), ...this.slotsOf(chunk.slice(half))];
+    }
+  }
+
+  /** Checks a chunk's inputs (in one pass), and makes it a slot, already visible to the consumer (nothing is kept if it throws). */
   private slotOf(chunk: unknown[]): Slot {
-    const slot: Slot = { first: this.next, count: chunk.length, sent: [], invalid: new Map(), added: false };
-    this.next += chunk.length;
+    const asChunk = this.sizer ? chunk.length > 1 : this.chunkSize > 1;
+    const slot: Slot = { first: this.next, count: chunk.length, chunk: asChunk, sent: [], invalid: new Map(), added: false };
     // Stored as given (pruned to what the schema keeps), not as parsed: the sandbox parses each item once.
     const valid: unknown[] = [];
-    chunk.forEach((input, i) => {
-      const checked = checkInput(this.plan.task, input);
-      if (checked.ok) {
+    const checked = checkInputs(this.plan.task, chunk);
+    for (let i = 0; i < checked.length; i++) {
+      const item = checked[i]!;
+      if (item.ok) {
         slot.sent.push(i);
-        valid.push(checked.value);
+        valid.push(item.value);
       } else {
-        slot.invalid.set(i, new ValidationError('INVALID_INPUT', this.plan.task.name, checked.issues));
+        slot.invalid.set(i, new ValidationError('INVALID_INPUT', this.plan.task.name, item.issues));
       }
-    });
-    if (valid.length > 0) {
-      slot.jobId = randomUUID();
-      slot.data = this.plan.chunkSize === 1 ? taskJobData(encodeValue(valid[0])) : chunkJobData(encodeValue(valid));
-      assertJobSize(`map job of task ${this.plan.task.name}`, slot.data, this.plan.maxJobBytes);
     }
+    if (valid.length > 0) {
+      const data = asChunk ? chunkJobData(encodeValue(valid)) : taskJobData(encodeValue(valid[0]));
+      // Thrown before the slot is kept: with 'auto', the chunk is then split.
+      assertJobSize(`map job of task ${this.plan.task.name}`, data, this.plan.maxJobBytes);
+      slot.jobId = randomUUID();
+      slot.data = data;
+    }
+    this.next += chunk.length;
     this.slots.add(slot);
     if (!slot.jobId) this.settle(slot, undefined);
     return slot;
@@ -297,6 +348,8 @@ export class MapExecution {
       const error = this.host.errors.rebuild(jobId, settled.error, settled.attemptsMade);
       return slot.sent.map(() => ({ ok: false, error }));
     }
+    const runMs = jobRunMs(settled.value);
+    if (runMs !== undefined) this.sizer?.report(slot.sent.length, runMs);
     // Outputs were parsed once, in the sandbox: they are decoded here, not parsed again.
     let output: unknown;
     try {
@@ -304,13 +357,14 @@ export class MapExecution {
     } catch (error) {
       return slot.sent.map(() => ({ ok: false, error: error as Error }));
     }
-    if (this.plan.chunkSize === 1) return [{ ok: true, value: output }];
+    if (!slot.chunk) return [{ ok: true, value: output }];
     const items = output as ItemOutcome[] | null;
     if (!Array.isArray(items) || items.length !== slot.sent.length) {
       const error = new TaskpoolError('INVALID_OUTPUT', `Chunk job ${jobId} did not return one outcome per item (is the worker older than this client?)`);
       return slot.sent.map(() => ({ ok: false, error }));
     }
-    return items.map((item) => (item.ok ? { ok: true, value: item.value } : { ok: false, error: this.host.errors.rebuild(jobId, item.error, attempts) }));
+    // A success is kept as the worker's record ({ ok: true, value }): no copy per item.
+    return items.map((item) => (item.ok ? (item as Outcome<unknown>) : { ok: false, error: this.host.errors.rebuild(jobId, item.error, attempts) }));
   }
 
   /** Stops the map: drops its waits and cancels its jobs that have not finished. */

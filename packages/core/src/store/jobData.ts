@@ -81,16 +81,28 @@ export function jobInputOf(data: unknown): unknown {
   return input ? decodeValue(input) : undefined;
 }
 
-/** A job's return value, as the worker gives it to BullMQ: the output, encoded. */
+/**
+ * A job's return value, as the worker gives it to BullMQ: the output, encoded, and beside it (control data,
+ * never inside the user's output) how long the run took in the worker.
+ */
 export interface JobOutput {
   v: typeof JOB_DATA_VERSION;
   output: JsonValue;
   meta?: ValueMeta;
+  /** The run's time in the worker, ms (decode, parse, handler, parse, encode; for a chunk, all its items): what `map`'s `chunkSize: 'auto'` reads. */
+  runMs?: number;
 }
 
-/** The return value of a job whose output is `value`. */
-export function jobOutput(value: EncodedValue): JobOutput {
-  return { v: JOB_DATA_VERSION, output: value.json, ...(value.meta && { meta: value.meta }) };
+/** The return value of a job whose output is `value` (and whose run took `runMs`, when known). */
+export function jobOutput(value: EncodedValue, runMs?: number): JobOutput {
+  return { v: JOB_DATA_VERSION, output: value.json, ...(value.meta && { meta: value.meta }), ...(runMs !== undefined && { runMs }) };
+}
+
+/** The run time a stored return value carries (see {@link JobOutput.runMs}), if it is one of ours and has it. */
+export function jobRunMs(stored: unknown): number | undefined {
+  if (typeof stored !== 'object' || stored === null || (stored as JobOutput).v !== JOB_DATA_VERSION) return undefined;
+  const { runMs } = stored as JobOutput;
+  return typeof runMs === 'number' && Number.isFinite(runMs) && runMs >= 0 ? runMs : undefined;
 }
 
 /** The output a job's stored return value holds, decoded; a value stored by taskpool 0.1 is given as it is. */

@@ -161,7 +161,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     if (data.kind === 'step') return steps.run(job, token, data as StepData, (input: EncodedValue) => runAttempt(job, token, { value: input }));
     const input: RunInput = { value: encodedInput(data)!, ...(data.kind === 'chunk' && { chunk: true }) };
     const result = await runAttempt(job, token, input);
-    return 'spawn' in result ? steps.spawn(job, token, data, result.spawn) : jobOutput(result.output);
+    return 'spawn' in result ? steps.spawn(job, token, data, result.spawn) : jobOutput(result.output, result.runMs);
   };
 }
 

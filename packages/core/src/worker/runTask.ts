@@ -15,8 +15,11 @@ export interface RunInput {
   chunk?: boolean;
 }
 
-/** What a run gives back: the parsed output, encoded (for a chunk, its items' outcomes), or the workflow a handler spawned. */
-export type RunResult = { output: EncodedValue } | { spawn: StepTemplate };
+/**
+ * What a run gives back: the parsed output, encoded (for a chunk, its items' outcomes), with the run's time in
+ * ms (decode to encode: what `map`'s automatic chunk size reads), or the workflow a handler spawned.
+ */
+export type RunResult = { output: EncodedValue; runMs?: number } | { spawn: StepTemplate };
 
 /** How one run ended. */
 export type RunOutcome = { ok: true; result: RunResult } | { ok: false; error: SerializedError };
@@ -38,6 +41,7 @@ export async function runTask(task: AnyTask | undefined, name: string, input: Ru
   }
   // Assigned, not spread: a spread would read the context's lazy `signal` getter and create every run's AbortSignal.
   const ctx = Object.assign(runContext, { spawn }) as TaskContext;
+  const started = performance.now();
   let value: unknown;
   try {
     value = failAs('invalid', () => decodeValue(input.value));
@@ -48,7 +52,7 @@ export async function runTask(task: AnyTask | undefined, name: string, input: Ru
     const outcome = await runOne(task, value, ctx, true);
     if (!outcome.ok) return outcome;
     if ('spawn' in outcome) return { ok: true, result: { spawn: outcome.spawn } };
-    return encoded(outcome.value);
+    return encoded(outcome.value, started);
   }
   if (!Array.isArray(value)) {
     return { ok: false, error: { name: 'TypeError', code: 'INVALID_INPUT', reason: 'invalid', message: 'A chunk job carries no array of inputs' } };
@@ -59,7 +63,7 @@ export async function runTask(task: AnyTask | undefined, name: string, input: Ru
     const outcome = await runOne(task, item, ctx, false);
     outcomes.push('value' in outcome ? { ok: true, value: outcome.value } : (outcome as ItemOutcome));
   }
-  return encoded(outcomes);
+  return encoded(outcomes, started);
 }
 
 async function runOne(task: AnyTask, input: unknown, ctx: TaskContext, maySpawn: boolean): Promise<OneOutcome> {
@@ -77,9 +81,10 @@ async function runOne(task: AnyTask, input: unknown, ctx: TaskContext, maySpawn:
   }
 }
 
-function encoded(value: unknown): RunOutcome {
+function encoded(value: unknown, started: number): RunOutcome {
   try {
-    return { ok: true, result: { output: failAs('invalid', () => encodeValue(value)) } };
+    const output = failAs('invalid', () => encodeValue(value));
+    return { ok: true, result: { output, runMs: Math.round((performance.now() - started) * 1000) / 1000 } };
   } catch (error) {
     return failure(error);
   }
