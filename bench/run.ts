@@ -18,12 +18,13 @@ import type { Benchmark, BenchResult } from './benchmark.ts';
 import { chordFlow } from './chordFlow.ts';
 import { cpuSpeedup } from './cpuSpeedup.ts';
 import { describeMachine } from './describeMachine.ts';
+import { fetchModes } from './fetchModes.ts';
 import { formatMarkdown, formatTable, type BenchRun } from './formatResults.ts';
 import { idleMemory } from './idleMemory.ts';
 import { latency } from './latency.ts';
 import { mapThroughput } from './mapThroughput.ts';
 
-const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, idleMemory, latency, mapThroughput };
+const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, fetchModes, idleMemory, latency, mapThroughput };
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));

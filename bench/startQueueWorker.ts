@@ -18,13 +18,13 @@ export interface QueueWorker {
 const CHILD = fileURLToPath(new URL('./queueWorkerChild.ts', import.meta.url));
 const TSX = createRequire(import.meta.url).resolve('tsx');
 
-/** Starts `queueWorkerChild.ts` for one side and queue, and resolves once it serves. */
-export async function startQueueWorker(ctx: BenchContext, side: WorkerSide, queue: string, concurrency: number): Promise<QueueWorker> {
+/** Starts `queueWorkerChild.ts` for one side and queue, and resolves once it serves. `fetch` sets taskpool's `fetch` option (default: the worker's). */
+export async function startQueueWorker(ctx: BenchContext, side: WorkerSide, queue: string, concurrency: number, fetch?: 'supervisor' | 'sandbox'): Promise<QueueWorker> {
   // BENCH_WORKER_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile a worker process while it runs.
   const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, '--import', TSX, CHILD, side, queue], {
     cwd: ctx.root,
-    env: { ...process.env, REDIS_URL: ctx.redisUrl, PREFIX: ctx.prefix, CONCURRENCY: String(concurrency) },
+    env: { ...process.env, REDIS_URL: ctx.redisUrl, PREFIX: ctx.prefix, CONCURRENCY: String(concurrency), ...(fetch !== undefined && { FETCH: fetch }) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const killOnExit = (): void => void child.kill('SIGKILL');
