@@ -169,10 +169,13 @@ export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (mes
     },
     drain,
     async close() {
-      // A job held finishes first; an idle loop does not wait for Redis, which may be gone.
-      if (inside > 0) await drain();
-      else void drain().catch(() => undefined);
+      // Jobs held finish first (one fetched by the last finish starts a moment later); an idle loop whose drain
+      // does not settle soon does not wait for Redis, which may be gone.
+      const drained = drain();
       let timer: NodeJS.Timeout | undefined;
+      const settled = await Promise.race([drained.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_REDIS_MS)))]);
+      clearTimeout(timer);
+      if (!settled && inside > 0) await drained;
       const quit = Promise.all([flows.close(), redis.quit()]).catch(() => undefined);
       await Promise.race([quit, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_REDIS_MS)))]);
       clearTimeout(timer);

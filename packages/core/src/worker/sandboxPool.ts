@@ -166,7 +166,9 @@ export class SandboxPool {
     this.all.delete(sandbox);
     this.logger.info({ event: 'sandbox:recycle', sandboxPid: sandbox.pid, why, tasksRun: sandbox.tasksRun });
     try {
-      await Promise.all([sandbox.stop(), this.spawn()]);
+      // Self-fetching: it may have taken a job since; that job finishes first, never killed for a recycle.
+      const stopped = this.options.selfFetch ? sandbox.drain().then(() => sandbox.stop()) : sandbox.stop();
+      await Promise.all([stopped, this.spawn()]);
     } finally {
       if (oneAtATime) this.recycling = false;
     }
