@@ -6,7 +6,8 @@
  * - `bullmq-sandboxed`: a BullMQ `Worker` with a processor file (BullMQ's own child processes);
  * - `taskpool-chord`: `startWorker` serving `bench/chordTasks.ts` (inline); `bullmq-flow`: a processor function
  *   that returns `{ i }` for a flow's member and sums `getChildrenValues()` for its parent.
- * Every side runs `CONCURRENCY` jobs at a time. Prints `ready` once serving; exits on SIGTERM.
+ * Every side runs `CONCURRENCY` jobs at a time; `FETCH` (`supervisor` or `sandbox`) sets taskpool's `fetch` option. Prints
+ * `ready` once serving; exits on SIGTERM.
  */
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
@@ -14,7 +15,7 @@ import { createLogger } from '@taskpool/core';
 import { startWorker } from '@taskpool/core/worker';
 
 const [side, queue] = process.argv.slice(2);
-const { REDIS_URL, PREFIX, CONCURRENCY } = process.env;
+const { REDIS_URL, PREFIX, CONCURRENCY, FETCH } = process.env;
 const concurrency = Number(CONCURRENCY);
 const connection = { url: REDIS_URL! };
 
@@ -34,6 +35,7 @@ if (side === 'taskpool-process' || side === 'taskpool-thread' || side === 'taskp
     queues: [queue!],
     concurrency,
     inlineConcurrency: concurrency,
+    ...((FETCH === 'supervisor' || FETCH === 'sandbox') && { fetch: FETCH }),
     logger: createLogger({ level: 'warn' }),
   });
   close = () => worker.close();

@@ -18,6 +18,7 @@ import type { Benchmark, BenchResult } from './benchmark.ts';
 import { chordFlow } from './chordFlow.ts';
 import { cpuSpeedup } from './cpuSpeedup.ts';
 import { describeMachine } from './describeMachine.ts';
+import { fetchModes } from './fetchModes.ts';
 import { formatMarkdown, formatTable, type BenchRun } from './formatResults.ts';
 import { granularity } from './granularity.ts';
 import { idleMemory } from './idleMemory.ts';
@@ -26,7 +27,7 @@ import { mapAuto } from './mapAuto.ts';
 import { mapInstructions } from './mapInstructions.ts';
 import { mapThroughput } from './mapThroughput.ts';
 
-const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, granularity, idleMemory, latency, mapThroughput, mapAuto, mapInstructions };
+const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, fetchModes, granularity, idleMemory, latency, mapThroughput, mapAuto, mapInstructions };
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));

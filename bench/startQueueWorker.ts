@@ -29,14 +29,17 @@ export interface WorkerWrapper {
   stopGraceMs: number;
 }
 
-/** Starts `queueWorkerChild.ts` for one side and queue, and resolves once it serves. */
-export async function startQueueWorker(ctx: BenchContext, side: WorkerSide, queue: string, concurrency: number, wrapper?: WorkerWrapper): Promise<QueueWorker> {
+/**
+ * Starts `queueWorkerChild.ts` for one side and queue, and resolves once it serves. `fetch` sets taskpool's `fetch`
+ * option (default: the worker's).
+ */
+export async function startQueueWorker(ctx: BenchContext, side: WorkerSide, queue: string, concurrency: number, wrapper?: WorkerWrapper, fetch?: 'supervisor' | 'sandbox'): Promise<QueueWorker> {
   // BENCH_WORKER_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile a worker process while it runs.
   const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const [command, ...prefix] = wrapper ? [...wrapper.command, process.execPath] : [process.execPath];
   const child = spawn(command!, [...prefix, ...nodeArgs, '--import', TSX, CHILD, side, queue], {
     cwd: ctx.root,
-    env: { ...process.env, REDIS_URL: ctx.redisUrl, PREFIX: ctx.prefix, CONCURRENCY: String(concurrency) },
+    env: { ...process.env, REDIS_URL: ctx.redisUrl, PREFIX: ctx.prefix, CONCURRENCY: String(concurrency), ...(fetch !== undefined && { FETCH: fetch }) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const killOnExit = (): void => {

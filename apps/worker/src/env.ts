@@ -28,6 +28,12 @@ export const workerEnvSchema = baseEnvSchema.extend({
   TASKPOOL_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(3_000),
   /** Stalls (the worker died or was cut off while running the job) every job survives, whatever its attempts. Default: 2. */
   TASKPOOL_MAX_STALLS: z.coerce.number().int().min(0).default(2),
+  /**
+   * Who takes the jobs of `process` queues from Redis: `supervisor` (the worker process, handing each to a
+   * sandbox over IPC) or `sandbox` (each sandbox process fetches, runs and records its own jobs; the worker
+   * process only watches). Default: `supervisor`.
+   */
+  TASKPOOL_FETCH: z.enum(['supervisor', 'sandbox']).default('supervisor'),
 }).refine((env) => env.TASKPOOL_STALLED_INTERVAL_MS < env.TASKPOOL_LOCK_DURATION_MS, {
   message: 'must be below TASKPOOL_LOCK_DURATION_MS',
   path: ['TASKPOOL_STALLED_INTERVAL_MS'],

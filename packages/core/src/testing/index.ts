@@ -7,13 +7,23 @@ import { randomBytes } from 'node:crypto';
 import { createClient, type ClientOptions, type TaskpoolClient } from '../client/createClient.ts';
 import { createLogger } from '../logger.ts';
 import { startWorker, type StartWorkerOptions, type TaskpoolWorker } from '../worker/startWorker.ts';
+import { loadTestingEnv } from './env.ts';
 
 /** Options of {@link startTestWorker}: those of `startWorker`, with a silent logger and one sandbox by default. */
 export type TestWorkerOptions = Omit<StartWorkerOptions, 'logger' | 'concurrency'> & Partial<Pick<StartWorkerOptions, 'logger' | 'concurrency'>>;
 
-/** Starts a worker for a test: one sandbox process and no log output unless given. */
+/**
+ * Starts a worker for a test: one sandbox process and no log output unless given; the `fetch` mode is
+ * `TASKPOOL_FETCH`'s when the options name none (see `testing/env.ts`).
+ */
 export function startTestWorker(options: TestWorkerOptions): Promise<TaskpoolWorker> {
-  return startWorker({ concurrency: 1, logger: createLogger({ level: 'silent' }), ...options });
+  const fetch = loadTestingEnv().TASKPOOL_FETCH;
+  return startWorker({ concurrency: 1, logger: createLogger({ level: 'silent' }), ...(fetch !== undefined && { fetch }), ...options });
+}
+
+/** The `fetch` mode the helpers give a worker whose options name none: `TASKPOOL_FETCH`'s, else `'supervisor'`. */
+export function testFetchMode(): 'supervisor' | 'sandbox' {
+  return loadTestingEnv().TASKPOOL_FETCH ?? 'supervisor';
 }
 
 /** Creates a client for a test; `await using client = createTestClient(...)` closes it. */

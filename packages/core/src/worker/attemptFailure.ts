@@ -8,3 +8,18 @@ export class AttemptFailure extends Error {
     if (serialized.stack) this.stack = serialized.stack;
   }
 }
+
+/** Why the supervisor stopped a running task. */
+export type AbortReason = 'timeout' | 'cancelled' | 'oom';
+
+/** The error of a run the supervisor stopped (in the sandbox process `pid`). */
+export function abortedError(reason: AbortReason, pid: number): SerializedError {
+  const what = { timeout: 'timed out', cancelled: 'was cancelled', oom: 'went over its memory cap' }[reason];
+  return {
+    name: reason === 'timeout' ? 'TaskTimeoutError' : reason === 'cancelled' ? 'CancelledError' : 'SandboxCrashError',
+    code: reason === 'timeout' ? 'TASK_TIMEOUT' : reason === 'cancelled' ? 'CANCELLED' : 'SANDBOX_CRASHED',
+    message: `The task ${what} (sandbox process ${pid})`,
+    reason,
+    fields: { pid },
+  };
+}

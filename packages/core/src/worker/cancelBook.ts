@@ -49,6 +49,16 @@ export class CancelBook {
     if (entry) entry.slot = slot;
   }
 
+  /**
+   * A job that runs in `slot` and whose flag was read where it was fetched (a sandbox that takes its own jobs
+   * reads it itself): from now on a cancel heard for it aborts it, and {@link recheck} rereads its flag.
+   */
+  track(jobId: string, key: string, slot: TaskSlot): void {
+    const entry = this.held.get(jobId);
+    if (entry) entry.slot = slot;
+    else this.held.set(jobId, { key, slot, cancelled: false, dropped: false, fetchRead: Promise.resolve() });
+  }
+
   /** True if a cancel for the job was heard or its flag is set; waits for the flag read of its fetch. */
   async isCancelled(jobId: string): Promise<boolean> {
     await this.held.get(jobId)?.fetchRead;

@@ -1,6 +1,6 @@
 import type { AnyTask } from '../defineTask.ts';
 import { AttemptFailure } from './attemptFailure.ts';
-import { runTask, type RunInput } from './runTask.ts';
+import { runTask, type RunInput, type RunOutcome } from './runTask.ts';
 import type { AbortReason, SandboxRequest } from './sandboxProcess.ts';
 
 /** Where a job runs: a sandbox process, or a slot of the worker's own event loop. */
@@ -54,14 +54,7 @@ class InlineSlot implements TaskSlot {
         );
       };
       const abortion = this.abortion;
-      runTask(this.tasks.get(request.task), request.task, request.input as RunInput, {
-        jobId: request.jobId,
-        attempt: request.attempt,
-        get signal() {
-          return abortion.signal;
-        },
-        progress: (value) => request.onProgress?.(value),
-      }).then((outcome) => {
+      runHere(this.tasks, request, abortion).then((outcome) => {
         clearTimeout(timer);
         if (abortion.aborted) return;
         if (outcome.ok) resolve(outcome.result);
@@ -75,6 +68,18 @@ class InlineSlot implements TaskSlot {
     this.abortion.abort(reason);
     this.fail?.(reason);
   }
+}
+
+/** Runs a request's task on this event loop, `abortion` giving its signal (the inline slot's, a self-fetching sandbox's). */
+export function runHere(tasks: ReadonlyMap<string, AnyTask>, request: SandboxRequest, abortion: LazySignal): Promise<RunOutcome> {
+  return runTask(tasks.get(request.task), request.task, request.input as RunInput, {
+    jobId: request.jobId,
+    attempt: request.attempt,
+    get signal() {
+      return abortion.signal;
+    },
+    progress: (value) => request.onProgress?.(value),
+  });
 }
 
 /**

@@ -133,19 +133,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       if (ctx.requeueOnFailure() && token) {
         return requeue(ctx, { job, token, log }, { durationMs: elapsed() }, 'Shutdown grace period over: task put back to waiting');
       }
-      if (failure.reason && CRASHES.has(failure.reason)) {
-        const crashes = await countCrash(redis, key);
-        if (crashes >= limits.quarantineAfterCrashes) {
-          failure = {
-            name: 'QuarantinedError',
-            code: 'QUARANTINED',
-            reason: 'quarantined',
-            message: `Quarantined: the task killed its sandbox process ${crashes} times (last: ${failure.message})`,
-            cause: failure,
-            fields: { crashes },
-          };
-        }
-      }
+      failure = await quarantineIfCrashed(redis, key, failure, limits);
       return await fail(failure, elapsed(), sandbox.pid);
     } finally {
       ctx.cancels.release(jobId);
@@ -169,7 +157,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
  * Gives a job back to waiting, its attempt not counted (no sandbox can start, or the shutdown grace is over),
  * places it in the per-task counts, and logs `job:requeued`.
  */
-async function requeue(ctx: ProcessorContext, held: { job: Job; token: string; log: Logger }, fields: object, message: string): Promise<never> {
+export async function requeue(ctx: Pick<ProcessorContext, 'redis' | 'prefix'>, held: { job: Job; token: string; log: Logger }, fields: object, message: string): Promise<never> {
   const { job, token, log } = held;
   await job.moveToWait(token);
   await syncJobCounts(ctx.redis, ctx.prefix, [{ queue: job.queueName, jobId: job.id ?? '', task: job.name }]).catch(() => undefined);
@@ -191,9 +179,32 @@ async function unreadable(ctx: ProcessorContext, job: Job): Promise<never> {
   throw toBullError(failure);
 }
 
+/**
+ * A crash (exit, signal, killed, oom) counts on the job (`tpCrashes`); at `quarantineAfterCrashes` the failure
+ * becomes `quarantined` (never retried). Any other failure is given back as it is.
+ */
+export async function quarantineIfCrashed(redis: RedisClient, key: string, failure: SerializedError, limits: Pick<AttemptLimits, 'quarantineAfterCrashes'>): Promise<SerializedError> {
+  if (!failure.reason || !CRASHES.has(failure.reason)) return failure;
+  const crashes = await countCrash(redis, key);
+  if (crashes < limits.quarantineAfterCrashes) return failure;
+  return {
+    name: 'QuarantinedError',
+    code: 'QUARANTINED',
+    reason: 'quarantined',
+    message: `Quarantined: the task killed its sandbox process ${crashes} times (last: ${failure.message})`,
+    cause: failure,
+    fields: { crashes },
+  };
+}
+
+/** True for a failure BullMQ never retries (invalid, cancelled, quarantined). */
+export function isFinalReason(failure: SerializedError): boolean {
+  return failure.reason !== undefined && FINAL.has(failure.reason);
+}
+
 /** The error BullMQ records: the remote message and stack; invalid, cancelled and quarantined jobs are never retried. */
-function toBullError(failure: SerializedError): Error {
-  const final = failure.reason !== undefined && FINAL.has(failure.reason);
+export function toBullError(failure: SerializedError): Error {
+  const final = isFinalReason(failure);
   const error = final ? new UnrecoverableError(failure.message) : new Error(failure.message);
   if (!final) error.name = failure.name;
   if (failure.stack) error.stack = failure.stack;

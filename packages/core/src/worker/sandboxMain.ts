@@ -8,6 +8,7 @@ import { loadTaskModule, type TaskModule } from '../loadTaskModule.ts';
 import { serializeError } from '../serializeError.ts';
 import { LazySignal } from './inlineExecutor.ts';
 import { runTask } from './runTask.ts';
+import type { JobLoop } from './sandboxFetch.ts';
 import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
 
 const inThread = !isMainThread && parentPort !== null;
@@ -23,6 +24,8 @@ const onMessage = (listener: (message: ToSandbox) => void): void => {
 };
 
 const running = new Map<number, LazySignal>();
+/** In `fetch: 'sandbox'` mode, the loop that takes this sandbox's jobs (its module loads BullMQ: imported only then). */
+let jobLoop: Promise<JobLoop> | undefined;
 
 process.on('uncaughtException', (error) => die(error));
 process.on('unhandledRejection', (error) => die(error));
@@ -51,6 +54,9 @@ async function main(): Promise<void> {
     if (message.type === 'run') void run(mod, message);
     else if (message.type === 'abort') running.get(message.runId)?.abort(message.reason);
     else if (message.type === 'shutdown') void shutdown(mod);
+    else if (message.type === 'serve') jobLoop ??= import('./sandboxFetch.ts').then((loop) => loop.serveJobs(mod, message.config, send));
+    else if (message.type === 'abort-job') void jobLoop?.then((loop) => loop.abort(message.jobId, message.reason));
+    else if (message.type === 'drain') void (jobLoop ?? Promise.resolve(undefined)).then((loop) => loop?.drain()).then(() => send({ type: 'drained' }));
   });
   send({ type: 'ready', pid: process.pid });
 }
@@ -78,6 +84,7 @@ async function run(mod: TaskModule, message: Extract<ToSandbox, { type: 'run' }>
 
 async function shutdown(mod: TaskModule): Promise<void> {
   try {
+    await (await jobLoop)?.close();
     await mod.teardown?.();
   } finally {
     process.exit(0);

@@ -166,15 +166,37 @@ export class SandboxPool {
     this.all.delete(sandbox);
     this.logger.info({ event: 'sandbox:recycle', sandboxPid: sandbox.pid, why, tasksRun: sandbox.tasksRun });
     try {
-      await Promise.all([sandbox.stop(), this.spawn()]);
+      // Self-fetching: it may have taken a job since; that job finishes first, never killed for a recycle.
+      const stopped = this.options.selfFetch ? sandbox.drain().then(() => sandbox.stop()) : sandbox.stop();
+      await Promise.all([stopped, this.spawn()]);
     } finally {
       if (oneAtATime) this.recycling = false;
     }
   }
 
+  /**
+   * Self-fetching (`selfFetch` in the options): after a sandbox recorded a job. One whose job was aborted, or
+   * that is worn out, is replaced: it takes no more jobs, runs `teardown()` and exits while its successor starts.
+   */
+  afterJob(sandbox: SandboxProcess): void {
+    if (this.closing || !this.all.has(sandbox)) return;
+    const why = sandbox.retireAfterRun ? 'aborted' : this.wornOut(sandbox);
+    if (why) void this.recycle(sandbox, why);
+  }
+
   private adopt(sandbox: SandboxProcess): void {
     this.all.add(sandbox);
     this.healthChanged();
+    if (this.options.selfFetch) {
+      // It takes its own jobs: never idle here; replaced when it dies (a recycled one is out of `all` already).
+      void sandbox.exited$().then(() => {
+        if (!this.all.delete(sandbox)) return;
+        this.healthChanged();
+        if (!this.closing) void this.spawn();
+      });
+      sandbox.serve();
+      return;
+    }
     void sandbox.exited$().then(() => {
       // An idle process that died is dropped and replaced here; a busy one is replaced on release.
       const at = this.idle.indexOf(sandbox);

@@ -3,12 +3,12 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { SerializedError } from '../serializeError.ts';
-import { AttemptFailure } from './attemptFailure.ts';
+import { abortedError, AttemptFailure, type AbortReason } from './attemptFailure.ts';
 import { classifyExit } from './classifyExit.ts';
 import { forkSandbox, startSandboxThread, type SandboxChannel } from './sandboxChannel.ts';
 import { logSandboxOutput } from './sandboxOutput.ts';
 import type { RunInput } from './runTask.ts';
-import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
+import type { FromSandbox, HeldJob, ServeConfig, ToSandbox } from './sandboxProtocol.ts';
 const STDERR_TAIL_BYTES = 8_192;
 /** After a sandbox's IPC channel closes, how long it has to exit before it is taken as unreachable. */
 const DISCONNECT_GRACE_MS = 1_000;
@@ -30,6 +30,38 @@ export interface SandboxOptions {
   isolation?: 'process' | 'thread';
   /** For threads: V8 heap cap (`resourceLimits.maxOldGenerationSizeMb`). */
   maxMemoryMb?: number;
+  /** The sandbox takes its own jobs from Redis (`fetch: 'sandbox'`); the supervisor only watches. Default: it runs what it is sent. */
+  selfFetch?: SelfFetch;
+}
+
+/** How a supervisor watches sandboxes that take their own jobs. */
+export interface SelfFetch {
+  config: ServeConfig;
+  /** Between the abort (timeout, cancel) and SIGKILL. */
+  killGraceMs: number;
+  /** RSS cap while a job runs, MiB: over it the process is SIGKILLed at once (`oom`). */
+  maxRssMb?: number;
+  /** The sandbox took a job (renew its lock, hear its cancels). */
+  onHeld(sandbox: SandboxProcess, job: HeldJob): void;
+  /** The sandbox recorded the job's outcome (or gave it back). */
+  onReleased(sandbox: SandboxProcess, job: HeldJob, outcome: 'done' | 'failed' | 'none'): void;
+  /** The process died holding the job, which is still to be recorded: `failure` says how. */
+  onLost(sandbox: SandboxProcess, job: HeldJob, failure: SerializedError): void;
+  /**
+   * The process died (after `onLost` for each job it told of): jobs locked by `lockOwners` that it never told of
+   * (it died between its fetch and its message) are to be found in Redis and recorded with `failure`.
+   */
+  onDied(sandbox: SandboxProcess, lockOwners: readonly string[], failure: SerializedError): void;
+}
+
+/** A job a self-fetching sandbox holds, as its supervisor watches it. */
+interface Watched {
+  job: HeldJob;
+  startedAt: number;
+  timers: NodeJS.Timeout[];
+  /** Past the sandbox's one-at-a-time gate: its limits apply. */
+  running: boolean;
+  aborted?: AbortReason;
 }
 
 /** One task to run in a sandbox. */
@@ -48,7 +80,7 @@ export interface SandboxRequest {
 }
 
 /** Why the supervisor stopped a running task. */
-export type AbortReason = 'timeout' | 'cancelled' | 'oom';
+export type { AbortReason };
 
 interface Running {
   runId: number;
@@ -78,11 +110,19 @@ export class SandboxProcess {
   /** The job of the latest run: the handler's output lines are tagged with it (output may trail the run's end). */
   private lastRun: { jobId: string; task: string } | undefined;
   private readonly exitPromise: Promise<void>;
+  /** Self-fetching: the jobs the sandbox holds (one runs; a sandbox of several queues may hold one more per queue). */
+  private readonly held = new Map<string, Watched>();
+  private drained: (() => void) | undefined;
+  /** Self-fetching: the ids its jobs' lock tokens start with (see `onDied`). */
+  private lockOwners: string[] = [];
+  /** Set once the channel failed: what the jobs a self-fetching sandbox held died of. */
+  private unreachable: SerializedError | undefined;
 
   private constructor(
     private readonly child: SandboxChannel,
     readonly pid: number,
     private readonly logger: Logger,
+    private readonly selfFetch?: SelfFetch,
   ) {
     this.exitPromise = once(child, 'exit').then(() => undefined);
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -113,7 +153,7 @@ export class SandboxProcess {
         ? startSandboxThread(options.modulePath, options.maxMemoryMb)
         : await forkSandbox(options.modulePath, { execArgv: options.execArgv ?? [], ...(options.execPath !== undefined && { execPath: options.execPath }) });
     const pid = child.pid;
-    const sandbox = new SandboxProcess(child, pid, options.logger.child({ sandboxPid: pid }));
+    const sandbox = new SandboxProcess(child, pid, options.logger.child({ sandboxPid: pid }), options.selfFetch);
     await sandbox.waitReady(options.startTimeoutMs ?? 60_000);
     return sandbox;
   }
@@ -123,9 +163,85 @@ export class SandboxProcess {
     return !this.exited;
   }
 
-  /** True while a task runs. */
+  /** True while a task runs (or, self-fetching, while the sandbox holds a job). */
   get busy(): boolean {
-    return this.running !== undefined;
+    return this.running !== undefined || this.held.size > 0;
+  }
+
+  /** Self-fetching: tells the sandbox to take jobs from Redis itself. */
+  serve(): void {
+    if (this.selfFetch) this.send({ type: 'serve', config: this.selfFetch.config });
+  }
+
+  /** Self-fetching: the sandbox takes no more jobs; resolves once those it holds are recorded, or it exited. */
+  drain(): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    const drained = new Promise<void>((resolve) => (this.drained = resolve));
+    this.send({ type: 'drain' });
+    return Promise.race([drained, this.exitPromise]);
+  }
+
+  /** The jobs a self-fetching sandbox holds. */
+  get heldJobs(): HeldJob[] {
+    return [...this.held.values()].map((w) => w.job);
+  }
+
+  /**
+   * Self-fetching: stops a job the sandbox holds, as {@link abort} a run: the sandbox fires the handler's signal
+   * and records the failure (`reason`), and takes no more jobs; `graceMs` later the process is SIGKILLed if it
+   * still holds the job (then the supervisor records it). Over the memory cap (`oom`), at once.
+   */
+  abortJob(jobId: string, reason: AbortReason, graceMs = this.selfFetch?.killGraceMs ?? 1_000): void {
+    const watched = this.held.get(jobId);
+    if (!watched || watched.aborted) return;
+    watched.aborted = reason;
+    this.retireAfterRun = true;
+    if (reason !== 'oom') this.send({ type: 'abort-job', jobId, reason });
+    const kill = (): void => {
+      if (this.held.get(jobId) === watched) this.kill();
+    };
+    if (graceMs <= 0) kill();
+    else watched.timers.push(setTimeout(kill, graceMs));
+  }
+
+  /** Self-fetching: a job the sandbox took, or began running. */
+  private onHeld(job: HeldJob): void {
+    const fetch = this.selfFetch;
+    if (!fetch) return;
+    let watched = this.held.get(job.jobId);
+    if (!watched) {
+      watched = { job, startedAt: performance.now(), timers: [], running: false };
+      this.held.set(job.jobId, watched);
+      fetch.onHeld(this, job);
+    }
+    if (!job.started || watched.running) return;
+    watched.running = true;
+    watched.job = job;
+    watched.startedAt = performance.now();
+    this.tasksRun++;
+    this.lastRun = { jobId: job.jobId, task: job.task };
+    if (job.timeoutMs !== undefined) watched.timers.push(setTimeout(() => this.abortJob(job.jobId, 'timeout'), job.timeoutMs));
+    const cap = fetch.maxRssMb;
+    if (cap !== undefined) {
+      watched.timers.push(
+        setInterval(() => {
+          const rss = readRssMb(this.pid);
+          if (rss !== undefined && rss > cap) {
+            this.logger.warn({ event: 'sandbox:over-memory', jobId: job.jobId, rssMb: Math.round(rss), maxRssMb: cap });
+            this.abortJob(job.jobId, 'oom', 0);
+          }
+        }, RSS_SAMPLE_MS),
+      );
+    }
+  }
+
+  /** Self-fetching: the sandbox recorded a job's outcome. */
+  private onReleased(jobId: string, outcome: 'done' | 'failed' | 'none'): void {
+    const watched = this.held.get(jobId);
+    if (!watched) return;
+    this.held.delete(jobId);
+    for (const timer of watched.timers) clearTimeout(timer);
+    this.selfFetch?.onReleased(this, watched.job, outcome);
   }
 
   /** Runs one task; rejects with an {@link AttemptFailure} if the handler fails or the process dies. */
@@ -185,12 +301,17 @@ export class SandboxProcess {
 
   /** The job id of the running task, if any. */
   get runningJobId(): string | undefined {
-    return this.running?.jobId;
+    return this.running?.jobId ?? this.runningHeld()?.job.jobId;
   }
 
   /** The name of the running task, if any. */
   get runningTask(): string | undefined {
-    return this.running?.task;
+    return this.running?.task ?? this.runningHeld()?.job.task;
+  }
+
+  private runningHeld(): Watched | undefined {
+    for (const watched of this.held.values()) if (watched.running) return watched;
+    return undefined;
   }
 
   /** True once the process should not take another task (aborted run, recycling). */
@@ -229,21 +350,22 @@ export class SandboxProcess {
    * killed, so the pool replaces it.
    */
   private onChannelError(error: Error): void {
-    this.logger.error({ event: 'sandbox:error', err: error, jobId: this.running?.jobId }, `Sandbox channel error: ${error.message}`);
+    this.logger.error({ event: 'sandbox:error', err: error, jobId: this.running?.jobId ?? this.runningHeld()?.job.jobId }, `Sandbox channel error: ${error.message}`);
+    const unreachable: SerializedError = {
+      name: 'SandboxCrashError',
+      code: 'SANDBOX_UNREACHABLE',
+      reason: 'exit',
+      message: `Lost contact with sandbox process ${this.pid}: ${error.message}`,
+      fields: { pid: this.pid },
+      cause: { name: error.name, message: error.message, ...((error as { code?: string }).code !== undefined && { code: String((error as { code?: string }).code) }) },
+    };
+    // Self-fetching: the jobs it holds are recorded with this error once it has exited.
+    this.unreachable ??= unreachable;
     const running = this.running;
     if (running && !running.aborted) {
       this.finish(running);
       this.retireAfterRun = true;
-      running.reject(
-        new AttemptFailure({
-          name: 'SandboxCrashError',
-          code: 'SANDBOX_UNREACHABLE',
-          reason: 'exit',
-          message: `Lost contact with sandbox process ${this.pid}: ${error.message}`,
-          fields: { pid: this.pid },
-          cause: { name: error.name, message: error.message, ...((error as { code?: string }).code !== undefined && { code: String((error as { code?: string }).code) }) },
-        }),
-      );
+      running.reject(new AttemptFailure(unreachable));
     }
     this.kill();
   }
@@ -304,6 +426,24 @@ export class SandboxProcess {
       case 'fatal':
         this.fatal = message.error;
         break;
+      case 'job': {
+        const { type: _type, releases, ...job } = message;
+        if (releases) this.onReleased(releases.jobId, releases.outcome);
+        this.onHeld(job);
+        break;
+      }
+      case 'released':
+        this.onReleased(message.jobId, message.outcome);
+        break;
+      case 'drained':
+        this.drained?.();
+        break;
+      case 'serving':
+        this.lockOwners = message.lockOwners;
+        break;
+      case 'log':
+        this.logger[message.level](message.record, message.msg);
+        break;
       default:
         break;
     }
@@ -314,12 +454,9 @@ export class SandboxProcess {
     for (const timer of running.timers) clearTimeout(timer);
   }
 
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
-    this.exited = true;
-    const running = this.running;
-    if (running) this.finish(running);
-    if (running) {
-      const crash = classifyExit({
+  /** How the process's death reads, for the job it ran. */
+  private crashOf(code: number | null, signal: NodeJS.Signals | null): SerializedError {
+    return classifyExit({
         pid: this.pid,
         code,
         signal,
@@ -327,13 +464,31 @@ export class SandboxProcess {
         ...(this.fatal && { fatal: this.fatal }),
         ...(this.signalSent && { signalSent: this.signalSent }),
       });
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.exited = true;
+    const running = this.running;
+    if (running) this.finish(running);
+    if (running) {
+      const crash = this.crashOf(code, signal);
       const error = running.aborted ? { ...abortedError(running.aborted, this.pid), cause: crash } : crash;
       const durationMs = Math.round(performance.now() - running.startedAt);
       this.logger.warn({ event: 'sandbox:crash', jobId: running.jobId, task: running.task, code, signal, reason: error.reason, errorCode: error.code, durationMs }, error.message);
       running.reject(new AttemptFailure(error));
-    } else {
+    } else if (this.held.size === 0) {
       this.logger.debug({ event: 'sandbox:exit', code, signal });
     }
+    for (const watched of this.held.values()) {
+      for (const timer of watched.timers) clearTimeout(timer);
+      const crash = this.unreachable ?? this.crashOf(code, signal);
+      const error = watched.aborted ? { ...abortedError(watched.aborted, this.pid), cause: crash } : crash;
+      const { jobId, task } = watched.job;
+      this.logger.warn({ event: 'sandbox:crash', jobId, task, code, signal, reason: error.reason, errorCode: error.code, durationMs: Math.round(performance.now() - watched.startedAt) }, error.message);
+      this.selfFetch?.onLost(this, watched.job, error);
+    }
+    this.held.clear();
+    if (this.lockOwners.length > 0) this.selfFetch?.onDied(this, this.lockOwners, this.unreachable ?? this.crashOf(code, signal));
   }
 }
 
@@ -349,18 +504,6 @@ export class SandboxStartKilled extends Error {
   ) {
     super(`Sandbox ${pid} was killed by ${signal} (from outside) while it started`);
   }
-}
-
-/** The error of a run the supervisor stopped. */
-function abortedError(reason: AbortReason, pid: number): SerializedError {
-  const what = { timeout: 'timed out', cancelled: 'was cancelled', oom: 'went over its memory cap' }[reason];
-  return {
-    name: reason === 'timeout' ? 'TaskTimeoutError' : reason === 'cancelled' ? 'CancelledError' : 'SandboxCrashError',
-    code: reason === 'timeout' ? 'TASK_TIMEOUT' : reason === 'cancelled' ? 'CANCELLED' : 'SANDBOX_CRASHED',
-    message: `The task ${what} (sandbox process ${pid})`,
-    reason,
-    fields: { pid },
-  };
 }
 
 /** A process's resident set size in MiB (Linux `/proc`), or undefined where that can't be read. */

@@ -15,6 +15,9 @@ import { createJobProcessor } from './jobProcessor.ts';
 import { recheckStalledOnReconnect } from './recheckStalledOnReconnect.ts';
 import { sandboxHeapLimitMb } from './memoryCap.ts';
 import { SandboxPool } from './sandboxPool.ts';
+import type { SelfFetch } from './sandboxProcess.ts';
+import type { ServeConfig } from './sandboxProtocol.ts';
+import { SelfFetchSupervisor } from './selfFetchSupervisor.ts';
 import { BULLMQ_MAX_STALLED_COUNT, createStalledFailures, DEFAULT_MAX_STALLS } from './stalledFailure.ts';
 import { InlineExecutor } from './inlineExecutor.ts';
 import { PartitionGuard } from './partitionGuard.ts';
@@ -78,7 +81,22 @@ export interface StartWorkerOptions {
   inlineConcurrency?: number;
   /** The Node binary sandbox processes are forked with. Default: the worker's own (`process.execPath`). */
   sandboxExecPath?: string;
+  /**
+   * Who takes the jobs of `process` queues from Redis. `'supervisor'`: the worker process fetches each job and
+   * hands it to an idle sandbox over IPC, which answers over IPC (Redis → supervisor → sandbox → supervisor →
+   * Redis). `'sandbox'`: each sandbox process fetches, runs and records its jobs itself, one at a time, on a
+   * Redis connection of its own (Redis → sandbox → Redis); the worker process stays off each job's path and
+   * keeps what only it can do: it starts, watches and recycles the sandboxes, renews the locks of the jobs they
+   * hold, enforces timeouts, memory caps and cancels by killing, and records at once the job of a sandbox that
+   * dies (docs/architecture.md, "Sandboxes that take their own jobs"). Each sandbox then loads BullMQ and
+   * ioredis and holds two connections. `thread` and `inline` queues are fetched by the worker process either
+   * way. The worker app reads `TASKPOOL_FETCH`. Default: `'supervisor'`.
+   */
+  fetch?: FetchMode;
 }
+
+/** Who takes the jobs of `process` queues from Redis (see `StartWorkerOptions.fetch`). */
+export type FetchMode = 'supervisor' | 'sandbox';
 
 /** Default of `lockDurationMs`. */
 export const DEFAULT_LOCK_DURATION_MS = 8_000;
@@ -86,6 +104,8 @@ export const DEFAULT_LOCK_DURATION_MS = 8_000;
 export const DEFAULT_STALLED_INTERVAL_MS = 3_000;
 /** With no job held, how long close() waits for BullMQ's workers to stop (at once, unless Redis is away or slow). */
 const IDLE_CLOSE_MS = 1_000;
+/** How long close() waits for the jobs of sandboxes killed at the end of the grace to be put back to waiting. */
+const SETTLE_LOST_MS = 5_000;
 /** How long close() waits for its last Redis calls (deregistering, unsubscribing, quitting), all together. */
 const CLOSE_REDIS_MS = 400;
 
@@ -134,6 +154,40 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const inline = new InlineExecutor(mod.tasks);
   const inlineConcurrency = options.inlineConcurrency ?? 100;
   const modes = new Set(queues.map((queue) => isolation.get(queue) ?? 'process'));
+  const killGraceMs = options.killGraceMs ?? 1_000;
+  const limits = {
+    killGraceMs,
+    quarantineAfterCrashes: options.quarantineAfterCrashes ?? 3,
+    maxStalls: options.maxStalls ?? DEFAULT_MAX_STALLS,
+  };
+  // `fetch: 'sandbox'`: the sandboxes take the jobs of the `process` queues themselves (see selfFetchSupervisor.ts).
+  const selfFetched = options.fetch === 'sandbox' ? queues.filter((queue) => (isolation.get(queue) ?? 'process') === 'process') : [];
+  const fetchedHere = queues.filter((queue) => !selfFetched.includes(queue));
+  let supervision: SelfFetchSupervisor | undefined;
+  const selfFetch = (): SelfFetch | undefined => {
+    if (selfFetched.length === 0) return undefined;
+    const config: ServeConfig = {
+      redisUrl: options.redisUrl,
+      prefix,
+      workerId: id,
+      queues: selfFetched,
+      lockDurationMs: lockDuration,
+      quarantineAfterCrashes: limits.quarantineAfterCrashes,
+      maxStalls: limits.maxStalls,
+      ...(options.maxTasksPerProcess !== undefined && { maxTasks: options.maxTasksPerProcess }),
+      limiters: Object.fromEntries(selfFetched.flatMap((queue) => (limiters.has(queue) ? [[queue, limiters.get(queue)!]] : []))),
+      logLevel: options.logger.level,
+    };
+    return {
+      config,
+      killGraceMs,
+      ...(options.maxMemoryMb !== undefined && { maxRssMb: options.maxMemoryMb }),
+      onHeld: (sandbox, job) => supervision?.onHeld(sandbox, job),
+      onReleased: (sandbox, job, outcome) => supervision?.onReleased(sandbox, job, outcome),
+      onLost: (sandbox, job, failure) => supervision?.onLost(sandbox, job, failure),
+      onDied: (sandbox, owners, failure) => supervision?.onDied(sandbox, owners, failure),
+    };
+  };
   const poolOf = (kind: 'process' | 'thread'): SandboxPool =>
     new SandboxPool({
       size: concurrency,
@@ -145,11 +199,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       ...(options.sandboxExecPath !== undefined && { execPath: options.sandboxExecPath }),
       ...(options.maxTasksPerProcess !== undefined && { maxTasksPerProcess: options.maxTasksPerProcess }),
       ...(options.maxRssMbPerProcess !== undefined && { maxRssMbPerProcess: options.maxRssMbPerProcess }),
+      ...(kind === 'process' && selfFetched.length > 0 && { selfFetch: selfFetch()! }),
     });
   // Sandboxes only for the isolations the served queues use.
   const pools = { process: modes.has('process') ? poolOf('process') : undefined, thread: modes.has('thread') ? poolOf('thread') : undefined };
   const started = [pools.process, pools.thread].filter((p): p is SandboxPool => p !== undefined);
-  await Promise.all(started.map((p) => p.start()));
+  // Self-fetching sandboxes fetch as soon as they start: their pool starts once cancels are heard (below).
+  const selfFetching = selfFetched.length > 0 ? pools.process : undefined;
+  await Promise.all(started.filter((p) => p !== selfFetching).map((p) => p.start()));
 
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
   await connectionReady(redis);
@@ -160,23 +217,26 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const cancelListener = await listenForCancels(redis, cancels, logger, { prefix, workerId: id });
   const counts = { done: 0, failed: 0 };
   let requeueOnFailure = false;
+  // What the processors and the supervisor of self-fetching sandboxes share.
+  const bookkeeping = { tasks: mod.tasks, redis, prefix, flows, logger, cancels, counts, requeueOnFailure: () => requeueOnFailure };
+  if (selfFetching) {
+    supervision = new SelfFetchSupervisor({
+      ...bookkeeping,
+      limits,
+      queues: selfFetched,
+      workerId: id,
+      lockDurationMs: lockDuration,
+      stalledIntervalMs: stalledInterval,
+    });
+    supervision.pool = selfFetching;
+    await supervision.start();
+    await selfFetching.start();
+  }
   // The RSS cap samples a process: it holds for sandbox processes only (a thread's cap is V8's heap limit).
   const processorFor = (executor: SandboxPool | InlineExecutor, capRss: boolean) => createJobProcessor({
-    tasks: mod.tasks,
+    ...bookkeeping,
     pool: executor,
-    redis,
-    prefix,
-    flows,
-    logger,
-    cancels,
-    counts,
-    requeueOnFailure: () => requeueOnFailure,
-    limits: {
-      killGraceMs: options.killGraceMs ?? 1_000,
-      quarantineAfterCrashes: options.quarantineAfterCrashes ?? 3,
-      maxStalls: options.maxStalls ?? DEFAULT_MAX_STALLS,
-      ...(capRss && options.maxMemoryMb !== undefined && { maxRssMb: options.maxMemoryMb }),
-    },
+    limits: { ...limits, ...(capRss && options.maxMemoryMb !== undefined && { maxRssMb: options.maxMemoryMb }) },
   });
   // Jobs in a processor now (fetched, waiting for a sandbox or running): close() waits for BullMQ only while there are some.
   let inFlight = 0;
@@ -194,7 +254,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     inline: counted(processorFor(inline, false)),
   };
 
-  const workers = queues.map((queue) => {
+  const workers = fetchedHere.map((queue) => {
     const limiter = limiters.get(queue);
     const mode = isolation.get(queue) ?? 'process';
     return new Worker(queue, processors[mode], {
@@ -209,12 +269,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       maxStalledCount: BULLMQ_MAX_STALLED_COUNT,
     });
   });
-  recheckStalledOnReconnect(redis, workers, logger);
+  recheckStalledOnReconnect(redis, [...workers, ...(supervision?.workers ?? [])], logger);
   // A pool that can start no sandbox pauses its queues' workers (a job they hold goes back to waiting, see
   // jobProcessor.ts) until one starts; the heartbeat says so at once.
   let shuttingDown = false;
   const pauseWhileUnhealthy = (pool: SandboxPool, mode: Isolation): void => {
-    const served = workers.filter((_, i) => (isolation.get(queues[i]!) ?? 'process') === mode);
+    const served = workers.filter((_, i) => (isolation.get(fetchedHere[i]!) ?? 'process') === mode);
     const follow = (healthy: boolean): void => {
       for (const worker of served) {
         if (healthy) void worker.resume();
@@ -231,6 +291,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   if (pools.thread) pauseWhileUnhealthy(pools.thread, 'thread');
   // Cut off from Redis for longer than the lock, the worker stops and drops its jobs (see partitionGuard.ts).
   const guard = new PartitionGuard({ lockDurationMs: lockDuration, cancels, logger });
+  if (supervision) supervision.guard = guard;
   const stalled = createStalledFailures({ tasks: mod.tasks, redis, prefix, flows, logger, counts });
   for (const worker of workers) {
     countJobMoves(worker, { redis, prefix, logger });
@@ -260,7 +321,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       guard.stop();
       const busy = (): number => started.reduce((sum, p) => sum + p.busyCount, 0);
       logger.info({ event: 'worker:shutdown', graceMs: shutdownGraceMs, busy: busy() });
-      const finished = Promise.all(workers.map((w) => w.close()));
+      // Self-fetching sandboxes stop fetching and finish the jobs they hold.
+      const finished = Promise.all([...workers.map((w) => w.close()), ...(selfFetching?.sandboxes.map((s) => s.drain()) ?? [])]);
+      const holding = (): number => inFlight + (selfFetching?.busyCount ?? 0);
       const timer = setTimeout(() => {
         requeueOnFailure = true;
         logger.warn({ event: 'worker:grace-expired', busy: busy() });
@@ -271,14 +334,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       const forced = new Promise<void>((resolve) => {
         force = setTimeout(() => {
           logger.error({ event: 'worker:close-forced' }, 'Could not close cleanly (is Redis reachable?): forcing');
-          void Promise.all(workers.map((w) => w.close(true))).catch(() => undefined);
+          void Promise.all([...workers.map((w) => w.close(true)), supervision?.close(true)]).catch(() => undefined);
           redis.disconnect();
           resolve();
         }, shutdownGraceMs + 5_000);
       });
       // With no job held, BullMQ's close only stops fetching, at once unless Redis is away or slow: then stop
       // waiting for it (its calls fail when the connection is closed below). Held jobs get the grace period.
-      if (inFlight === 0 && !(await settleWithin(finished, IDLE_CLOSE_MS)) && inFlight === 0) {
+      if (holding() === 0 && !(await settleWithin(finished, IDLE_CLOSE_MS)) && holding() === 0) {
         logger.warn({ event: 'worker:close-forced', waitedMs: IDLE_CLOSE_MS }, 'No task running and BullMQ did not stop in time (is Redis reachable?): not waiting');
       } else {
         await Promise.race([finished, forced]);
@@ -286,7 +349,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       clearTimeout(timer);
       clearTimeout(force);
       // Redis calls are bounded, together: with Redis gone they would wait for ever (worker connections retry).
-      const redisCalls = Promise.all([cancelListener.stop(), heartbeat.stop(), flows.close()]).then(() => redis.quit());
+      // The jobs of sandboxes killed at the end of the grace go back to waiting first.
+      await supervision?.settle(SETTLE_LOST_MS);
+      const redisCalls = Promise.all([cancelListener.stop(), heartbeat.stop(), flows.close(), supervision?.close()]).then(() => redis.quit());
       await Promise.all([settleWithin(redisCalls, CLOSE_REDIS_MS), ...started.map((p) => p.close())]);
       redis.disconnect();
       logger.info({ event: 'worker:stopped' });
