@@ -96,6 +96,8 @@ describe('per-task counts, kept as jobs move', () => {
       await eventually(async () => (await countsOf('test.flaky')).failed === 0, 'the flaky jobs retried');
       await Promise.all(flakies.map((h) => h.result({ timeoutMs: 20_000 })));
 
+      // The worker counts an outcome after BullMQ has recorded it (and the client has seen it): wait for the count.
+      await eventually(async () => (await readLastHour(stack.admin.redis, prefix, ['test.flaky'])).get('test.flaky')?.completed === 2, 'both flaky completions counted');
       const hour = (await readLastHour(stack.admin.redis, prefix, ['test.flaky', 'test.sleep'])).get('test.flaky')!;
       expect(hour).toMatchObject({ completed: 2, failed: 2, failuresByReason: { error: 2 } });
       expect((await readLastHour(stack.admin.redis, prefix, ['test.sleep'])).get('test.sleep')).toMatchObject({ completed: 1, failed: 2, failuresByReason: { cancelled: 2 } });
