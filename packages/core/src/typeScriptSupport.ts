@@ -32,8 +32,18 @@ function nativeStripping(): boolean {
 }
 
 /** Finds tsx from the task module's folder, the working directory, then beside taskpool itself. */
-function findTsx(modulePath: string): { loaderUrl: string; apiUrl: string } | undefined {
-  const from = [pathToFileURL(`${dirname(modulePath)}/`).href, pathToFileURL(`${process.cwd()}/`).href, import.meta.url];
+function findTsx(modulePath: string): TsxUrls | undefined {
+  const folder = dirname(modulePath);
+  // Every sandbox start asks again (a fork, a restart, its thread's boot): look on disk once per folder.
+  if (!tsxByFolder.has(folder)) tsxByFolder.set(folder, lookUpTsx(folder));
+  return tsxByFolder.get(folder);
+}
+
+type TsxUrls = { loaderUrl: string; apiUrl: string };
+const tsxByFolder = new Map<string, TsxUrls | undefined>();
+
+function lookUpTsx(folder: string): TsxUrls | undefined {
+  const from = [pathToFileURL(`${folder}/`).href, pathToFileURL(`${process.cwd()}/`).href, import.meta.url];
   for (const base of from) {
     try {
       const loader = createRequire(base).resolve('tsx');
