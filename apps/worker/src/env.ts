@@ -34,6 +34,10 @@ export const workerEnvSchema = baseEnvSchema.extend({
    * process only watches). Default: `supervisor`.
    */
   TASKPOOL_FETCH: z.enum(['supervisor', 'sandbox']).default('supervisor'),
+  /** Jobs each queue holds beyond one per sandbox while tasks are short (the next is fetched while one runs); 0: none. Default: 1. */
+  TASKPOOL_PREFETCH: z.coerce.number().int().min(0).max(1024).default(1),
+  /** Prefetching stops while the tasks' mean run time is over this, ms. Default: 100. */
+  TASKPOOL_PREFETCH_MAX_TASK_MS: z.coerce.number().int().min(0).default(100),
 }).refine((env) => env.TASKPOOL_STALLED_INTERVAL_MS < env.TASKPOOL_LOCK_DURATION_MS, {
   message: 'must be below TASKPOOL_LOCK_DURATION_MS',
   path: ['TASKPOOL_STALLED_INTERVAL_MS'],

@@ -7,7 +7,8 @@ const USAGE = `Usage: taskpool-worker --tasks <module> [--concurrency N] [--queu
 Env: REDIS_URL, TASKPOOL_TASKS, TASKPOOL_CONCURRENCY, TASKPOOL_QUEUES, TASKPOOL_PREFIX,
      TASKPOOL_SHUTDOWN_GRACE_MS, TASKPOOL_KILL_GRACE_MS, TASKPOOL_MAX_MEMORY_MB, TASKPOOL_MAX_TASKS_PER_PROCESS,
      TASKPOOL_MAX_RSS_MB_PER_PROCESS, TASKPOOL_QUARANTINE_AFTER_CRASHES, TASKPOOL_LOCK_DURATION_MS,
-     TASKPOOL_STALLED_INTERVAL_MS, TASKPOOL_MAX_STALLS, TASKPOOL_FETCH, LOG_LEVEL, LOG_FORMAT (see .env.example)`;
+     TASKPOOL_STALLED_INTERVAL_MS, TASKPOOL_MAX_STALLS, TASKPOOL_FETCH, TASKPOOL_PREFETCH, TASKPOOL_PREFETCH_MAX_TASK_MS,
+     LOG_LEVEL, LOG_FORMAT (see .env.example)`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -43,6 +44,8 @@ async function main(): Promise<void> {
     stalledIntervalMs: env.TASKPOOL_STALLED_INTERVAL_MS,
     maxStalls: env.TASKPOOL_MAX_STALLS,
     fetch: env.TASKPOOL_FETCH,
+    prefetch: env.TASKPOOL_PREFETCH,
+    prefetchMaxTaskMs: env.TASKPOOL_PREFETCH_MAX_TASK_MS,
     ...(env.TASKPOOL_MAX_MEMORY_MB !== undefined && { maxMemoryMb: env.TASKPOOL_MAX_MEMORY_MB }),
     ...(env.TASKPOOL_MAX_TASKS_PER_PROCESS !== undefined && { maxTasksPerProcess: env.TASKPOOL_MAX_TASKS_PER_PROCESS }),
     ...(env.TASKPOOL_MAX_RSS_MB_PER_PROCESS !== undefined && { maxRssMbPerProcess: env.TASKPOOL_MAX_RSS_MB_PER_PROCESS }),

@@ -122,13 +122,16 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   const submitRetryMs = nonNegative('submitRetryMs', options.submitRetryMs ?? DEFAULT_SUBMIT_RETRY_MS);
   checkClusterPrefix(options.redisUrl, prefix);
   const redis = createRedisConnection(options.redisUrl, 'producer');
-  const connection = watchConnection(redis);
+  // BullMQ's queues and flow producer get a connection of their own: BullMQ defines its Lua commands on the
+  // connection it is given, and ioredis copies them into every pipeline made on it (~100 µs each; see startWorker.ts).
+  const queueRedis = createRedisConnection(options.redisUrl, 'producer');
+  const connection = watchConnection(redis, queueRedis);
   const searched = new Set([DEFAULT_QUEUE, ...(options.queues ?? [])]);
   const keep: KeepPolicy = keepPolicy(options.keep);
   const errors = new ErrorRegistry();
   for (const type of options.errors ?? []) errors.register(type);
 
-  const queue = queueCache(redis, prefix, (name) => searched.add(name));
+  const queue = queueCache(queueRedis, prefix, (name) => searched.add(name));
   const adds = new SubmitBatcher(queue);
   const watcher = new CompletionWatcher({
     redis,
@@ -148,7 +151,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   const retried = <T>(write: () => Promise<T>): Promise<T> => retryOnDisconnect(write, { forMs: submitRetryMs, stopped: () => closed, connection });
 
   const replicas = new ReplicaConfirmer(() => createRedisConnection(options.redisUrl, 'producer'), prefix);
-  const flows = new CountedFlowProducer({ connection: redis, prefix });
+  const flows = new CountedFlowProducer({ connection: queueRedis, prefix });
   flows.on('error', () => undefined);
   const workflowHost: WorkflowHost = {
     watcher,
@@ -166,7 +169,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     await flows.close();
     await queue.closeAll();
     await replicas.close();
-    await redis.quit().catch(() => redis.disconnect());
+    await Promise.all([redis, queueRedis].map((c) => c.quit().catch(() => c.disconnect())));
   };
 
   return {

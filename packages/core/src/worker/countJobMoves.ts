@@ -3,6 +3,12 @@ import type { Logger } from 'pino';
 import type { RedisClient } from '../redisConnection.ts';
 import { syncJobCounts, syncJobCountsById } from '../store/taskCounts.ts';
 
+/**
+ * A started job is counted as active once it has run this long, ms: a shorter job moves from queued to its outcome
+ * in one count-script call instead of two (the active count misses jobs shorter than this).
+ */
+export const ACTIVE_COUNT_AFTER_MS = 100;
+
 /** Options of {@link countJobMoves}. */
 export interface CountJobMovesOptions {
   redis: RedisClient;
@@ -11,7 +17,7 @@ export interface CountJobMovesOptions {
   /**
    * Count a started job as active only once it has run this long, ms (a job done sooner moves from queued to its
    * outcome in one call: one script call less per short job, and the active count skips jobs shorter than
-   * this). Default: at once.
+   * this). Default: {@link ACTIVE_COUNT_AFTER_MS}; 0: at once.
    */
   activeAfterMs?: number;
 }
@@ -23,14 +29,14 @@ export interface CountJobMovesOptions {
  * logged and left to the next move of the job or to the readers' repair.
  */
 export function countJobMoves(worker: Worker, options: CountJobMovesOptions): void {
-  const { redis, prefix, logger, activeAfterMs } = options;
+  const { redis, prefix, logger, activeAfterMs = ACTIVE_COUNT_AFTER_MS } = options;
   const sync = (job: Job | undefined): void => {
     if (!job?.id) return;
     syncJobCounts(redis, prefix, [{ queue: job.queueName, jobId: job.id, task: job.name }]).catch((err: unknown) =>
       logger.warn({ event: 'worker:count-failed', err, jobId: job.id }, 'Could not update the per-task counts'),
     );
   };
-  if (activeAfterMs === undefined) {
+  if (activeAfterMs === 0) {
     worker.on('active', sync);
     worker.on('completed', sync);
     worker.on('failed', sync);

@@ -47,6 +47,8 @@ export interface ProcessorContext {
   counts: { done: number; failed: number };
   /** True once the shutdown grace period is over: failures then put the job back to waiting. */
   requeueOnFailure: () => boolean;
+  /** Told how long each task ran in its sandbox, ms (see prefetchGovernor.ts). */
+  ran?: (ms: number) => void;
 }
 
 const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'killed', 'oom']);
@@ -121,12 +123,14 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
         ...(timeoutMs !== undefined && { timeoutMs }),
         ...(limits.maxRssMb !== undefined && { maxRssMb: limits.maxRssMb }),
       })) as RunResult;
+      ctx.ran?.(elapsed());
       await progress.flush();
       dropIfLost();
       ctx.counts.done++;
       log.debug({ event: 'job:done', durationMs: elapsed(), sandboxPid: sandbox.pid });
       return result;
     } catch (error) {
+      ctx.ran?.(elapsed());
       await progress.flush();
       dropIfLost();
       let failure = error instanceof AttemptFailure ? error.serialized : { ...serializeError(error), reason: 'error' as const };

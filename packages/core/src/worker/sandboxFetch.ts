@@ -26,12 +26,6 @@ import { BULLMQ_MAX_STALLED_COUNT, createStalledFailures } from './stalledFailur
 /** How long a job's `released` waits for the next job's `job` message to carry it, ms. */
 const RELEASE_WAIT_MS = 2;
 
-/**
- * A job is counted as active (per-task counts) once it has run this long, ms: a shorter one goes from queued to
- * its outcome in one count-script call instead of two (the dashboard refreshes every 2 s).
- */
-const ACTIVE_COUNT_AFTER_MS = 100;
-
 /** How long closing waits for the last Redis calls (quitting), ms: Redis may be gone. */
 const CLOSE_REDIS_MS = 400;
 
@@ -49,9 +43,11 @@ export interface JobLoop {
 export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (message: FromSandbox) => void): Promise<JobLoop> {
   // The supervisor writes its lines with its logger for this sandbox (component, workerId, sandboxPid bound there).
   const logger = createSandboxLogger(send, config.logLevel);
+  // taskpool's own calls and BullMQ's objects use a connection each (why: see startWorker.ts).
   const redis = createRedisConnection(config.redisUrl, 'worker', logger);
+  const queueRedis = createRedisConnection(config.redisUrl, 'worker', logger);
   const { prefix } = config;
-  const flows = new CountedFlowProducer({ connection: redis, prefix });
+  const flows = new CountedFlowProducer({ connection: queueRedis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
   const cancels = new CancelBook(redis, logger);
   const counts = { done: 0, failed: 0 };
@@ -131,7 +127,7 @@ export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (mes
   for (const queue of config.queues) {
     const limiter = config.limiters[queue];
     const worker = new Worker(queue, run, {
-      connection: redis,
+      connection: queueRedis,
       prefix,
       concurrency: 1,
       name: config.workerId,
@@ -142,7 +138,7 @@ export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (mes
       maxStalledCount: BULLMQ_MAX_STALLED_COUNT,
       ...(limiter && { limiter: { max: limiter.max, duration: limiter.durationMs } }),
     });
-    countJobMoves(worker, { redis, prefix, logger, activeAfterMs: ACTIVE_COUNT_AFTER_MS });
+    countJobMoves(worker, { redis, prefix, logger });
     worker.on('error', (err) => {
       const lost = /^(?:Missing lock|Lock mismatch) for job (.+?)\. /.exec(err.message);
       if (lost) logger.warn({ event: 'job:lock-lost', jobId: lost[1], via: 'redis', detail: err.message }, `Job ${lost[1]}: its lock was lost; it runs elsewhere, the outcome here is dropped`);
@@ -176,10 +172,11 @@ export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (mes
       const settled = await Promise.race([drained.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_REDIS_MS)))]);
       clearTimeout(timer);
       if (!settled && inside > 0) await drained;
-      const quit = Promise.all([flows.close(), redis.quit()]).catch(() => undefined);
+      const quit = Promise.all([flows.close(), redis.quit(), queueRedis.quit()]).catch(() => undefined);
       await Promise.race([quit, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_REDIS_MS)))]);
       clearTimeout(timer);
       redis.disconnect();
+      queueRedis.disconnect();
     },
   };
 }

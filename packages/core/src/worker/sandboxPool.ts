@@ -137,6 +137,7 @@ export class SandboxPool {
   async close(graceMs = 5_000): Promise<void> {
     this.closing = true;
     for (const timer of this.retryTimers) clearTimeout(timer);
+    this.turnAwayWaiters();
     await Promise.all([...this.all].map((s) => s.stop(graceMs)));
     this.all.clear();
     this.idle.length = 0;
@@ -146,6 +147,7 @@ export class SandboxPool {
   killAll(): void {
     this.closing = true;
     for (const timer of this.retryTimers) clearTimeout(timer);
+    this.turnAwayWaiters();
     for (const s of this.all) s.kill();
   }
 
@@ -252,6 +254,11 @@ export class SandboxPool {
     if (this.immediateRestarts.length >= IMMEDIATE_RESTARTS_PER_SLOT * this.options.size) return false;
     this.immediateRestarts.push(now);
     return true;
+  }
+
+  /** A job prefetched and waiting for a sandbox when the pool closes is given back (its processor requeues it). */
+  private turnAwayWaiters(): void {
+    for (const waiter of this.waiters.splice(0)) waiter.reject(new SandboxUnavailableError('The worker is stopping: no sandbox will run this job here'));
   }
 
   private unavailable(): SandboxUnavailableError {

@@ -23,7 +23,10 @@ import { createStepRunner } from './workflowStep.ts';
 /** What the supervisor of self-fetching sandboxes shares with its worker. */
 export interface SelfFetchContext {
   tasks: ReadonlyMap<string, AnyTask>;
+  /** taskpool's own calls. */
   redis: RedisClient;
+  /** BullMQ's objects (see startWorker.ts: BullMQ's commands on a connection slow every pipeline made on it). */
+  queueRedis: RedisClient;
   prefix: string;
   flows: CountedFlowProducer;
   logger: Logger;
@@ -70,7 +73,7 @@ export class SelfFetchSupervisor {
     const stalled = createStalledFailures(ctx);
     this.workers = ctx.queues.map((queue) => {
       const worker = new Worker(queue, null, {
-        connection: ctx.redis,
+        connection: ctx.queueRedis,
         prefix: ctx.prefix,
         name: ctx.workerId,
         autorun: false,

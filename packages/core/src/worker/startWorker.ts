@@ -11,6 +11,7 @@ import { CountedFlowProducer } from '../store/countedQueue.ts';
 import { CancelBook } from './cancelBook.ts';
 import { listenForCancels } from './cancelListener.ts';
 import { countJobMoves } from './countJobMoves.ts';
+import { DEFAULT_PREFETCH, DEFAULT_PREFETCH_MAX_TASK_MS, PrefetchGovernor } from './prefetchGovernor.ts';
 import { createJobProcessor } from './jobProcessor.ts';
 import { recheckStalledOnReconnect } from './recheckStalledOnReconnect.ts';
 import { sandboxHeapLimitMb } from './memoryCap.ts';
@@ -93,6 +94,19 @@ export interface StartWorkerOptions {
    * way. The worker app reads `TASKPOOL_FETCH`. Default: `'supervisor'`.
    */
   fetch?: FetchMode;
+  /**
+   * Jobs each queue's BullMQ worker holds beyond one per sandbox, while tasks are short: the next job is
+   * fetched while a task runs, so a sandbox starts its next task without waiting for Redis. 0: none. With
+   * `fetch: 'sandbox'` it does not apply. The worker app reads `TASKPOOL_PREFETCH`. Default:
+   * {@link DEFAULT_PREFETCH} (1).
+   */
+  prefetch?: number;
+  /**
+   * Prefetching stops while the tasks' mean run time (exponentially weighted) is over this, ms: a job held
+   * behind a long task would wait for it while another worker may be idle. Default:
+   * {@link DEFAULT_PREFETCH_MAX_TASK_MS} (100 ms).
+   */
+  prefetchMaxTaskMs?: number;
 }
 
 /** Who takes the jobs of `process` queues from Redis (see `StartWorkerOptions.fetch`). */
@@ -208,9 +222,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const selfFetching = selfFetched.length > 0 ? pools.process : undefined;
   await Promise.all(started.filter((p) => p !== selfFetching).map((p) => p.start()));
 
+  // taskpool's own calls (counts, cancel flags, heartbeat) and BullMQ's objects use a connection each: BullMQ defines
+  // its Lua commands (64) on the connection it is given, and ioredis copies them into every pipeline made on that
+  // connection (~100 µs each; taskpool pipelines several times per job). See docs/architecture.md.
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
-  await connectionReady(redis);
-  const flows = new CountedFlowProducer({ connection: redis, prefix });
+  const queueRedis = createRedisConnection(options.redisUrl, 'worker', logger);
+  await Promise.all([connectionReady(redis), connectionReady(queueRedis)]);
+  const flows = new CountedFlowProducer({ connection: queueRedis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
   const cancels = new CancelBook(redis, logger);
   // Subscribed (and confirmed) before any worker fetches: no cancel published from now on is missed.
@@ -218,7 +236,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const counts = { done: 0, failed: 0 };
   let requeueOnFailure = false;
   // What the processors and the supervisor of self-fetching sandboxes share.
-  const bookkeeping = { tasks: mod.tasks, redis, prefix, flows, logger, cancels, counts, requeueOnFailure: () => requeueOnFailure };
+  const bookkeeping = { tasks: mod.tasks, redis, queueRedis, prefix, flows, logger, cancels, counts, requeueOnFailure: () => requeueOnFailure };
   if (selfFetching) {
     supervision = new SelfFetchSupervisor({
       ...bookkeeping,
@@ -233,10 +251,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     await selfFetching.start();
   }
   // The RSS cap samples a process: it holds for sandbox processes only (a thread's cap is V8's heap limit).
-  const processorFor = (executor: SandboxPool | InlineExecutor, capRss: boolean) => createJobProcessor({
+  // Each pool's queues prefetch while its tasks are short (see prefetchGovernor.ts); set once the workers exist.
+  const governors: Partial<Record<'process' | 'thread', PrefetchGovernor>> = {};
+  const processorFor = (executor: SandboxPool | InlineExecutor, capRss: boolean, mode?: 'process' | 'thread') => createJobProcessor({
     ...bookkeeping,
     pool: executor,
     limits: { ...limits, ...(capRss && options.maxMemoryMb !== undefined && { maxRssMb: options.maxMemoryMb }) },
+    ...(mode && { ran: (ms: number) => governors[mode]?.ran(ms) }),
   });
   // Jobs in a processor now (fetched, waiting for a sandbox or running): close() waits for BullMQ only while there are some.
   let inFlight = 0;
@@ -249,8 +270,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     }
   };
   const processors: Record<Isolation, ReturnType<typeof processorFor>> = {
-    process: counted(processorFor(pools.process ?? inline, true)),
-    thread: counted(processorFor(pools.thread ?? inline, false)),
+    process: counted(processorFor(pools.process ?? inline, true, 'process')),
+    thread: counted(processorFor(pools.thread ?? inline, false, 'thread')),
     inline: counted(processorFor(inline, false)),
   };
 
@@ -258,7 +279,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     const limiter = limiters.get(queue);
     const mode = isolation.get(queue) ?? 'process';
     return new Worker(queue, processors[mode], {
-      connection: redis,
+      connection: queueRedis,
       prefix,
       concurrency: mode === 'inline' ? inlineConcurrency : concurrency,
       name: id,
@@ -269,7 +290,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       maxStalledCount: BULLMQ_MAX_STALLED_COUNT,
     });
   });
-  recheckStalledOnReconnect(redis, [...workers, ...(supervision?.workers ?? [])], logger);
+  const prefetch = options.prefetch ?? DEFAULT_PREFETCH;
+  for (const mode of ['process', 'thread'] as const) {
+    const served = workers.filter((_, i) => (isolation.get(fetchedHere[i]!) ?? 'process') === mode);
+    if (pools[mode] && served.length > 0 && prefetch > 0) {
+      governors[mode] = new PrefetchGovernor(served, concurrency, prefetch, options.prefetchMaxTaskMs ?? DEFAULT_PREFETCH_MAX_TASK_MS);
+    }
+  }
+  recheckStalledOnReconnect(queueRedis, [...workers, ...(supervision?.workers ?? [])], logger);
   // A pool that can start no sandbox pauses its queues' workers (a job they hold goes back to waiting, see
   // jobProcessor.ts) until one starts; the heartbeat says so at once.
   let shuttingDown = false;
@@ -336,6 +364,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
           logger.error({ event: 'worker:close-forced' }, 'Could not close cleanly (is Redis reachable?): forcing');
           void Promise.all([...workers.map((w) => w.close(true)), supervision?.close(true)]).catch(() => undefined);
           redis.disconnect();
+          queueRedis.disconnect();
           resolve();
         }, shutdownGraceMs + 5_000);
       });
@@ -351,9 +380,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       // Redis calls are bounded, together: with Redis gone they would wait for ever (worker connections retry).
       // The jobs of sandboxes killed at the end of the grace go back to waiting first.
       await supervision?.settle(SETTLE_LOST_MS);
-      const redisCalls = Promise.all([cancelListener.stop(), heartbeat.stop(), flows.close(), supervision?.close()]).then(() => redis.quit());
+      const redisCalls = Promise.all([cancelListener.stop(), heartbeat.stop(), flows.close(), supervision?.close()]).then(() => Promise.all([redis.quit(), queueRedis.quit()]));
       await Promise.all([settleWithin(redisCalls, CLOSE_REDIS_MS), ...started.map((p) => p.close())]);
       redis.disconnect();
+      queueRedis.disconnect();
       logger.info({ event: 'worker:stopped' });
     })();
     return closing;
