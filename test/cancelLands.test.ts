@@ -1,5 +1,5 @@
 import { CancelledError, createAdmin, type TaskHandle } from '@taskpool/core';
-import { CANCEL_FIELD, cancelChannel } from '@taskpool/core/internal';
+import { CANCEL_FIELD, cancelChannel, flagCancel } from '@taskpool/core/internal';
 import { describe, expect, it } from 'vitest';
 import { CANCEL_RECHECK_MS, cancelSubscriberName } from '../packages/core/src/worker/cancelListener.ts';
 import { nap } from './fixtures/mapTasks.ts';
@@ -77,13 +77,13 @@ describe('a cancel always lands', () => {
     expect(error.reason).toBe('cancelled');
   });
 
-  it('never runs a job whose flag was set before it was fetched, even on its first attempt', async () => {
+  it('never runs a job cancelled before it was fetched, when the remove does not take it', async () => {
     await using redis = await connectRedis(redisUrl());
-    // Delayed, so the flag goes on before any worker can fetch it: what cancelTask's Lua step does just
-    // before its remove, which a worker fetching the job first makes fail.
+    // Delayed, so the cancel's Lua step (flag, BullMQ's deferred failure, marker) runs before any worker can
+    // fetch it, and no remove follows: as when a worker fetches the job between cancelTask's step and its remove.
     const handle = await stack.client.submit(nap, { id: 'flagged-early', ms: 1 }, { delayMs: 300 });
     expect((await handle.status())?.state).toBe('delayed');
-    await redis.hset(`${stack.prefix}:default:${handle.id}`, CANCEL_FIELD, '1');
+    expect(await flagCancel(redis, { prefix: stack.prefix, queue: 'default', jobId: handle.id, markerTtlSeconds: 60 })).toMatchObject({ found: 'queued' });
     const error = await rejectionOf(handle.result({ timeoutMs: 15_000 }), CancelledError);
     expect(error.message).toMatch(/before it started/);
     const view = await handle.status();

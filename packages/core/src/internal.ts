@@ -8,6 +8,7 @@ export { watchConnection, type ConnectionWatch } from './client/connectionWatch.
 export { bucketOf, DURATION_BOUNDS_MS, quantileOf } from './store/durationBuckets.ts';
 export { CANCEL_FIELD, COUNTED_FIELD, CRASHES_FIELD, JOB_ERROR_FIELD } from './store/jobFields.ts';
 export { storedFailure } from './store/jobError.ts';
+export { flagCancel } from './store/flagCancel.ts';
 export { jobKey, queueKey } from './store/jobKeys.ts';
 export { minuteStatsKey, readLastHour, type HourStats, type MinuteStats } from './store/minuteStats.ts';
 export { readJobOutcome, type JobOutcome } from './store/readJobOutcome.ts';

@@ -14,13 +14,13 @@ import { jobKey } from '../store/jobKeys.ts';
 export type CancelResult = 'removed' | 'signalled' | 'completed' | 'failed' | 'missing';
 
 /**
- * Cancels a job. The flag, the marker and the state check are one Lua step (`store/flagCancel.ts`), so a job
- * cannot finish between the check and the flag. A queued job is then removed with BullMQ's `remove`, which
- * refuses a locked job: one fetched meanwhile is signalled instead. Such a job never runs, let alone
- * completes, because every worker reads the flag of each job it fetches before it runs it (see
- * `worker/cancelBook.ts`); so the remove can only take a job that did not run, and a completed job is never
- * removed nor reported cancelled. A running job gets `PUBLISH cancelChannel(prefix) {"queue","jobId"}`, and
- * its worker also rereads the flag every second, in case the message is lost.
+ * Cancels a job. The flag, the marker, BullMQ's deferred failure and the state check are one Lua step
+ * (`store/flagCancel.ts`), so a job cannot finish between the check and the flag. A queued job is then removed
+ * with BullMQ's `remove`, which refuses a locked job: one fetched meanwhile is signalled instead. Such a job
+ * never runs, let alone completes: BullMQ reads its deferred failure with the fetch and fails it as cancelled
+ * without calling the worker's processor; so the remove can only take a job that did not run, and a completed
+ * job is never removed nor reported cancelled. A running job gets `PUBLISH cancelChannel(prefix)
+ * {"queue","jobId"}`, and its worker also rereads the flag every second, in case the message is lost.
  */
 export async function cancelTask(queue: Queue, redis: RedisClient, options: { jobId: string; prefix: string; markerTtlSeconds: number }): Promise<CancelResult> {
   const { jobId, prefix } = options;

@@ -131,7 +131,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   const errors = new ErrorRegistry();
   for (const type of options.errors ?? []) errors.register(type);
 
-  const queue = queueCache(queueRedis, prefix, (name) => searched.add(name));
+  const queue = queueCache(queueRedis, prefix, { onCreate: (name) => searched.add(name), counts: redis });
   const adds = new SubmitBatcher(queue);
   const watcher = new CompletionWatcher({
     redis,
@@ -151,7 +151,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   const retried = <T>(write: () => Promise<T>): Promise<T> => retryOnDisconnect(write, { forMs: submitRetryMs, stopped: () => closed, connection });
 
   const replicas = new ReplicaConfirmer(() => createRedisConnection(options.redisUrl, 'producer'), prefix);
-  const flows = new CountedFlowProducer({ connection: queueRedis, prefix });
+  const flows = new CountedFlowProducer({ connection: queueRedis, counts: redis, prefix });
   flows.on('error', () => undefined);
   const workflowHost: WorkflowHost = {
     watcher,

@@ -18,9 +18,10 @@ export class CountedQueue extends Queue {
   readonly #redis: RedisClient;
   readonly #prefix: string;
 
-  constructor(name: string, options: { connection: RedisClient; prefix: string }) {
-    super(name, options);
-    this.#redis = options.connection;
+  /** `counts`: the connection of the count scripts, one BullMQ has not loaded its commands on (see startWorker.ts). Default: `connection`. */
+  constructor(name: string, options: { connection: RedisClient; counts?: RedisClient; prefix: string }) {
+    super(name, { connection: options.connection, prefix: options.prefix });
+    this.#redis = options.counts ?? options.connection;
     this.#prefix = options.prefix;
   }
 
@@ -45,9 +46,10 @@ export class CountedFlowProducer extends FlowProducer {
   readonly #redis: RedisClient;
   readonly #prefix: string;
 
-  constructor(options: { connection: RedisClient; prefix: string }) {
+  /** `counts`: as {@link CountedQueue}'s. */
+  constructor(options: { connection: RedisClient; counts?: RedisClient; prefix: string }) {
     super({ connection: options.connection, prefix: options.prefix });
-    this.#redis = options.connection;
+    this.#redis = options.counts ?? options.connection;
     this.#prefix = options.prefix;
   }
 

@@ -1,15 +1,18 @@
 import type { RedisClient } from '../redisConnection.ts';
-import { CANCEL_FIELD } from './jobFields.ts';
+import { CANCELLED_BEFORE_START } from './jobError.ts';
+import { CANCEL_FIELD, CANCELLED_REASON, DEFERRED_FAILURE_FIELD, JOB_ERROR_FIELD } from './jobFields.ts';
 import { jobKey, lockKey, queueKey } from './jobKeys.ts';
 import { luaScript, runScript } from './runScript.ts';
 import { cancelledMarkerKey } from './taskpoolKeys.ts';
 
 /**
- * In one step: nothing for a missing or finished job; else the cancel flag on the job hash (a worker that
- * fetches the job afterwards fails it as cancelled instead of running it), and, unless the job is locked
- * (running), the cancel marker before the job is removed.
+ * In one step: nothing for a missing or finished job; else the cancel flag on the job hash (the worker holding
+ * it rereads it every second), and, unless the job is locked (running), BullMQ's deferred failure with our
+ * structured error (a worker that fetches the job afterwards fails it as cancelled, its processor never
+ * called: BullMQ reads the field with the fetch) and the cancel marker before the job is removed.
  *
- * KEYS: job hash, completed set, failed set, lock, cancel marker. ARGV: job id, flag field, marker TTL (s).
+ * KEYS: job hash, completed set, failed set, lock, cancel marker. ARGV: job id, flag field, marker TTL (s),
+ * deferred-failure field, its text, structured-error field, the error's JSON.
  * Returns the state found and the job's task.
  */
 const FLAG_SCRIPT = luaScript(`
@@ -19,6 +22,7 @@ if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return {'completed', name} end
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {'failed', name} end
 redis.call('HSET', KEYS[1], ARGV[2], '1')
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'active', name} end
+redis.call('HSET', KEYS[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 redis.call('SET', KEYS[5], '1', 'EX', ARGV[3])
 return {'queued', name}
 `);
@@ -34,6 +38,6 @@ export async function flagCancel(redis: RedisClient, options: { prefix: string; 
   const { prefix, queue, jobId } = options;
   const key = jobKey(prefix, queue, jobId);
   const keys = [key, queueKey(prefix, queue, 'completed'), queueKey(prefix, queue, 'failed'), lockKey(key), cancelledMarkerKey(key)];
-  const [found, task] = (await runScript(redis, FLAG_SCRIPT, keys, [jobId, CANCEL_FIELD, options.markerTtlSeconds])) as [CancelFlagged['found'], string];
+  const [found, task] = (await runScript(redis, FLAG_SCRIPT, keys, [jobId, CANCEL_FIELD, options.markerTtlSeconds, DEFERRED_FAILURE_FIELD, CANCELLED_REASON, JOB_ERROR_FIELD, JSON.stringify(CANCELLED_BEFORE_START)])) as [CancelFlagged['found'], string];
   return { found, task };
 }

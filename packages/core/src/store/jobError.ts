@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redisConnection.ts';
 import type { SerializedError } from '../serializeError.ts';
-import { CANCEL_FIELD, CRASHES_FIELD, JOB_ERROR_FIELD, STALLED_REASON } from './jobFields.ts';
+import { CANCEL_FIELD, CANCELLED_REASON, CRASHES_FIELD, DEFERRED_FAILURE_FIELD, JOB_ERROR_FIELD, STALLED_REASON } from './jobFields.ts';
 
 const STALLED_WHY =
   'each time, the worker running it died, was cut off from Redis or stopped renewing its lock, ' +
@@ -35,6 +35,7 @@ export function isStalledReason(failedReason: string | undefined | null): boolea
  */
 export function failureFromReason(failedReason: string, stack?: string): SerializedError {
   if (isStalledReason(failedReason)) return STALLED_FAILURE;
+  if (isCancelledReason(failedReason)) return CANCELLED_BEFORE_START;
   return { name: 'Error', message: failedReason, ...(stack !== undefined && { stack }) };
 }
 
@@ -57,9 +58,14 @@ export function storedFailure(tpError: string | null | undefined, failedReason: 
   return failedReason ? failureFromReason(failedReason, stack) : undefined;
 }
 
-/** Clears a job's last error and cancel flag (before a retry: the new run must neither show nor obey them). */
+/** True for the deferred failure a cancel sets on a job not running (see `flagCancel.ts`). */
+export function isCancelledReason(failedReason: string | undefined | null): boolean {
+  return failedReason === CANCELLED_REASON;
+}
+
+/** Clears a job's last error and cancel (before a retry: the new run must neither show nor obey them). */
 export async function clearJobFailure(redis: RedisClient, key: string): Promise<void> {
-  await redis.hdel(key, JOB_ERROR_FIELD, CRASHES_FIELD, CANCEL_FIELD);
+  await redis.hdel(key, JOB_ERROR_FIELD, CRASHES_FIELD, CANCEL_FIELD, DEFERRED_FAILURE_FIELD);
 }
 
 /**
@@ -70,7 +76,7 @@ export const CANCELLED_BEFORE_START: SerializedError = {
   name: 'CancelledError',
   code: 'CANCELLED',
   reason: 'cancelled',
-  message: 'The task was cancelled before it started',
+  message: CANCELLED_REASON,
 };
 
 /** Counts one more crash (exit, signal, killed, oom) of the job's attempts; gives the count, for quarantine. */

@@ -13,34 +13,28 @@ interface Held {
   cancelled: boolean;
   /** Set once the job's lock is taken as lost ({@link CancelBook.drop}): it is stopped, and its outcome never written. */
   dropped: boolean;
-  /** The flag read made when the job was fetched; settled once it is known. */
-  fetchRead: Promise<void>;
 }
 
 /**
- * The jobs a worker holds (fetched, waiting for or running in a slot) and the cancels it has heard. A cancel
- * lands by either of two ways, so that losing one never lets a cancelled job run on:
+ * The jobs a worker holds (fetched, waiting for or running in a slot) and the cancels it has heard. A job
+ * cancelled before it was fetched is never given to a processor: the cancel set BullMQ's deferred failure on
+ * it, which BullMQ reads with the fetch (see `store/flagCancel.ts`). A cancel of a job held here lands by either
+ * of two ways, so that losing one never lets a cancelled job run on:
  * - the channel's message ({@link CancelBook.cancel}, from `listenForCancels`), at once;
- * - the durable flag on the job hash, read when the job is fetched (the reads of jobs fetched in the same
- *   turn of the event loop go out as one pipeline) and again for every held job by {@link CancelBook.recheck},
- *   which the listener runs every second and after each reconnect of its subscriber.
+ * - the durable flag on the job hash, read for every held job by {@link CancelBook.recheck}, which the
+ *   listener runs every second and after each reconnect of its subscriber.
  */
 export class CancelBook {
   private readonly held = new Map<string, Held>();
-  /** Fetch-time reads not sent yet: job id → job key. */
-  private pending = new Map<string, string>();
-  private flush: Promise<void> | undefined;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly logger: Logger,
   ) {}
 
-  /** A job fetched: from now on a cancel for it is kept, and its flag is read (see {@link isCancelled}). */
+  /** A job fetched: from now on a cancel for it is kept (see {@link isCancelled}). */
   hold(jobId: string, key: string): void {
-    this.pending.set(jobId, key);
-    this.flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.readPending());
-    this.held.set(jobId, { key, cancelled: false, dropped: false, fetchRead: this.flush });
+    this.held.set(jobId, { key, cancelled: false, dropped: false });
   }
 
   /** The job runs in `slot`: a cancel now aborts it. */
@@ -50,18 +44,17 @@ export class CancelBook {
   }
 
   /**
-   * A job that runs in `slot` and whose flag was read where it was fetched (a sandbox that takes its own jobs
-   * reads it itself): from now on a cancel heard for it aborts it, and {@link recheck} rereads its flag.
+   * A job that runs in `slot`, fetched elsewhere (by a sandbox that takes its own jobs): from now on a cancel
+   * heard for it aborts it, and {@link recheck} rereads its flag.
    */
   track(jobId: string, key: string, slot: TaskSlot): void {
     const entry = this.held.get(jobId);
     if (entry) entry.slot = slot;
-    else this.held.set(jobId, { key, slot, cancelled: false, dropped: false, fetchRead: Promise.resolve() });
+    else this.held.set(jobId, { key, slot, cancelled: false, dropped: false });
   }
 
-  /** True if a cancel for the job was heard or its flag is set; waits for the flag read of its fetch. */
-  async isCancelled(jobId: string): Promise<boolean> {
-    await this.held.get(jobId)?.fetchRead;
+  /** True if a cancel for the job was heard, or its flag was read set, since it was held. */
+  isCancelled(jobId: string): boolean {
     return this.held.get(jobId)?.cancelled === true;
   }
 
@@ -98,8 +91,8 @@ export class CancelBook {
 
   /**
    * A cancel was heard or read: a job held here is marked, and aborted if it runs. Returns the slot aborted, if
-   * any. A cancel for a job not held is forgotten: the flag was set before the message went out, so a later
-   * fetch of the job reads it (and a retry, which clears the flag, is not cancelled by an old message).
+   * any. A cancel for a job not held is forgotten: a job not running when it was cancelled got BullMQ's
+   * deferred failure, so a later fetch fails it (and a retry, which clears both, is not cancelled by an old message).
    */
   cancel(jobId: string, via: CancelSource = 'message'): TaskSlot | undefined {
     const entry = this.held.get(jobId);
@@ -115,13 +108,6 @@ export class CancelBook {
   async recheck(): Promise<void> {
     const open = [...this.held].filter(([, entry]) => !entry.cancelled).map(([jobId, entry]): [string, string] => [jobId, entry.key]);
     await this.readFlags(open);
-  }
-
-  private async readPending(): Promise<void> {
-    const batch = [...this.pending];
-    this.pending = new Map();
-    this.flush = undefined;
-    await this.readFlags(batch);
   }
 
   /** One pipeline of `HGET key tpCancel`; a failed read is logged and left to the next recheck. */

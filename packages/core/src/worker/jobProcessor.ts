@@ -4,7 +4,7 @@ import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import type { AnyTask } from '../defineTask.ts';
 import { jobKey } from '../store/jobKeys.ts';
-import { countCrash, writeJobError } from '../store/jobError.ts';
+import { CANCELLED_BEFORE_START, countCrash, writeJobError } from '../store/jobError.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
 import { syncJobCounts } from '../store/taskCounts.ts';
 import { SandboxUnavailableError } from '../errors.ts';
@@ -87,8 +87,8 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       return fail({ ...serializeError(new Error(`Unknown task ${job.name}`)), code: 'UNKNOWN_TASK', reason: 'invalid' }, 0);
     }
     const cancelled = (): Promise<never> =>
-      fail({ name: 'CancelledError', code: 'CANCELLED', reason: 'cancelled', message: 'The task was cancelled before it started' }, 0);
-    // Reads the job's cancel flag meanwhile (see CancelBook): a flagged job is never run.
+      fail(CANCELLED_BEFORE_START, 0);
+    // A cancel heard from now on is kept (see CancelBook): a job cancelled while it waits for a sandbox never runs.
     ctx.cancels.hold(jobId, key);
     let sandbox: Awaited<ReturnType<Executor['acquire']>>;
     try {
@@ -100,7 +100,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       }
       throw error;
     }
-    if (await ctx.cancels.isCancelled(jobId)) {
+    if (ctx.cancels.isCancelled(jobId)) {
       ctx.cancels.release(jobId);
       pool.release(sandbox);
       return cancelled();

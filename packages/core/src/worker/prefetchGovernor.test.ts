@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { PrefetchGovernor } from './prefetchGovernor.ts';
 
 describe('PrefetchGovernor', () => {
-  it('holds one job per sandbox plus the prefetch until the mean run time passes the limit, and again below it', () => {
+  it('holds one job per sandbox, plus the prefetch while the mean run time is under the limit', () => {
     const workers = [{ concurrency: 0 }, { concurrency: 0 }];
     const governor = new PrefetchGovernor(workers, 4, 2, 100);
-    expect(workers.map((w) => w.concurrency)).toEqual([6, 6]);
+    // Off until a run was measured.
+    expect(workers.map((w) => w.concurrency)).toEqual([4, 4]);
     governor.ran(5);
+    expect(workers.map((w) => w.concurrency)).toEqual([6, 6]);
     expect(governor.concurrency).toBe(6);
     // The first long run moves the mean (weight 0.2) from 5 to 124: over the limit.
     governor.ran(600);

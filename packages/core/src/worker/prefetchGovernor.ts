@@ -12,14 +12,14 @@ const WEIGHT = 0.2;
 
 /**
  * Lets the BullMQ workers of a sandbox pool hold `prefetch` jobs more than the pool has sandboxes while tasks
- * are short: the next job is fetched (and its cancel flag read) while a task runs, so a sandbox that finishes
- * one task starts the next with no round trip to Redis in between. Once the tasks' mean run time is over
- * `maxTaskMs`, the extra jobs are no longer fetched: a job held behind a long task would wait for it while
- * another worker may be idle. The mean is an exponentially weighted one of the runs reported by {@link ran}.
+ * are short: the next job is fetched while a task runs, so a sandbox that finishes one task starts the next
+ * with no round trip to Redis in between. It starts off, and is on while the tasks' mean run time is at most
+ * `maxTaskMs`: a job held behind a long task would wait for it while another worker may be idle. The mean is
+ * an exponentially weighted one of the runs reported by {@link ran}.
  */
 export class PrefetchGovernor {
   private meanMs: number | undefined;
-  private on = true;
+  private on = false;
 
   constructor(
     private readonly workers: readonly Concurrent[],

@@ -47,7 +47,7 @@ export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (mes
   const redis = createRedisConnection(config.redisUrl, 'worker', logger);
   const queueRedis = createRedisConnection(config.redisUrl, 'worker', logger);
   const { prefix } = config;
-  const flows = new CountedFlowProducer({ connection: queueRedis, prefix });
+  const flows = new CountedFlowProducer({ connection: queueRedis, counts: redis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
   const cancels = new CancelBook(redis, logger);
   const counts = { done: 0, failed: 0 };

@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { isStalledReason, stalledFailure, STALLED_FAILURE, writeJobError } from '../store/jobError.ts';
+import { CANCELLED_BEFORE_START, isCancelledReason, isStalledReason, stalledFailure, STALLED_FAILURE, writeJobError } from '../store/jobError.ts';
 import { jobKey } from '../store/jobKeys.ts';
 import type { SerializedError } from '../serializeError.ts';
 import { createStepRunner, type StepRunnerContext } from './workflowStep.ts';
@@ -39,9 +39,10 @@ export function createStalledFailures(ctx: StepRunnerContext): {
    */
   failOverBudget(job: Job): Promise<never>;
   /**
-   * Records BullMQ's own stalled-limit failure (a job marked by a worker that kept BullMQ's limit, such as an
-   * older taskpool), made without calling the processor. Give it each job of the worker's `failed` event; it
-   * ignores the others.
+   * Records the failures BullMQ makes at fetch without calling the processor (its deferred failures): its own
+   * stalled limit (a job marked by a worker that kept BullMQ's limit, such as an older taskpool), and a cancel
+   * of a job that was not running (reason `cancelled`, see `store/flagCancel.ts`). Give it each job of the
+   * worker's `failed` event; it ignores the others.
    */
   recordDeferred(job: Job | undefined): Promise<void>;
 } {
@@ -50,7 +51,7 @@ export function createStalledFailures(ctx: StepRunnerContext): {
     await writeJobError(ctx.redis, jobKey(ctx.prefix, job.queueName, job.id ?? ''), failure);
     ctx.counts.failed++;
     ctx.logger.warn(
-      { event: 'job:fail', jobId: job.id, task: job.name, reason: 'stalled', stalls: job.stalledCounter, attemptsMade: job.attemptsMade, err: failure },
+      { event: 'job:fail', jobId: job.id, task: job.name, reason: failure.reason, stalls: job.stalledCounter, attemptsMade: job.attemptsMade, err: failure },
       failure.message,
     );
     await steps.failedOutside(job, failure);
@@ -63,6 +64,8 @@ export function createStalledFailures(ctx: StepRunnerContext): {
     },
     async recordDeferred(job) {
       if (job?.id && isStalledReason(job.deferredFailure)) await record(job, STALLED_FAILURE);
+      // Cancelled before it ran (see store/flagCancel.ts): BullMQ failed it at fetch, never calling the processor.
+      else if (job?.id && isCancelledReason(job.deferredFailure)) await record(job, CANCELLED_BEFORE_START);
     },
   };
 }

@@ -95,8 +95,9 @@ export interface StartWorkerOptions {
    */
   fetch?: FetchMode;
   /**
-   * Jobs each queue's BullMQ worker holds beyond one per sandbox, while tasks are short: the next job is
-   * fetched while a task runs, so a sandbox starts its next task without waiting for Redis. 0: none. With
+   * Jobs each queue's BullMQ worker holds beyond one per sandbox, while tasks are known to be short (from the
+   * first run on): the next job is fetched while a task runs, so a sandbox starts its next task without
+   * waiting for Redis. 0: none. With
    * `fetch: 'sandbox'` it does not apply. The worker app reads `TASKPOOL_PREFETCH`. Default:
    * {@link DEFAULT_PREFETCH} (1).
    */
@@ -228,7 +229,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
   const queueRedis = createRedisConnection(options.redisUrl, 'worker', logger);
   await Promise.all([connectionReady(redis), connectionReady(queueRedis)]);
-  const flows = new CountedFlowProducer({ connection: queueRedis, prefix });
+  const flows = new CountedFlowProducer({ connection: queueRedis, counts: redis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
   const cancels = new CancelBook(redis, logger);
   // Subscribed (and confirmed) before any worker fetches: no cancel published from now on is missed.
