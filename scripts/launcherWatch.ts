@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { isAlive } from './isAlive.ts';
 
-/** How many parents up the launching `npm` may be (start.ts ← tsx ← sh ← npm). */
+/** How many parents up the launching `npm` may be (start.ts ← npm with `npm start`; a shell or the tsx CLI may sit between). */
 const MAX_DEPTH = 5;
 const CHECK_EVERY_MS = 500;
 
 /**
  * Calls `onGone` once when the process that launched this one exits without stopping it: `npm start` that got
  * SIGTERM or SIGINT on its own pid (a supervisor, `timeout`, `kill <npm pid>`) ends without passing it on, and
- * leaves `tsx` and this script running with everything they started. Watches each process between this one and
+ * leaves this script running with everything it started. Watches each process between this one and
  * the nearest `npm` above it (read from Linux's `/proc`); without `/proc` or without `npm` above, only the
  * parent. Returns the stop function. The timer does not keep the process alive.
  */

@@ -2,6 +2,12 @@
  * `npm start`: runs the whole system locally — a redis-server (unless REDIS_URL is set), a worker pool and the
  * producer serving examples/tasks.ts — and stops all of it on Ctrl-C, SIGTERM or SIGHUP, and when the `npm`
  * that launched it exits (a SIGTERM to npm's own pid is not passed on).
+ *
+ * package.json runs it as `node --import tsx scripts/start.ts`, in npm's own child, not under the tsx CLI: that
+ * CLI runs the script in a child node and, on each SIGINT/SIGTERM it gets, SIGKILLs that child unless the child
+ * confirms the signal over IPC within 30 ms. A Ctrl-C reaches tsx twice (from the terminal, and passed on by npm),
+ * and on a loaded machine the confirmation can be late: start.ts was then killed halfway through stopping, npm
+ * exited 130 with no `system:stopped`, and redis-server (and a worker still closing) were left running.
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +52,7 @@ async function main(): Promise<number> {
   // The producer refuses to start without a token: make one for this run unless the user gave theirs.
   const generatedToken = env.TASKPOOL_API_TOKENS ? undefined : randomBytes(24).toString('base64url');
 
-  // Stop once, on the first signal; npm and tsx may each pass a Ctrl-C on again.
+  // Stop once, on the first signal; npm passes a Ctrl-C that reached it too on again.
   const aborted = new AbortController();
   let system: RunningSystem | undefined;
   const stopped = new Promise<number>((resolveStopped) => {

@@ -151,11 +151,15 @@ export class SelfFetchSupervisor {
     this.recording.add(recorded);
   }
 
-  /** Waits (at most `ms`) for the jobs of dead sandboxes to be recorded. */
-  async settle(ms: number): Promise<void> {
+  /** Waits (at most `ms`) for the jobs of dead sandboxes to be recorded; false (and how many are left) if some were not in time. */
+  async settle(ms: number): Promise<{ settled: boolean; pending: number }> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.recording), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    const settled = await Promise.race([
+      Promise.all(this.recording).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+    ]);
     clearTimeout(timer);
+    return { settled, pending: this.recording.size };
   }
 
   /** Stops renewing and checking (the sandboxes are stopped by their pool). */

@@ -123,6 +123,10 @@ const IDLE_CLOSE_MS = 1_000;
 const SETTLE_LOST_MS = 5_000;
 /** How long close() waits for its last Redis calls (deregistering, unsubscribing, quitting), all together. */
 const CLOSE_REDIS_MS = 400;
+/** How long close() lets each sandbox run `teardown()` and exit before it is SIGKILLed (the pool's own grace). */
+const SANDBOX_STOP_MS = 5_000;
+/** How long close() waits past {@link SANDBOX_STOP_MS} for the exits of SIGKILLed sandboxes before it gives up on them. */
+const SANDBOX_EXIT_AFTER_KILL_MS = 2_000;
 
 /** A running worker instance. */
 export interface TaskpoolWorker {
@@ -362,7 +366,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       let force: NodeJS.Timeout | undefined;
       const forced = new Promise<void>((resolve) => {
         force = setTimeout(() => {
-          logger.error({ event: 'worker:close-forced' }, 'Could not close cleanly (is Redis reachable?): forcing');
+          logger.error({ event: 'worker:close-forced', step: 'bullmq', waitedMs: shutdownGraceMs + 5_000 }, 'Could not close cleanly (is Redis reachable?): forcing');
           void Promise.all([...workers.map((w) => w.close(true)), supervision?.close(true)]).catch(() => undefined);
           redis.disconnect();
           queueRedis.disconnect();
@@ -372,17 +376,32 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       // With no job held, BullMQ's close only stops fetching, at once unless Redis is away or slow: then stop
       // waiting for it (its calls fail when the connection is closed below). Held jobs get the grace period.
       if (holding() === 0 && !(await settleWithin(finished, IDLE_CLOSE_MS)) && holding() === 0) {
-        logger.warn({ event: 'worker:close-forced', waitedMs: IDLE_CLOSE_MS }, 'No task running and BullMQ did not stop in time (is Redis reachable?): not waiting');
+        logger.warn({ event: 'worker:close-forced', step: 'bullmq', waitedMs: IDLE_CLOSE_MS }, 'No task running and BullMQ did not stop in time (is Redis reachable?): not waiting');
       } else {
         await Promise.race([finished, forced]);
       }
       clearTimeout(timer);
       clearTimeout(force);
-      // Redis calls are bounded, together: with Redis gone they would wait for ever (worker connections retry).
+      // Every wait below is bounded, and says so when it runs out: a close must never hang without a word.
       // The jobs of sandboxes killed at the end of the grace go back to waiting first.
-      await supervision?.settle(SETTLE_LOST_MS);
+      const lost = await supervision?.settle(SETTLE_LOST_MS);
+      if (lost && !lost.settled) {
+        logger.warn({ event: 'worker:close-forced', step: 'record-lost', waitedMs: SETTLE_LOST_MS, pending: lost.pending }, 'Jobs of killed sandboxes not recorded in time: BullMQ\'s stalled-job check puts them back');
+      }
+      // Redis calls are bounded, together: with Redis gone they would wait for ever (worker connections retry).
       const redisCalls = Promise.all([cancelListener.stop(), heartbeat.stop(), flows.close(), supervision?.close()]).then(() => Promise.all([redis.quit(), queueRedis.quit()]));
-      await Promise.all([settleWithin(redisCalls, CLOSE_REDIS_MS), ...started.map((p) => p.close())]);
+      // Sandboxes get SANDBOX_STOP_MS for teardown() and are SIGKILLed then; an exit not seen after that is given up on
+      // (a sandbox process whose IPC channel closes with this process exits by itself).
+      const sandboxesStopped = Promise.all(started.map((p) => p.close(SANDBOX_STOP_MS)));
+      const [redisDone, sandboxesDone] = await Promise.all([
+        settleWithin(redisCalls, CLOSE_REDIS_MS),
+        settleWithin(sandboxesStopped, SANDBOX_STOP_MS + SANDBOX_EXIT_AFTER_KILL_MS),
+      ]);
+      if (!redisDone) logger.warn({ event: 'worker:close-forced', step: 'redis', waitedMs: CLOSE_REDIS_MS }, 'Last Redis calls not done in time: disconnecting');
+      if (!sandboxesDone) {
+        const sandboxPids = started.flatMap((p) => p.pids);
+        logger.error({ event: 'worker:close-forced', step: 'sandboxes', waitedMs: SANDBOX_STOP_MS + SANDBOX_EXIT_AFTER_KILL_MS, sandboxPids }, 'Sandboxes not seen to exit: leaving them');
+      }
       redis.disconnect();
       queueRedis.disconnect();
       logger.info({ event: 'worker:stopped' });
