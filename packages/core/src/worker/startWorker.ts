@@ -23,6 +23,7 @@ import { BULLMQ_MAX_STALLED_COUNT, createStalledFailures, DEFAULT_MAX_STALLS } f
 import { InlineExecutor } from './inlineExecutor.ts';
 import { PartitionGuard } from './partitionGuard.ts';
 import { startHeartbeat } from './workerHeartbeat.ts';
+import { shutDown } from './workerShutdown.ts';
 
 /** Options of {@link startWorker}. */
 export interface StartWorkerOptions {
@@ -117,17 +118,6 @@ export type FetchMode = 'supervisor' | 'sandbox';
 export const DEFAULT_LOCK_DURATION_MS = 8_000;
 /** Default of `stalledIntervalMs`. */
 export const DEFAULT_STALLED_INTERVAL_MS = 3_000;
-/** With no job held, how long close() waits for BullMQ's workers to stop (at once, unless Redis is away or slow). */
-const IDLE_CLOSE_MS = 1_000;
-/** How long close() waits for the jobs of sandboxes killed at the end of the grace to be put back to waiting. */
-const SETTLE_LOST_MS = 5_000;
-/** How long close() waits for its last Redis calls (deregistering, unsubscribing, quitting), all together. */
-const CLOSE_REDIS_MS = 400;
-/** How long close() lets each sandbox run `teardown()` and exit before it is SIGKILLed (the pool's own grace). */
-const SANDBOX_STOP_MS = 5_000;
-/** How long close() waits past {@link SANDBOX_STOP_MS} for the exits of SIGKILLed sandboxes before it gives up on them. */
-const SANDBOX_EXIT_AFTER_KILL_MS = 2_000;
-
 /** A running worker instance. */
 export interface TaskpoolWorker {
   readonly id: string;
@@ -352,59 +342,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     closing ??= (async () => {
       shuttingDown = true;
       guard.stop();
-      const busy = (): number => started.reduce((sum, p) => sum + p.busyCount, 0);
-      logger.info({ event: 'worker:shutdown', graceMs: shutdownGraceMs, busy: busy() });
-      // Self-fetching sandboxes stop fetching and finish the jobs they hold.
-      const finished = Promise.all([...workers.map((w) => w.close()), ...(selfFetching?.sandboxes.map((s) => s.drain()) ?? [])]);
-      const holding = (): number => inFlight + (selfFetching?.busyCount ?? 0);
-      const timer = setTimeout(() => {
-        requeueOnFailure = true;
-        logger.warn({ event: 'worker:grace-expired', busy: busy() });
-        for (const p of started) p.killAll();
-      }, shutdownGraceMs);
-      // If Redis is gone, BullMQ's close never finishes: after the grace period and 5 s more, force it.
-      let force: NodeJS.Timeout | undefined;
-      const forced = new Promise<void>((resolve) => {
-        force = setTimeout(() => {
-          logger.error({ event: 'worker:close-forced', step: 'bullmq', waitedMs: shutdownGraceMs + 5_000 }, 'Could not close cleanly (is Redis reachable?): forcing');
-          void Promise.all([...workers.map((w) => w.close(true)), supervision?.close(true)]).catch(() => undefined);
-          redis.disconnect();
-          queueRedis.disconnect();
-          resolve();
-        }, shutdownGraceMs + 5_000);
+      await shutDown({
+        logger,
+        shutdownGraceMs,
+        workers,
+        pools: started,
+        ...(selfFetching && { selfFetching }),
+        ...(supervision && { supervision }),
+        holding: () => inFlight + (selfFetching?.busyCount ?? 0),
+        onGraceExpired: () => (requeueOnFailure = true),
+        lastCalls: () => [cancelListener.stop(), heartbeat.stop(), flows.close(), supervision?.close()],
+        connections: [redis, queueRedis],
       });
-      // With no job held, BullMQ's close only stops fetching, at once unless Redis is away or slow: then stop
-      // waiting for it (its calls fail when the connection is closed below). Held jobs get the grace period.
-      if (holding() === 0 && !(await settleWithin(finished, IDLE_CLOSE_MS)) && holding() === 0) {
-        logger.warn({ event: 'worker:close-forced', step: 'bullmq', waitedMs: IDLE_CLOSE_MS }, 'No task running and BullMQ did not stop in time (is Redis reachable?): not waiting');
-      } else {
-        await Promise.race([finished, forced]);
-      }
-      clearTimeout(timer);
-      clearTimeout(force);
-      // Every wait below is bounded, and says so when it runs out: a close must never hang without a word.
-      // The jobs of sandboxes killed at the end of the grace go back to waiting first.
-      const lost = await supervision?.settle(SETTLE_LOST_MS);
-      if (lost && !lost.settled) {
-        logger.warn({ event: 'worker:close-forced', step: 'record-lost', waitedMs: SETTLE_LOST_MS, pending: lost.pending }, 'Jobs of killed sandboxes not recorded in time: BullMQ\'s stalled-job check puts them back');
-      }
-      // Redis calls are bounded, together: with Redis gone they would wait for ever (worker connections retry).
-      const redisCalls = Promise.all([cancelListener.stop(), heartbeat.stop(), flows.close(), supervision?.close()]).then(() => Promise.all([redis.quit(), queueRedis.quit()]));
-      // Sandboxes get SANDBOX_STOP_MS for teardown() and are SIGKILLed then; an exit not seen after that is given up on
-      // (a sandbox process whose IPC channel closes with this process exits by itself).
-      const sandboxesStopped = Promise.all(started.map((p) => p.close(SANDBOX_STOP_MS)));
-      const [redisDone, sandboxesDone] = await Promise.all([
-        settleWithin(redisCalls, CLOSE_REDIS_MS),
-        settleWithin(sandboxesStopped, SANDBOX_STOP_MS + SANDBOX_EXIT_AFTER_KILL_MS),
-      ]);
-      if (!redisDone) logger.warn({ event: 'worker:close-forced', step: 'redis', waitedMs: CLOSE_REDIS_MS }, 'Last Redis calls not done in time: disconnecting');
-      if (!sandboxesDone) {
-        const sandboxPids = started.flatMap((p) => p.pids);
-        logger.error({ event: 'worker:close-forced', step: 'sandboxes', waitedMs: SANDBOX_STOP_MS + SANDBOX_EXIT_AFTER_KILL_MS, sandboxPids }, 'Sandboxes not seen to exit: leaving them');
-      }
-      redis.disconnect();
-      queueRedis.disconnect();
-      logger.info({ event: 'worker:stopped' });
     })();
     return closing;
   };
@@ -454,12 +403,4 @@ function isolationByQueue(tasks: ReadonlyMap<string, AnyTask>): Map<string, Isol
     modes.set(queue, mode);
   }
   return modes;
-}
-
-/** Waits for a promise, at most `ms`; its rejection is ignored. True if it settled in time. */
-async function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([promise.then(() => true, () => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
-  clearTimeout(timer);
-  return settled;
 }
