@@ -47,6 +47,15 @@ async function warmUp(submit: (id: number, ms: number) => Promise<TaskHandle<{ i
   for (let i = 0; i < 3; i++) await (await submit(100 + i, 0)).result({ timeoutMs: 20_000 });
 }
 
+/** A 1 s task runs; a job submitted meanwhile is seen waiting at every look until the first is done. */
+async function expectNoPrefetch(submit: (id: number, ms: number) => Promise<TaskHandle<{ id: number }>>): Promise<void> {
+  const first = await submit(1, 1_000);
+  await eventually(async () => (await stateOf(first)) === 'active', 'the first job running');
+  const second = await submit(2, 0);
+  expect([...(await statesWhileRunning(first, second))]).toEqual(['waiting']);
+  await second.result({ timeoutMs: 20_000 });
+}
+
 describe('prefetch', () => {
   it('holds the next job while a task runs, with one sandbox (default prefetch 1), once tasks are known short', async () => {
     const { submit } = await setUp('on');
@@ -65,12 +74,7 @@ describe('prefetch', () => {
   it('fetches no job beyond the sandboxes with prefetch 0', async () => {
     const { submit } = await setUp('off', { prefetch: 0 });
     await warmUp(submit);
-    const first = await submit(1, 1_000);
-    await eventually(async () => (await stateOf(first)) === 'active', 'the first job running');
-    const second = await submit(2, 0);
-    // Every look at the second job while the first runs finds it waiting.
-    expect([...(await statesWhileRunning(first, second))]).toEqual(['waiting']);
-    await second.result({ timeoutMs: 20_000 });
+    await expectNoPrefetch(submit);
   });
 
   it('stops prefetching once the tasks run long (mean over prefetchMaxTaskMs)', async () => {
@@ -78,20 +82,12 @@ describe('prefetch', () => {
     await warmUp(submit);
     // One long task moves the mean run time (weight 0.2) well over the default 100 ms.
     await (await submit(0, 1_000)).result({ timeoutMs: 20_000 });
-    const first = await submit(1, 1_000);
-    await eventually(async () => (await stateOf(first)) === 'active', 'the first job running');
-    const second = await submit(2, 0);
-    expect([...(await statesWhileRunning(first, second))]).toEqual(['waiting']);
-    await second.result({ timeoutMs: 20_000 });
+    await expectNoPrefetch(submit);
   });
 
   it('fetches no job beyond the sandboxes before a task was measured', async () => {
     const { submit } = await setUp('cold');
-    const first = await submit(1, 1_000);
-    await eventually(async () => (await stateOf(first)) === 'active', 'the first job running');
-    const second = await submit(2, 0);
-    expect([...(await statesWhileRunning(first, second))]).toEqual(['waiting']);
-    await second.result({ timeoutMs: 20_000 });
+    await expectNoPrefetch(submit);
   });
 
   it('runs a prefetched job before a graceful shutdown ends', async () => {
