@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { TaskJobCounts } from '@taskpool/core';
-import { minuteStatsKey, readLastHour, readTaskCounts, syncJobCounts, type RedisClient } from '@taskpool/core/internal';
+import { COUNTED_FIELD, countCompleted, countSetKey, jobKey, minuteStatsKey, readLastHour, readTaskCounts, syncJobCounts, type RedisClient } from '@taskpool/core/internal';
 import { startTestWorker } from '@taskpool/core/testing';
 import { describe, expect, it } from 'vitest';
 import { flaky, sleep, sumSqrt } from './fixtures/producerTasks.ts';
@@ -122,7 +122,19 @@ describe('per-task counts, kept as jobs move', () => {
     const jobs = handles.map((h) => ({ queue: 'default', jobId: h.id, task: 'test.sumSqrt' }));
     await syncJobCounts(stack.admin.redis, prefix, jobs);
     await syncJobCounts(stack.admin.redis, prefix, jobs);
+    for (const job of jobs) await countCompleted(stack.admin.redis, prefix, job);
     expect(await readLastHour(stack.admin.redis, prefix, ['test.sumSqrt'])).toEqual(before);
+
+    // The completion's own script (a few keys) places a job still counted as queued, once, as the general one would.
+    const [first] = jobs;
+    const queued = countSetKey(prefix, 'default', 'test.sumSqrt', 'queued');
+    await stack.admin.redis.hset(jobKey(prefix, 'default', first!.jobId), COUNTED_FIELD, 'q');
+    await stack.admin.redis.zadd(queued, Date.now(), first!.jobId);
+    await countCompleted(stack.admin.redis, prefix, first!);
+    await countCompleted(stack.admin.redis, prefix, first!);
+    expect(await stack.admin.redis.zscore(queued, first!.jobId)).toBeNull();
+    expect(await stack.admin.redis.hget(jobKey(prefix, 'default', first!.jobId), COUNTED_FIELD)).toBe('d');
+    expect((await readLastHour(stack.admin.redis, prefix, ['test.sumSqrt'])).get('test.sumSqrt')).toMatchObject({ completed: 21 });
     expect(minuteStatsKey(prefix, Date.now())).toMatch(new RegExp(`^${prefix}:tp:stats:\\d+$`));
   });
 

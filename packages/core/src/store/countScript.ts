@@ -19,6 +19,24 @@ import { COUNTED_FIELD, JOB_ERROR_FIELD } from './jobFields.ts';
  * `a` active (score: started), `f:<reason>` failed (score: failed). `d` is a completed job (counted in the
  * minute statistics only). Returns where the job is counted now, or false.
  */
+/**
+ * Lua that adds one completed job of `task` to a minute's statistics hash: its count, and its run time
+ * (`finished - started`, ms) in the duration bucket that `bounds` (comma-separated ms) gives. Arguments are
+ * Lua expressions. Shared by {@link COUNT_SCRIPT} and {@link COMPLETED_COUNT_SCRIPT}.
+ */
+function completedStatsLua(v: { stats: string; task: string; started: string; finished: string; bounds: string }): string {
+  return `redis.call('HINCRBY', ${v.stats}, ${v.task} .. ':completed', 1)
+      local started, finished = tonumber(${v.started}), tonumber(${v.finished})
+      if started and finished then
+        local ms, bucket = math.max(0, finished - started), 0
+        for bound in string.gmatch(${v.bounds}, '[^,]+') do
+          if ms <= tonumber(bound) then break end
+          bucket = bucket + 1
+        end
+        redis.call('HINCRBY', ${v.stats}, ${v.task} .. ':b:' .. bucket, 1)
+      end`;
+}
+
 export const COUNT_SCRIPT = `
 -- ${COUNTED_FIELD} and ${JOB_ERROR_FIELD} are the job-hash fields of jobFields.ts.
 local id, task, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -82,16 +100,7 @@ if marker ~= target then
   if target == 'd' or reason then
     local stats = KEYS[13]
     if target == 'd' then
-      redis.call('HINCRBY', stats, task .. ':completed', 1)
-      local started, finished = tonumber(f[3]), tonumber(f[4])
-      if started and finished then
-        local ms, bucket = math.max(0, finished - started), 0
-        for bound in string.gmatch(ARGV[6], '[^,]+') do
-          if ms <= tonumber(bound) then break end
-          bucket = bucket + 1
-        end
-        redis.call('HINCRBY', stats, task .. ':b:' .. bucket, 1)
-      end
+      ${completedStatsLua({ stats: 'stats', task: 'task', started: 'f[3]', finished: 'f[4]', bounds: 'ARGV[6]' })}
     else
       redis.call('HINCRBY', stats, task .. ':failed', 1)
       redis.call('HINCRBY', stats, task .. ':r:' .. reason, 1)
@@ -105,4 +114,31 @@ if reason then
   if score >= at then redis.call('HSET', KEYS[11], reason, message, reason .. '@', score) end
 end
 return target
+`;
+
+/**
+ * The count of a job BullMQ has just completed, in a few keys instead of {@link COUNT_SCRIPT}'s 25: the same
+ * placement and statistics when the job is in the completed set and counted as queued, prioritized or active
+ * (or already as completed: then nothing), else `'general'` and nothing done, for {@link COUNT_SCRIPT} to place
+ * it from its real state (a job removed at completion, one counted as failed and retried by hand).
+ *
+ * KEYS: 1 job hash, 2 completed (BullMQ's), 3 queued, 4 prioritized, 5 active (ours), 6 the current minute's
+ *       statistics. ARGV: 1 job id, 2 task, 3 statistics TTL (s), 4 duration bucket bounds (ms, comma-separated).
+ */
+export const COMPLETED_COUNT_SCRIPT = `
+-- ${COUNTED_FIELD} is the job-hash field of jobFields.ts.
+local id, task = ARGV[1], ARGV[2]
+if not redis.call('ZSCORE', KEYS[2], id) then return 'general' end
+local f = redis.call('HMGET', KEYS[1], '${COUNTED_FIELD}', 'processedOn', 'finishedOn')
+local marker = f[1]
+if marker == 'd' then return 'd' end
+if marker == 'q' then redis.call('ZREM', KEYS[3], id)
+elseif marker == 'p' then redis.call('ZREM', KEYS[4], id)
+elseif marker == 'a' then redis.call('ZREM', KEYS[5], id)
+elseif marker then return 'general' end
+redis.call('HSET', KEYS[1], '${COUNTED_FIELD}', 'd')
+local stats = KEYS[6]
+${completedStatsLua({ stats: 'stats', task: 'task', started: 'f[2]', finished: 'f[3]', bounds: 'ARGV[4]' })}
+redis.call('EXPIRE', stats, ARGV[3])
+return 'd'
 `;

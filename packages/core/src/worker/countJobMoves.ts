@@ -1,7 +1,7 @@
 import type { Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redisConnection.ts';
-import { syncJobCounts, syncJobCountsById } from '../store/taskCounts.ts';
+import { countCompleted, syncJobCounts, syncJobCountsById } from '../store/taskCounts.ts';
 
 /**
  * A started job is counted as active once it has run this long, ms: a shorter job moves from queued to its outcome
@@ -36,9 +36,16 @@ export function countJobMoves(worker: Worker, options: CountJobMovesOptions): vo
       logger.warn({ event: 'worker:count-failed', err, jobId: job.id }, 'Could not update the per-task counts'),
     );
   };
+  // The most common move has a script of its own, of a few keys (see countCompleted).
+  const completed = (job: Job | undefined): void => {
+    if (!job?.id) return;
+    countCompleted(redis, prefix, { queue: job.queueName, jobId: job.id, task: job.name }).catch((err: unknown) =>
+      logger.warn({ event: 'worker:count-failed', err, jobId: job.id }, 'Could not update the per-task counts'),
+    );
+  };
   if (activeAfterMs === 0) {
     worker.on('active', sync);
-    worker.on('completed', sync);
+    worker.on('completed', completed);
     worker.on('failed', sync);
   } else {
     const starting = new Map<string, NodeJS.Timeout>();
@@ -53,15 +60,15 @@ export function countJobMoves(worker: Worker, options: CountJobMovesOptions): vo
         }, activeAfterMs),
       );
     });
-    const outcome = (job: Job | undefined): void => {
+    const outcome = (count: (job: Job | undefined) => void) => (job: Job | undefined): void => {
       if (job?.id) {
         clearTimeout(starting.get(job.id));
         starting.delete(job.id);
       }
-      sync(job);
+      count(job);
     };
-    worker.on('completed', outcome);
-    worker.on('failed', outcome);
+    worker.on('completed', outcome(completed));
+    worker.on('failed', outcome(sync));
   }
   worker.on('stalled', (jobId) => {
     syncJobCountsById(redis, prefix, worker.name, jobId).catch((err: unknown) => logger.warn({ event: 'worker:count-failed', err, jobId }, 'Could not update the per-task counts'));
