@@ -127,6 +127,8 @@ export function isConnectionError(error: unknown): boolean {
     error.name === 'MaxRetriesPerRequestError' ||
     error.name === 'ConnectionClosedError' ||
     error.message === 'Connection is closed.' ||
+    // ioredis rejects a pipeline's unanswered commands so (redis-errors' AbortError) when its socket closes.
+    (error.name === 'AbortError' && error.message.startsWith('Command aborted due to connection close')) ||
     error.message.includes('enableOfflineQueue options is false') ||
     (typeof code === 'string' && UNREACHABLE_CODES.has(code))
   );
