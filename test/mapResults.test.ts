@@ -47,9 +47,21 @@ describe('map', () => {
     const single = jobs.find((j) => (j.data as { input?: unknown }).input === tag);
     expect(single?.data).toEqual({ v: 1, input: tag });
     expect(single?.returnvalue).toEqual({ v: 1, output: squarePlusOne(tag), runMs: expect.any(Number) });
-    const chunk = jobs.find((j) => (j.data as { input?: number[] }).input?.[0] === tag + 1);
-    expect(chunk?.data).toEqual({ v: 1, kind: 'chunk', input: [tag + 1, tag + 2, tag + 3] });
-    expect(chunk?.returnvalue).toEqual({ v: 1, output: [tag + 1, tag + 2, tag + 3].map((x) => ({ ok: true, value: squarePlusOne(x) })), runMs: expect.any(Number) });
+    // A chunk carries its items as the JSON text of their array, and its outcomes the same way: the worker's
+    // supervising process passes both on without parsing them (see jobData.ts).
+    const chunk = jobs.find((j) => (j.data as { text?: string }).text === JSON.stringify([tag + 1, tag + 2, tag + 3]));
+    expect(chunk?.data).toEqual({ v: 1, kind: 'chunk', text: JSON.stringify([tag + 1, tag + 2, tag + 3]) });
+    const outcomes = [tag + 1, tag + 2, tag + 3].map((x) => ({ ok: true, value: squarePlusOne(x) }));
+    expect(chunk?.returnvalue).toEqual({ v: 1, outputText: JSON.stringify(outcomes), runMs: expect.any(Number) });
+  });
+
+  it('still runs a chunk queued in the earlier form, its items as an array (`input`)', async () => {
+    const tag = 8_000_000 + Math.floor(Math.random() * 1_000_000);
+    const job = await queue.add(square.name, { v: 1, kind: 'chunk', input: [tag, tag + 1] });
+    await eventually(async () => (await queue.getJob(job.id!))?.finishedOn !== undefined, 'the old-form chunk finished');
+    const done = await queue.getJob(job.id!);
+    expect(done?.returnvalue).toEqual({ v: 1, outputText: JSON.stringify([tag, tag + 1].map((x) => ({ ok: true, value: squarePlusOne(x) }))), runMs: expect.any(Number) });
+    expect((await stack.client.getJob(job.id!))?.input).toEqual([tag, tag + 1]);
   });
 
   it('fails items on their own: throws at the first failed item by default, yields records with settled', async () => {

@@ -122,7 +122,7 @@ describe('per-task counts, kept as jobs move', () => {
     const jobs = handles.map((h) => ({ queue: 'default', jobId: h.id, task: 'test.sumSqrt' }));
     await syncJobCounts(stack.admin.redis, prefix, jobs);
     await syncJobCounts(stack.admin.redis, prefix, jobs);
-    for (const job of jobs) await countCompleted(stack.admin.redis, prefix, job);
+    await countCompleted(stack.admin.redis, prefix, jobs);
     expect(await readLastHour(stack.admin.redis, prefix, ['test.sumSqrt'])).toEqual(before);
 
     // The completion's own script (a few keys) places a job still counted as queued, once, as the general one would.
@@ -130,11 +130,25 @@ describe('per-task counts, kept as jobs move', () => {
     const queued = countSetKey(prefix, 'default', 'test.sumSqrt', 'queued');
     await stack.admin.redis.hset(jobKey(prefix, 'default', first!.jobId), COUNTED_FIELD, 'q');
     await stack.admin.redis.zadd(queued, Date.now(), first!.jobId);
-    await countCompleted(stack.admin.redis, prefix, first!);
-    await countCompleted(stack.admin.redis, prefix, first!);
+    await countCompleted(stack.admin.redis, prefix, [first!]);
+    await countCompleted(stack.admin.redis, prefix, [first!]);
     expect(await stack.admin.redis.zscore(queued, first!.jobId)).toBeNull();
     expect(await stack.admin.redis.hget(jobKey(prefix, 'default', first!.jobId), COUNTED_FIELD)).toBe('d');
     expect((await readLastHour(stack.admin.redis, prefix, ['test.sumSqrt'])).get('test.sumSqrt')).toMatchObject({ completed: 21 });
+
+    // One call for a batch (what the worker sends): each job placed on its own, one counted already left alone,
+    // and one the short script cannot place (counted as failed) handed to the general script.
+    const [, second, third, fourth] = jobs;
+    await stack.admin.redis.hset(jobKey(prefix, 'default', second!.jobId), COUNTED_FIELD, 'q');
+    await stack.admin.redis.zadd(queued, Date.now(), second!.jobId);
+    const failedSet = countSetKey(prefix, 'default', 'test.sumSqrt', 'failed:error');
+    await stack.admin.redis.hset(jobKey(prefix, 'default', fourth!.jobId), COUNTED_FIELD, 'f:error');
+    await stack.admin.redis.zadd(failedSet, Date.now(), fourth!.jobId);
+    await countCompleted(stack.admin.redis, prefix, [second!, third!, fourth!]);
+    for (const job of [second!, third!, fourth!]) expect(await stack.admin.redis.hget(jobKey(prefix, 'default', job.jobId), COUNTED_FIELD)).toBe('d');
+    expect(await stack.admin.redis.zscore(queued, second!.jobId)).toBeNull();
+    expect(await stack.admin.redis.zscore(failedSet, fourth!.jobId)).toBeNull();
+    expect((await readLastHour(stack.admin.redis, prefix, ['test.sumSqrt'])).get('test.sumSqrt')).toMatchObject({ completed: 23 });
     expect(minuteStatsKey(prefix, Date.now())).toMatch(new RegExp(`^${prefix}:tp:stats:\\d+$`));
   });
 

@@ -8,7 +8,7 @@ export type MapInputs<In> = Iterable<In> | AsyncIterable<In>;
 /** Options of `client.map`. */
 export interface MapOptions extends Pick<SubmitOptions, 'attempts' | 'backoff' | 'priority' | 'timeoutMs'> {
   /**
-   * Inputs per job, or `'auto'`. Above 1, a job is a chunk job (`{ v: 1, kind: 'chunk', input: [items] }`, see
+   * Inputs per job, or `'auto'`. Above 1, a job is a chunk job (`{ v: 1, kind: 'chunk', text }`, its items' JSON text; see
    * `jobData.ts`) and the worker runs each item on its own, giving one outcome per item; attempts, backoff and
    * `timeoutMs` then apply to the whole chunk job.
    *

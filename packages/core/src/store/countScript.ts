@@ -117,28 +117,40 @@ return target
 `;
 
 /**
- * The count of a job BullMQ has just completed, in a few keys instead of {@link COUNT_SCRIPT}'s 25: the same
- * placement and statistics when the job is in the completed set and counted as queued, prioritized or active
- * (or already as completed: then nothing), else `'general'` and nothing done, for {@link COUNT_SCRIPT} to place
- * it from its real state (a job removed at completion, one counted as failed and retried by hand).
+ * The counts of jobs BullMQ has just completed in one queue, in one call and a few keys per job instead of
+ * {@link COUNT_SCRIPT}'s 25: for each job in the completed set and counted as queued, prioritized or active (or
+ * already as completed: then nothing), the same placement and statistics; for any other, `'general'` and
+ * nothing done, for {@link COUNT_SCRIPT} to place it from its real state (a job removed at completion, one
+ * counted as failed and retried by hand).
  *
- * KEYS: 1 job hash, 2 completed (BullMQ's), 3 queued, 4 prioritized, 5 active (ours), 6 the current minute's
- *       statistics. ARGV: 1 job id, 2 task, 3 statistics TTL (s), 4 duration bucket bounds (ms, comma-separated).
+ * KEYS: 1 completed (BullMQ's), 2 the current minute's statistics; then 4 per job j (from 0): 3+4j its hash,
+ *       4+4j queued, 5+4j prioritized, 6+4j active (ours, of its task).
+ * ARGV: 1 statistics TTL (s), 2 duration bucket bounds (ms, comma-separated); then 2 per job: 3+2j its id,
+ *       4+2j its task. Returns `'d'` or `'general'` per job, in order.
  */
 export const COMPLETED_COUNT_SCRIPT = `
 -- ${COUNTED_FIELD} is the job-hash field of jobFields.ts.
-local id, task = ARGV[1], ARGV[2]
-if not redis.call('ZSCORE', KEYS[2], id) then return 'general' end
-local f = redis.call('HMGET', KEYS[1], '${COUNTED_FIELD}', 'processedOn', 'finishedOn')
-local marker = f[1]
-if marker == 'd' then return 'd' end
-if marker == 'q' then redis.call('ZREM', KEYS[3], id)
-elseif marker == 'p' then redis.call('ZREM', KEYS[4], id)
-elseif marker == 'a' then redis.call('ZREM', KEYS[5], id)
-elseif marker then return 'general' end
-redis.call('HSET', KEYS[1], '${COUNTED_FIELD}', 'd')
-local stats = KEYS[6]
-${completedStatsLua({ stats: 'stats', task: 'task', started: 'f[2]', finished: 'f[3]', bounds: 'ARGV[4]' })}
-redis.call('EXPIRE', stats, ARGV[3])
-return 'd'
+local results, stats, counted = {}, KEYS[2], false
+for j = 0, (#ARGV - 2) / 2 - 1 do
+  local id, task, k = ARGV[3 + 2 * j], ARGV[4 + 2 * j], 3 + 4 * j
+  local result = 'd'
+  if not redis.call('ZSCORE', KEYS[1], id) then
+    result = 'general'
+  else
+    local f = redis.call('HMGET', KEYS[k], '${COUNTED_FIELD}', 'processedOn', 'finishedOn')
+    local marker = f[1]
+    if marker == 'q' then redis.call('ZREM', KEYS[k + 1], id)
+    elseif marker == 'p' then redis.call('ZREM', KEYS[k + 2], id)
+    elseif marker == 'a' then redis.call('ZREM', KEYS[k + 3], id)
+    elseif marker and marker ~= 'd' then result = 'general' end
+    if result == 'd' and marker ~= 'd' then
+      redis.call('HSET', KEYS[k], '${COUNTED_FIELD}', 'd')
+      ${completedStatsLua({ stats: 'stats', task: 'task', started: 'f[2]', finished: 'f[3]', bounds: 'ARGV[2]' })}
+      counted = true
+    end
+  end
+  results[j + 1] = result
+end
+if counted then redis.call('EXPIRE', stats, ARGV[1]) end
+return results
 `;

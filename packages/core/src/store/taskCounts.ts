@@ -67,22 +67,31 @@ function countCall(prefix: string, job: CountedJob, now: number): { keys: string
 }
 
 /**
- * Places a job BullMQ has just completed in the per-task counts: what {@link syncJobCounts} does, with a script
- * of 6 keys instead of 25 on the usual path (the job counted as queued, prioritized or active), and with
- * {@link syncJobCounts} itself otherwise.
+ * Places jobs BullMQ has just completed in the per-task counts: what {@link syncJobCounts} does, with one script
+ * call per queue of a few keys per job instead of one of 25 keys each on the usual path (the job counted as
+ * queued, prioritized or active), and with {@link syncJobCounts} for the others.
  */
-export async function countCompleted(redis: RedisClient, prefix: string, job: CountedJob, now = Date.now()): Promise<void> {
-  const { queue, jobId, task } = job;
-  const keys = [
-    jobKey(prefix, queue, jobId),
-    queueKey(prefix, queue, 'completed'),
-    countSetKey(prefix, queue, task, 'queued'),
-    countSetKey(prefix, queue, task, 'prioritized'),
-    countSetKey(prefix, queue, task, 'active'),
-    minuteStatsKey(prefix, now),
-  ];
-  const placed = await runScript(redis, COMPLETED_SCRIPT, keys, [jobId, task, MINUTE_STATS_TTL_SECONDS, DURATION_BOUNDS_MS.join(',')]);
-  if (placed !== 'd') await syncJobCounts(redis, prefix, [job], now);
+export async function countCompleted(redis: RedisClient, prefix: string, jobs: readonly CountedJob[], now = Date.now()): Promise<void> {
+  const byQueue = new Map<string, CountedJob[]>();
+  for (const job of jobs) {
+    const list = byQueue.get(job.queue);
+    if (list) list.push(job);
+    else byQueue.set(job.queue, [job]);
+  }
+  const general: CountedJob[] = [];
+  await Promise.all(
+    [...byQueue].map(async ([queue, list]) => {
+      const keys = [queueKey(prefix, queue, 'completed'), minuteStatsKey(prefix, now)];
+      const args: (string | number)[] = [MINUTE_STATS_TTL_SECONDS, DURATION_BOUNDS_MS.join(',')];
+      for (const { jobId, task } of list) {
+        keys.push(jobKey(prefix, queue, jobId), ...(['queued', 'prioritized', 'active'] as const).map((set) => countSetKey(prefix, queue, task, set)));
+        args.push(jobId, task);
+      }
+      const placed = (await runScript(redis, COMPLETED_SCRIPT, keys, args)) as string[];
+      list.forEach((job, i) => placed[i] !== 'd' && general.push(job));
+    }),
+  );
+  if (general.length > 0) await syncJobCounts(redis, prefix, general, now);
 }
 
 /**

@@ -12,7 +12,7 @@ import { AttemptFailure } from './attemptFailure.ts';
 import { ProgressCoalescer } from './progressCoalescer.ts';
 import type { CancelBook } from './cancelBook.ts';
 import type { Executor } from './inlineExecutor.ts';
-import { encodedInput, jobOutput, readJobData } from '../store/jobData.ts';
+import { carriedInput, jobOutput, readJobData } from '../store/jobData.ts';
 import type { EncodedValue } from '../valueCodec.ts';
 import type { StepData } from '../workflow/stepTemplate.ts';
 import type { RunInput, RunResult } from './runTask.ts';
@@ -151,7 +151,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     const data = readJobData(job.data);
     if (!data) return unreadable(ctx, job);
     if (data.kind === 'step') return steps.run(job, token, data as StepData, (input: EncodedValue) => runAttempt(job, token, { value: input }));
-    const input: RunInput = { value: encodedInput(data)!, ...(data.kind === 'chunk' && { chunk: true }) };
+    const input: RunInput = { value: carriedInput(data)!, ...(data.kind === 'chunk' && { chunk: true }) };
     const result = await runAttempt(job, token, input);
     return 'spawn' in result ? steps.spawn(job, token, data, result.spawn) : jobOutput(result.output, result.runMs);
   };

@@ -2,6 +2,7 @@ import type { AnyTask, TaskContext } from '../defineTask.ts';
 import type { ItemOutcome } from '../itemOutcome.ts';
 import { parseTaskInput, parseTaskOutput } from '../parseTaskIO.ts';
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
+import { parseCarried, type EncodedText } from '../store/jobData.ts';
 import { decodeValue, encodeValue, type EncodedValue } from '../valueCodec.ts';
 import { spawn, spawnedTemplate } from '../workflow/spawn.ts';
 import type { StepTemplate } from '../workflow/stepTemplate.ts';
@@ -9,9 +10,12 @@ import type { StepTemplate } from '../workflow/stepTemplate.ts';
 /** What the sandbox or executor gives a handler; `spawn` is added here. */
 export type RunContext = Omit<TaskContext, 'spawn'>;
 
-/** What one run is given: the job's encoded input, and whether it is a `map` chunk (an encoded array of inputs). */
+/**
+ * What one run is given: the job's encoded input (a chunk's as its JSON text, parsed only here), and whether
+ * it is a `map` chunk (an encoded array of inputs).
+ */
 export interface RunInput {
-  value: EncodedValue;
+  value: EncodedValue | EncodedText;
   chunk?: boolean;
 }
 
@@ -19,7 +23,7 @@ export interface RunInput {
  * What a run gives back: the parsed output, encoded (for a chunk, its items' outcomes), with the run's time in
  * ms (decode to encode: what `map`'s automatic chunk size reads), or the workflow a handler spawned.
  */
-export type RunResult = { output: EncodedValue; runMs?: number } | { spawn: StepTemplate };
+export type RunResult = { output: EncodedValue | EncodedText; runMs?: number } | { spawn: StepTemplate };
 
 /** How one run ended. */
 export type RunOutcome = { ok: true; result: RunResult } | { ok: false; error: SerializedError };
@@ -44,7 +48,7 @@ export async function runTask(task: AnyTask | undefined, name: string, input: Ru
   const started = performance.now();
   let value: unknown;
   try {
-    value = failAs('invalid', () => decodeValue(input.value));
+    value = failAs('invalid', () => decodeValue(parseCarried(input.value)));
   } catch (error) {
     return failure(error);
   }
@@ -52,7 +56,7 @@ export async function runTask(task: AnyTask | undefined, name: string, input: Ru
     const outcome = await runOne(task, value, ctx, true);
     if (!outcome.ok) return outcome;
     if ('spawn' in outcome) return { ok: true, result: { spawn: outcome.spawn } };
-    return encoded(outcome.value, started);
+    return encoded(outcome.value, started, false);
   }
   if (!Array.isArray(value)) {
     return { ok: false, error: { name: 'TypeError', code: 'INVALID_INPUT', reason: 'invalid', message: 'A chunk job carries no array of inputs' } };
@@ -63,7 +67,7 @@ export async function runTask(task: AnyTask | undefined, name: string, input: Ru
     const outcome = await runOne(task, item, ctx, false);
     outcomes.push('value' in outcome ? { ok: true, value: outcome.value } : (outcome as ItemOutcome));
   }
-  return encoded(outcomes, started);
+  return encoded(outcomes, started, true);
 }
 
 async function runOne(task: AnyTask, input: unknown, ctx: TaskContext, maySpawn: boolean): Promise<OneOutcome> {
@@ -81,9 +85,11 @@ async function runOne(task: AnyTask, input: unknown, ctx: TaskContext, maySpawn:
   }
 }
 
-function encoded(value: unknown, started: number): RunOutcome {
+/** The output encoded; a chunk's outcomes as text (see `ChunkJobData`), which the supervisor passes on unparsed. */
+function encoded(value: unknown, started: number, asText: boolean): RunOutcome {
   try {
-    const output = failAs('invalid', () => encodeValue(value));
+    const { json, meta } = failAs('invalid', () => encodeValue(value));
+    const output = asText ? { text: JSON.stringify(json), ...(meta && { meta }) } : { json, ...(meta && { meta }) };
     return { ok: true, result: { output, runMs: Math.round((performance.now() - started) * 1000) / 1000 } };
   } catch (error) {
     return failure(error);

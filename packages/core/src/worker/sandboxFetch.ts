@@ -14,7 +14,7 @@ import { createRedisConnection } from '../redisConnection.ts';
 import { CountedFlowProducer } from '../store/countedQueue.ts';
 import { abortedError, AttemptFailure, type AbortReason } from './attemptFailure.ts';
 import { CancelBook } from './cancelBook.ts';
-import { countJobMoves } from './countJobMoves.ts';
+import { countJobMoves, type CountedMoves } from './countJobMoves.ts';
 import type { Executor, TaskSlot } from './inlineExecutor.ts';
 import { LazySignal, runHere } from './inlineExecutor.ts';
 import { createJobProcessor } from './jobProcessor.ts';
@@ -66,6 +66,7 @@ export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (mes
     limits: { killGraceMs: 0, quarantineAfterCrashes: config.quarantineAfterCrashes, maxStalls: config.maxStalls },
   });
   const workers: Worker[] = [];
+  const moves: CountedMoves[] = [];
   let retiring = false;
   let taken = 0;
   const retire = (): Promise<unknown> => {
@@ -138,7 +139,7 @@ export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (mes
       maxStalledCount: BULLMQ_MAX_STALLED_COUNT,
       ...(limiter && { limiter: { max: limiter.max, duration: limiter.durationMs } }),
     });
-    countJobMoves(worker, { redis, prefix, logger });
+    moves.push(countJobMoves(worker, { redis, prefix, logger }));
     worker.on('error', (err) => {
       const lost = /^(?:Missing lock|Lock mismatch) for job (.+?)\. /.exec(err.message);
       if (lost) logger.warn({ event: 'job:lock-lost', jobId: lost[1], via: 'redis', detail: err.message }, `Job ${lost[1]}: its lock was lost; it runs elsewhere, the outcome here is dropped`);
@@ -152,7 +153,11 @@ export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (mes
   // Its supervisor finds the jobs it held by their lock tokens if it dies before telling of them.
   send({ type: 'serving', lockOwners: workers.map((w) => w.id) });
   let draining: Promise<void> | undefined;
-  const drain = (): Promise<void> => (draining ??= retire().then(sendUnsent));
+  const drain = (): Promise<void> =>
+    (draining ??= retire()
+      .then(sendUnsent)
+      .then(() => Promise.all(moves.map((m) => m.flush())))
+      .then(() => undefined));
   return {
     abort(jobId, reason) {
       if (slot.runs(jobId)) {

@@ -10,7 +10,7 @@ import { holdsLock, jobsLockedBy } from '../store/jobReads.ts';
 import { syncJobCounts } from '../store/taskCounts.ts';
 import type { AbortReason } from './attemptFailure.ts';
 import type { CancelBook } from './cancelBook.ts';
-import { countJobMoves } from './countJobMoves.ts';
+import { countJobMoves, type CountedMoves } from './countJobMoves.ts';
 import type { TaskSlot } from './inlineExecutor.ts';
 import { isFinalReason, quarantineIfCrashed, requeue, toBullError, type AttemptLimits } from './jobProcessor.ts';
 import type { PartitionGuard } from './partitionGuard.ts';
@@ -57,6 +57,7 @@ export class SelfFetchSupervisor {
   /** BullMQ workers that fetch nothing: the stalled check, lock renewal, and the jobs of dead sandboxes. */
   readonly workers: Worker[];
   private readonly byQueue = new Map<string, Worker>();
+  private readonly moves: CountedMoves[] = [];
   private readonly held = new Map<string, { sandbox: SandboxProcess; job: HeldJob }>();
   private readonly recording = new Set<Promise<void>>();
   /** Jobs of dead sandboxes being recorded ({@link onLost}): {@link onDied} leaves them alone. */
@@ -81,7 +82,7 @@ export class SelfFetchSupervisor {
         stalledInterval: ctx.stalledIntervalMs,
         maxStalledCount: BULLMQ_MAX_STALLED_COUNT,
       });
-      countJobMoves(worker, ctx);
+      this.moves.push(countJobMoves(worker, ctx));
       worker.on('error', (err) => this.guard?.workerError(err) || ctx.logger.error({ event: 'worker:error', err }, 'BullMQ worker error'));
       worker.on('failed', (job) => {
         stalled.recordDeferred(job).catch((err: unknown) => ctx.logger.error({ event: 'worker:error', err, jobId: job?.id }, 'Could not record a stalled job'));
@@ -166,6 +167,7 @@ export class SelfFetchSupervisor {
   async close(force = false): Promise<void> {
     clearInterval(this.timer);
     await Promise.all(this.workers.map((w) => w.close(force)));
+    await Promise.all(this.moves.map((m) => m.flush()));
   }
 
   /** What a cancel (or the partition guard) aborts: the sandbox's job; a dropped job's sandbox is killed, nothing recorded. */

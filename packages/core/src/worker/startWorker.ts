@@ -316,8 +316,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const guard = new PartitionGuard({ lockDurationMs: lockDuration, cancels, logger });
   if (supervision) supervision.guard = guard;
   const stalled = createStalledFailures({ tasks: mod.tasks, redis, prefix, flows, logger, counts });
+  const moves = workers.map((worker) => countJobMoves(worker, { redis, prefix, logger }));
   for (const worker of workers) {
-    countJobMoves(worker, { redis, prefix, logger });
     worker.on('error', (err) => guard.workerError(err) || logger.error({ event: 'worker:error', err }, 'BullMQ worker error'));
     worker.on('locksRenewed', () => guard.contact());
     worker.on('failed', (job) => {
@@ -351,7 +351,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
         ...(supervision && { supervision }),
         holding: () => inFlight + (selfFetching?.busyCount ?? 0),
         onGraceExpired: () => (requeueOnFailure = true),
-        lastCalls: () => [cancelListener.stop(), heartbeat.stop(), flows.close(), supervision?.close()],
+        lastCalls: () => [cancelListener.stop(), heartbeat.stop(), flows.close(), supervision?.close(), ...moves.map((m) => m.flush())],
         connections: [redis, queueRedis],
       });
     })();

@@ -3,7 +3,7 @@ import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
 import type { AnyTask } from '../defineTask.ts';
-import { encodedInput, jobOutput, readJobData, readJobOutput, stepJobData, type JobData, type JobOutput } from '../store/jobData.ts';
+import { encodedInput, jobOutput, parseCarried, readJobData, readJobOutput, stepJobData, type JobData, type JobOutput } from '../store/jobData.ts';
 import { isWorkflowCancelled, publishCancels } from '../store/cancelFlags.ts';
 import { jobKey } from '../store/jobKeys.ts';
 import { pendingChildren, readJobErrorTexts } from '../store/jobReads.ts';
@@ -146,7 +146,8 @@ export function createStepRunner(ctx: StepRunnerContext): {
     if (meta.kind === 'group') return encodeValue(gathered);
     if (meta.kind === 'spawn') return startSpawn(job, token, data, meta.sub!, encodeValue(gathered));
     const result = await attempt(meta.from ? encodeValue(gathered) : (encodedInput(data) ?? encodeValue(undefined)));
-    return 'spawn' in result ? startSpawn(job, token, data, result.spawn) : result.output;
+    // A step is never a chunk: its output is not carried as text (parseCarried only narrows the type).
+    return 'spawn' in result ? startSpawn(job, token, data, result.spawn) : parseCarried(result.output);
   };
 
   const callbacks = async (job: Job, templates: StepTemplate[] | undefined, suffix: 'ok' | 'err', input: EncodedValue): Promise<void> => {
