@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { TaskJobCounts } from '@taskpool/core';
-import { COUNTED_FIELD, countCompleted, countSetKey, jobKey, minuteStatsKey, readLastHour, readTaskCounts, syncJobCounts, type RedisClient } from '@taskpool/core/internal';
+import { COUNTED_FIELD, countAdded, countCompleted, countSetKey, jobKey, minuteStatsKey, readLastHour, readTaskCounts, syncJobCounts, type RedisClient } from '@taskpool/core/internal';
 import { startTestWorker } from '@taskpool/core/testing';
 import { describe, expect, it } from 'vitest';
 import { flaky, sleep, sumSqrt } from './fixtures/producerTasks.ts';
@@ -150,6 +150,38 @@ describe('per-task counts, kept as jobs move', () => {
     expect(await stack.admin.redis.zscore(failedSet, fourth!.jobId)).toBeNull();
     expect((await readLastHour(stack.admin.redis, prefix, ['test.sumSqrt'])).get('test.sumSqrt')).toMatchObject({ completed: 23 });
     expect(minuteStatsKey(prefix, Date.now())).toMatch(new RegExp(`^${prefix}:tp:stats:\\d+$`));
+  });
+
+  it('counts a batch of adds in one call: a new job as queued; one counted, gone, delayed or finished by its state', async () => {
+    const raw = new Queue('adds', { connection: stack.admin.redis, prefix });
+    try {
+      const task = 'test.adds';
+      const [plain, delayed, counted, finished] = await Promise.all([
+        raw.add(task, {}),
+        raw.add(task, {}, { delay: 600_000 }),
+        raw.add(task, {}),
+        raw.add(task, {}),
+      ]);
+      const redis = stack.admin.redis;
+      const key = (id: string | undefined): string => jobKey(prefix, 'adds', id!);
+      await redis.hset(key(counted!.id), COUNTED_FIELD, 'd');
+      await redis.zadd(`${prefix}:adds:completed`, Date.now(), finished!.id!);
+      const jobs = [plain, delayed, counted, finished].map((job) => ({ queue: 'adds', jobId: job!.id!, task }));
+      await countAdded(redis, prefix, [...jobs, { queue: 'adds', jobId: 'no-such-job', task }]);
+
+      const queued = countSetKey(prefix, 'adds', task, 'queued');
+      expect(await redis.zscore(queued, plain!.id!)).toBe(String(plain!.timestamp));
+      // The delayed one by the general script: queued, scored by when it is due.
+      expect(Number(await redis.zscore(queued, delayed!.id!))).toBeGreaterThan(Date.now() + 500_000);
+      expect(await redis.zscore(queued, counted!.id!)).toBeNull();
+      expect(await redis.zscore(queued, finished!.id!)).toBeNull();
+      expect(await redis.zscore(queued, 'no-such-job')).toBeNull();
+      expect(await Promise.all([plain, delayed, counted, finished].map((job) => redis.hget(key(job!.id), COUNTED_FIELD)))).toEqual(['q', 'q', 'd', 'd']);
+      expect(await redis.exists(key('no-such-job'))).toBe(0);
+      expect(await redis.sismember(`${prefix}:tp:tasks:adds`, task)).toBe(1);
+    } finally {
+      await raw.close();
+    }
   });
 
   it('reads the counts with the same number of commands for 5 jobs as for 2,000 (O(tasks), not O(jobs))', async () => {

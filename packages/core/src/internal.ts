@@ -12,7 +12,7 @@ export { flagCancel } from './store/flagCancel.ts';
 export { jobKey, queueKey } from './store/jobKeys.ts';
 export { minuteStatsKey, readLastHour, type HourStats, type MinuteStats } from './store/minuteStats.ts';
 export { readJobOutcome, type JobOutcome } from './store/readJobOutcome.ts';
-export { countCompleted, countSetKey, readTaskCounts, syncJobCounts, type CountedJob } from './store/taskCounts.ts';
+export { countAdded, countCompleted, countSetKey, readTaskCounts, syncJobCounts, type CountedJob } from './store/taskCounts.ts';
 export { cancelChannel, cancelledMarkerKey, workersKey, workflowCancelKey } from './store/taskpoolKeys.ts';
 export { taskJobData } from './store/jobData.ts';
 export { encodeValue } from './valueCodec.ts';

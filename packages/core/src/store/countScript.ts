@@ -154,3 +154,41 @@ end
 if counted then redis.call('EXPIRE', stats, ARGV[1]) end
 return results
 `;
+
+/**
+ * The counts of jobs just added to one queue, in one call and a few keys per job instead of {@link COUNT_SCRIPT}'s
+ * 25: a job not counted anywhere yet, and neither delayed, prioritized, waiting for children, completed nor failed,
+ * is counted as queued (score: its `timestamp`). A job already counted (a worker placed it first, or the add was
+ * of an id that existed) or gone is left alone; one in any of those five sets gives `'general'`, for
+ * {@link COUNT_SCRIPT} to place it by its state. A job a worker has already started but not yet counted is
+ * counted as queued here, and its worker's count moves it on from there, as after any add.
+ *
+ * KEYS: 1 delayed, 2 prioritized, 3 waiting-children, 4 completed, 5 failed (BullMQ's), 6 the queue's counted
+ *       task names (set); then 2 per job j (from 0): 7+2j its hash, 8+2j queued (ours, of its task).
+ * ARGV: 2 per job: 1+2j its id, 2+2j its task. Returns `'q'`, `'counted'`, `'gone'` or `'general'` per job.
+ */
+export const ADDED_COUNT_SCRIPT = `
+-- ${COUNTED_FIELD} is the job-hash field of jobFields.ts.
+local results = {}
+for j = 0, #ARGV / 2 - 1 do
+  local id, task, k = ARGV[1 + 2 * j], ARGV[2 + 2 * j], 7 + 2 * j
+  local f = redis.call('HMGET', KEYS[k], '${COUNTED_FIELD}', 'timestamp')
+  local result = 'q'
+  if f[2] == false then
+    result = 'gone'
+  elseif f[1] then
+    result = 'counted'
+  else
+    for s = 1, 5 do
+      if redis.call('ZSCORE', KEYS[s], id) then result = 'general' break end
+    end
+  end
+  if result == 'q' then
+    redis.call('ZADD', KEYS[k + 1], tonumber(f[2]), id)
+    redis.call('HSET', KEYS[k], '${COUNTED_FIELD}', 'q')
+    redis.call('SADD', KEYS[6], task)
+  end
+  results[j + 1] = result
+end
+return results
+`;

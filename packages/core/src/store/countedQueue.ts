@@ -1,9 +1,17 @@
 import { FlowProducer, Queue, type FlowJob, type Job, type JobNode } from 'bullmq';
 import type { RedisClient } from '../redisConnection.ts';
-import { syncJobCounts, type CountedJob } from './taskCounts.ts';
+import { countAdded, syncJobCounts, type CountedJob } from './taskCounts.ts';
 
 function counted(jobs: readonly (Job | undefined)[]): CountedJob[] {
   return jobs.flatMap((job) => (job?.id ? [{ queue: job.queueName, jobId: job.id, task: job.name }] : []));
+}
+
+/** Counts jobs just added: plain ones by the short script (`countAdded`), delayed, prioritized and children by the general one. */
+async function countAdds(redis: RedisClient, prefix: string, jobs: readonly Job[]): Promise<void> {
+  const plain: Job[] = [];
+  const other: Job[] = [];
+  for (const job of jobs) (job.opts.delay || job.opts.priority || job.opts.parent ? other : plain).push(job);
+  await Promise.all([countAdded(redis, prefix, counted(plain)), other.length > 0 && syncJobCounts(redis, prefix, counted(other))]);
 }
 
 function nodesOf(node: JobNode): Job[] {
@@ -11,8 +19,9 @@ function nodesOf(node: JobNode): Job[] {
 }
 
 /**
- * A BullMQ `Queue` whose adds also place the new jobs in the per-task counts (`taskCounts.ts`), one script per
- * job in the same pipeline. An add BullMQ ignored (the id exists) places the existing job by its real state.
+ * A BullMQ `Queue` whose adds also place the new jobs in the per-task counts (`taskCounts.ts`): one short script
+ * call for the plain ones (`countAdded`), the general script for delayed, prioritized and flow children. An add
+ * BullMQ ignored (the id exists) leaves the existing job where it is counted.
  */
 export class CountedQueue extends Queue {
   readonly #redis: RedisClient;
@@ -27,13 +36,13 @@ export class CountedQueue extends Queue {
 
   override async add(...args: Parameters<Queue['add']>): Promise<Job> {
     const job = await super.add(...args);
-    await syncJobCounts(this.#redis, this.#prefix, counted([job]));
+    await countAdds(this.#redis, this.#prefix, [job]);
     return job;
   }
 
   override async addBulk(...args: Parameters<Queue['addBulk']>): Promise<Job[]> {
     const jobs = await super.addBulk(...args);
-    await syncJobCounts(this.#redis, this.#prefix, counted(jobs));
+    await countAdds(this.#redis, this.#prefix, jobs);
     return jobs;
   }
 }

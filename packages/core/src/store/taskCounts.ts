@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redisConnection.ts';
 import type { FailureReason } from '../serializeError.ts';
-import { COMPLETED_COUNT_SCRIPT, COUNT_SCRIPT } from './countScript.ts';
+import { ADDED_COUNT_SCRIPT, COMPLETED_COUNT_SCRIPT, COUNT_SCRIPT } from './countScript.ts';
 import { DURATION_BOUNDS_MS } from './durationBuckets.ts';
 import { jobKey, lockKey, queueKey } from './jobKeys.ts';
 import { STALLED_REASON } from './jobFields.ts';
@@ -39,6 +39,7 @@ export function countedTasksKey(prefix: string, queue: string): string {
 
 const SCRIPT = luaScript(COUNT_SCRIPT);
 const COMPLETED_SCRIPT = luaScript(COMPLETED_COUNT_SCRIPT);
+const ADDED_SCRIPT = luaScript(ADDED_COUNT_SCRIPT);
 
 /** A job to place in the counts: its queue, id and task (its BullMQ job name). */
 export interface CountedJob {
@@ -72,15 +73,9 @@ function countCall(prefix: string, job: CountedJob, now: number): { keys: string
  * queued, prioritized or active), and with {@link syncJobCounts} for the others.
  */
 export async function countCompleted(redis: RedisClient, prefix: string, jobs: readonly CountedJob[], now = Date.now()): Promise<void> {
-  const byQueue = new Map<string, CountedJob[]>();
-  for (const job of jobs) {
-    const list = byQueue.get(job.queue);
-    if (list) list.push(job);
-    else byQueue.set(job.queue, [job]);
-  }
   const general: CountedJob[] = [];
   await Promise.all(
-    [...byQueue].map(async ([queue, list]) => {
+    [...byQueue(jobs)].map(async ([queue, list]) => {
       const keys = [queueKey(prefix, queue, 'completed'), minuteStatsKey(prefix, now)];
       const args: (string | number)[] = [MINUTE_STATS_TTL_SECONDS, DURATION_BOUNDS_MS.join(',')];
       for (const { jobId, task } of list) {
@@ -92,6 +87,39 @@ export async function countCompleted(redis: RedisClient, prefix: string, jobs: r
     }),
   );
   if (general.length > 0) await syncJobCounts(redis, prefix, general, now);
+}
+
+/**
+ * Places jobs just added (neither delayed, prioritized nor children of a flow: those go to
+ * {@link syncJobCounts}) in the per-task counts: one script call per queue, of two keys per job, counts each new
+ * one as queued; one counted already (its worker was first, or its id existed) is left alone, and any other is
+ * placed by {@link syncJobCounts}.
+ */
+export async function countAdded(redis: RedisClient, prefix: string, jobs: readonly CountedJob[], now = Date.now()): Promise<void> {
+  const general: CountedJob[] = [];
+  await Promise.all(
+    [...byQueue(jobs)].map(async ([queue, list]) => {
+      const keys = [...(['delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const).map((set) => queueKey(prefix, queue, set)), countedTasksKey(prefix, queue)];
+      const args: string[] = [];
+      for (const { jobId, task } of list) {
+        keys.push(jobKey(prefix, queue, jobId), countSetKey(prefix, queue, task, 'queued'));
+        args.push(jobId, task);
+      }
+      const placed = (await runScript(redis, ADDED_SCRIPT, keys, args)) as string[];
+      list.forEach((job, i) => placed[i] === 'general' && general.push(job));
+    }),
+  );
+  if (general.length > 0) await syncJobCounts(redis, prefix, general, now);
+}
+
+function byQueue(jobs: readonly CountedJob[]): Map<string, CountedJob[]> {
+  const queues = new Map<string, CountedJob[]>();
+  for (const job of jobs) {
+    const list = queues.get(job.queue);
+    if (list) list.push(job);
+    else queues.set(job.queue, [job]);
+  }
+  return queues;
 }
 
 /**
