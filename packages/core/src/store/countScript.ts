@@ -156,37 +156,37 @@ return results
 `;
 
 /**
- * The counts of jobs just added to one queue, in one call and a few keys per job instead of {@link COUNT_SCRIPT}'s
- * 25: a job not counted anywhere yet, and neither delayed, prioritized, waiting for children, completed nor failed,
- * is counted as queued (score: its `timestamp`). A job already counted (a worker placed it first, or the add was
- * of an id that existed) or gone is left alone; one in any of those five sets gives `'general'`, for
- * {@link COUNT_SCRIPT} to place it by its state. A job a worker has already started but not yet counted is
- * counted as queued here, and its worker's count moves it on from there, as after any add.
+ * The counts of plain jobs just added to one queue (not delayed, prioritized nor a flow's child: the caller
+ * sends those to {@link COUNT_SCRIPT}), in one call and two keys per job instead of 25: a job not counted
+ * anywhere yet and not finished is counted as queued (score: its `timestamp`). A job already counted (a worker
+ * placed it first, or the add was of an id that existed) or gone is left alone; a finished one not yet counted
+ * (its worker's count is batched) gives `'general'`, for {@link COUNT_SCRIPT} to place it. A job a worker has
+ * started but not yet counted is counted as queued here, and its worker's count moves it on from there.
  *
- * KEYS: 1 delayed, 2 prioritized, 3 waiting-children, 4 completed, 5 failed (BullMQ's), 6 the queue's counted
- *       task names (set); then 2 per job j (from 0): 7+2j its hash, 8+2j queued (ours, of its task).
- * ARGV: 2 per job: 1+2j its id, 2+2j its task. Returns `'q'`, `'counted'`, `'gone'` or `'general'` per job.
+ * KEYS: 1 the queue's counted task names (set); then 2 per job j (from 0): 2+2j its hash, 3+2j queued (ours, of
+ *       its task). ARGV: 2 per job: 1+2j its id, 2+2j its task.
+ * Returns `'q'`, `'counted'`, `'gone'` or `'general'` per job.
  */
 export const ADDED_COUNT_SCRIPT = `
 -- ${COUNTED_FIELD} is the job-hash field of jobFields.ts.
-local results = {}
+local results, named = {}, {}
 for j = 0, #ARGV / 2 - 1 do
-  local id, task, k = ARGV[1 + 2 * j], ARGV[2 + 2 * j], 7 + 2 * j
-  local f = redis.call('HMGET', KEYS[k], '${COUNTED_FIELD}', 'timestamp')
+  local id, task, k = ARGV[1 + 2 * j], ARGV[2 + 2 * j], 2 + 2 * j
+  local f = redis.call('HMGET', KEYS[k], '${COUNTED_FIELD}', 'timestamp', 'finishedOn')
   local result = 'q'
   if f[2] == false then
     result = 'gone'
   elseif f[1] then
     result = 'counted'
+  elseif f[3] then
+    result = 'general'
   else
-    for s = 1, 5 do
-      if redis.call('ZSCORE', KEYS[s], id) then result = 'general' break end
-    end
-  end
-  if result == 'q' then
     redis.call('ZADD', KEYS[k + 1], tonumber(f[2]), id)
     redis.call('HSET', KEYS[k], '${COUNTED_FIELD}', 'q')
-    redis.call('SADD', KEYS[6], task)
+    if not named[task] then
+      redis.call('SADD', KEYS[1], task)
+      named[task] = true
+    end
   end
   results[j + 1] = result
 end

@@ -92,14 +92,14 @@ export async function countCompleted(redis: RedisClient, prefix: string, jobs: r
 /**
  * Places jobs just added (neither delayed, prioritized nor children of a flow: those go to
  * {@link syncJobCounts}) in the per-task counts: one script call per queue, of two keys per job, counts each new
- * one as queued; one counted already (its worker was first, or its id existed) is left alone, and any other is
- * placed by {@link syncJobCounts}.
+ * one as queued; one counted already (its worker was first, or its id existed) is left alone, and one finished
+ * already is placed by {@link syncJobCounts}.
  */
 export async function countAdded(redis: RedisClient, prefix: string, jobs: readonly CountedJob[], now = Date.now()): Promise<void> {
   const general: CountedJob[] = [];
   await Promise.all(
     [...byQueue(jobs)].map(async ([queue, list]) => {
-      const keys = [...(['delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const).map((set) => queueKey(prefix, queue, set)), countedTasksKey(prefix, queue)];
+      const keys = [countedTasksKey(prefix, queue)];
       const args: string[] = [];
       for (const { jobId, task } of list) {
         keys.push(jobKey(prefix, queue, jobId), countSetKey(prefix, queue, task, 'queued'));
