@@ -26,8 +26,9 @@ import { latency } from './latency.ts';
 import { mapAuto } from './mapAuto.ts';
 import { mapInstructions } from './mapInstructions.ts';
 import { mapThroughput } from './mapThroughput.ts';
+import { redisPerJob } from './redisPerJob.ts';
 
-const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, fetchModes, granularity, idleMemory, latency, mapThroughput, mapAuto, mapInstructions };
+const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, fetchModes, granularity, idleMemory, latency, mapThroughput, mapAuto, mapInstructions, redisPerJob };
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
