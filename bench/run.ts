@@ -23,12 +23,13 @@ import { formatMarkdown, formatTable, type BenchRun } from './formatResults.ts';
 import { granularity } from './granularity.ts';
 import { idleMemory } from './idleMemory.ts';
 import { latency } from './latency.ts';
+import { leanLaneProbe } from './leanLaneProbe.ts';
 import { mapAuto } from './mapAuto.ts';
 import { mapInstructions } from './mapInstructions.ts';
 import { mapThroughput } from './mapThroughput.ts';
 import { redisPerJob } from './redisPerJob.ts';
 
-const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, fetchModes, granularity, idleMemory, latency, mapThroughput, mapAuto, mapInstructions, redisPerJob };
+const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, fetchModes, granularity, idleMemory, latency, leanLaneProbe, mapThroughput, mapAuto, mapInstructions, redisPerJob };
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
