@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chain, chord, ConfigError, createClient, group, type TaskpoolClient } from '@taskpool/core';
+import { createRedisConnection, getObject, ObjectNotFoundError, putObject, REDIS_OBJECT_CHUNK_BYTES, RedisObjectStore } from '@taskpool/core/internal';
 import { startTestWorker } from '@taskpool/core/testing';
 import type { TaskpoolWorker } from '@taskpool/core/worker';
 import { fanOut, inc, sleepy, square, sum } from './fixtures/workflowTasks.ts';
@@ -45,6 +46,23 @@ describe('on a Redis Cluster, with a hash-tagged prefix', () => {
     await eventually(async () => (await handle.status()).root.children.some((s) => s.state === 'active'), 'a member running');
     await handle.cancel();
     await expect(handle.result({ timeoutMs: 20_000 })).rejects.toMatchObject({ code: 'CANCELLED' });
+  });
+
+  it('stores objects by reference (chunked, with their index) and reads, counts and deletes them', async () => {
+    const redis = createRedisConnection(cluster.url, 'producer');
+    try {
+      const store = new RedisObjectStore(redis, prefix);
+      const big = Buffer.alloc(2 * REDIS_OBJECT_CHUNK_BYTES + 99, 3);
+      const refs = await Promise.all([putObject(store, big, { maxBytes: 1 << 26 }), putObject(store, { kept: true }, { maxBytes: 1 << 26 })]);
+      expect((await getObject(store, refs[0])).equals(big)).toBe(true);
+      expect(await store.usage()).toEqual({ objects: 2, bytes: big.length + refs[1].size });
+      expect(await store.delete(refs[0].id)).toBe(true);
+      await expect(getObject(store, refs[0])).rejects.toBeInstanceOf(ObjectNotFoundError);
+      // The second one stays: the next test finds its keys in the prefix's slot with the rest.
+      expect(await getObject(store, refs[1])).toEqual({ kept: true });
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('keeps every key in the one slot of the prefix’s hash tag, on one node', async () => {

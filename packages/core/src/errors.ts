@@ -23,7 +23,9 @@ export type TaskpoolErrorCode =
   | 'CLIENT_CLOSED'
   | 'SANDBOX_UNAVAILABLE'
   | 'RATE_LIMITED'
-  | 'NOT_REPLICATED';
+  | 'NOT_REPLICATED'
+  | 'OBJECT_NOT_FOUND'
+  | 'OBJECT_CORRUPT';
 
 /** The base of every error taskpool throws: a stable `code`, `name` set, `cause` kept. */
 export class TaskpoolError extends Error {
@@ -170,6 +172,22 @@ export class PayloadTooLargeError extends TaskpoolError {
     readonly limitBytes: number,
   ) {
     super('PAYLOAD_TOO_LARGE', `The ${what} takes ${bytes} bytes stored, more than the limit of ${limitBytes}`);
+  }
+}
+
+/** A reference names an object its store does not hold (deleted, expired, never written). Code `OBJECT_NOT_FOUND` (HTTP 404). */
+export class ObjectNotFoundError extends TaskpoolError {
+  override name = 'ObjectNotFoundError';
+  constructor(readonly objectId: string) {
+    super('OBJECT_NOT_FOUND', `Object ${objectId} is not in its store (deleted, expired, or never written)`);
+  }
+}
+
+/** An object's bytes do not match the size and SHA-256 its reference carries. Code `OBJECT_CORRUPT` (HTTP 500). */
+export class ObjectCorruptError extends TaskpoolError {
+  override name = 'ObjectCorruptError';
+  constructor(readonly objectId: string, detail: string) {
+    super('OBJECT_CORRUPT', `Object ${objectId} is corrupt: ${detail}`);
   }
 }
 

@@ -1,0 +1,112 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { ObjectCorruptError, ObjectNotFoundError, PayloadTooLargeError } from '../errors.ts';
+import { decodeValue, encodeValue, type EncodedValue } from '../valueCodec.ts';
+import type { ObjectStore, PutObjectOptions } from './objectStore.ts';
+
+/** Typed arrays a reference keeps as their own type: their bytes are stored as they are. */
+const TYPED_ARRAYS = {
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+} as const;
+
+type TypedArrayName = keyof typeof TYPED_ARRAYS;
+
+/**
+ * How an object's bytes are read back: `buffer` (a `Buffer`), a typed array's name (that array over the bytes),
+ * or `value` (a JSON value encoded by `valueCodec.ts`, so a `Date` or a `Map` comes back as one).
+ */
+export type ObjectKind = 'buffer' | 'value' | TypedArrayName;
+
+/**
+ * A reference to an object in a store: what travels in a task's input or output instead of the data. `T` is
+ * the type of the value it gives back. JSON-safe, and small (under 200 bytes).
+ */
+export interface Ref<T = unknown> {
+  readonly $taskpoolObject: 1;
+  readonly id: string;
+  /** Bytes as stored. */
+  readonly size: number;
+  /** SHA-256 of the bytes, hex: checked on every read. */
+  readonly sha256: string;
+  readonly kind: ObjectKind;
+  /** The backend that holds it (`ObjectStore.kind`). */
+  readonly store: string;
+  /** Never set: carries `T` for the type checker. */
+  readonly __value?: T;
+}
+
+/** True for a value shaped as a {@link Ref}. */
+export function isRef(value: unknown): value is Ref {
+  if (typeof value !== 'object' || value === null) return false;
+  const ref = value as Partial<Ref>;
+  return ref.$taskpoolObject === 1 && typeof ref.id === 'string' && typeof ref.size === 'number' && typeof ref.sha256 === 'string' && typeof ref.kind === 'string' && typeof ref.store === 'string';
+}
+
+/** The bytes of a value as an object, and how to read them back. */
+export function encodeObject(value: unknown): { bytes: Buffer; kind: ObjectKind } {
+  if (Buffer.isBuffer(value)) return { bytes: value, kind: 'buffer' };
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    const name = value.constructor.name as TypedArrayName;
+    if (name in TYPED_ARRAYS) return { bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength), kind: name };
+  }
+  return { bytes: Buffer.from(JSON.stringify(encodeValue(value))), kind: 'value' };
+}
+
+/** The value an object's bytes hold, by its kind. */
+export function decodeObject(bytes: Buffer, kind: ObjectKind): unknown {
+  if (kind === 'buffer') return bytes;
+  if (kind === 'value') return decodeValue(JSON.parse(bytes.toString('utf8')) as EncodedValue);
+  const Type = TYPED_ARRAYS[kind];
+  // A copy, aligned for the array's element size (a Buffer from a pool may start at any offset).
+  const copy = new ArrayBuffer(bytes.byteLength);
+  new Uint8Array(copy).set(bytes);
+  return new Type(copy);
+}
+
+/** Options of {@link putObject}. */
+export interface PutOptions extends PutObjectOptions {
+  /** Refuse an object bigger than this, bytes (`PayloadTooLargeError`, nothing written). */
+  maxBytes: number;
+}
+
+/** Stores a value as a new object and gives its reference. */
+export async function putObject<T>(store: ObjectStore, value: T, options: PutOptions): Promise<Ref<T>> {
+  const { bytes, kind } = encodeObject(value);
+  if (bytes.byteLength > options.maxBytes) throw new PayloadTooLargeError('object', bytes.byteLength, options.maxBytes);
+  const id = randomUUID();
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  await store.put(id, bytes, { size: bytes.byteLength, sha256 }, options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs });
+  return { $taskpoolObject: 1, id, size: bytes.byteLength, sha256, kind, store: store.kind };
+}
+
+/**
+ * The bytes a reference names, checked against its size and hash: `ObjectNotFoundError` when its store does not
+ * hold it, `ObjectCorruptError` when the bytes are not the ones referenced.
+ */
+export async function readObjectBytes(store: ObjectStore, ref: Ref): Promise<Buffer> {
+  const found = await store.get(ref.id);
+  if (!found) throw new ObjectNotFoundError(ref.id);
+  verifyBytes(ref, found.bytes);
+  return found.bytes;
+}
+
+/** Throws `ObjectCorruptError` unless `bytes` are the ones `ref` names (size, then SHA-256). */
+export function verifyBytes(ref: Ref, bytes: Buffer): void {
+  if (bytes.byteLength !== ref.size) throw new ObjectCorruptError(ref.id, `${bytes.byteLength} bytes, the reference says ${ref.size}`);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (sha256 !== ref.sha256) throw new ObjectCorruptError(ref.id, 'its SHA-256 is not the reference\'s');
+}
+
+/** The value a reference names (see {@link readObjectBytes}). */
+export async function getObject<T>(store: ObjectStore, ref: Ref<T>): Promise<T> {
+  return decodeObject(await readObjectBytes(store, ref), ref.kind) as T;
+}
