@@ -1,13 +1,11 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PayloadTooLargeError } from '@taskpool/core';
+import { ObjectCorruptError, ObjectNotFoundError, PayloadTooLargeError } from '@taskpool/core';
 import {
   FsObjectStore,
   getObject,
   isRef,
-  ObjectCorruptError,
-  ObjectNotFoundError,
   putObject,
   REDIS_OBJECT_CHUNK_BYTES,
   RedisObjectStore,

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chain, chord, ConfigError, createClient, group, type TaskpoolClient } from '@taskpool/core';
-import { createRedisConnection, getObject, ObjectNotFoundError, putObject, REDIS_OBJECT_CHUNK_BYTES, RedisObjectStore } from '@taskpool/core/internal';
+import { chain, chord, ConfigError, createClient, group, ObjectNotFoundError, type TaskpoolClient } from '@taskpool/core';
+import { createRedisConnection, getObject, putObject, REDIS_OBJECT_CHUNK_BYTES, RedisObjectStore } from '@taskpool/core/internal';
 import { startTestWorker } from '@taskpool/core/testing';
 import type { TaskpoolWorker } from '@taskpool/core/worker';
 import { fanOut, inc, sleepy, square, sum } from './fixtures/workflowTasks.ts';

@@ -17,9 +17,8 @@ export { cancelChannel, cancelledMarkerKey, workersKey, workflowCancelKey } from
 export { taskJobData } from './store/jobData.ts';
 export { encodeValue } from './valueCodec.ts';
 export { SubmitBatcher, type JobToAdd } from './client/submitBatcher.ts';
-// Large data by reference (issue #15, first part: the stores and references, not yet wired into the client).
+// Large data by reference (issue #15): the stores and the reference codec (the client's put/get/delete are public).
 export type { ObjectMeta, ObjectStore, PutObjectOptions } from './objects/objectStore.ts';
 export { RedisObjectStore, REDIS_OBJECT_CHUNK_BYTES } from './store/redisObjectStore.ts';
 export { FsObjectStore } from './objects/fsObjectStore.ts';
 export { decodeObject, encodeObject, getObject, isRef, putObject, readObjectBytes, verifyBytes, type ObjectKind, type PutOptions, type Ref } from './objects/objectRef.ts';
-export { ObjectCorruptError, ObjectNotFoundError } from './errors.ts';

@@ -15,6 +15,8 @@ export {
   InvalidWorkflowError,
   JobNotFoundError,
   NotReplicatedError,
+  ObjectCorruptError,
+  ObjectNotFoundError,
   PayloadTooLargeError,
   RemoteTaskError,
   ResultTimeoutError,
@@ -29,6 +31,7 @@ export {
   type TaskpoolErrorCode,
   type ValidationIssue,
 } from './errors.ts';
+export { isRef, type ObjectKind, type Ref } from './objects/objectRef.ts';
 export type { FailureReason, JsonValue, SerializedError } from './serializeError.ts';
 export {
   Workflow,

@@ -29,6 +29,8 @@ import type { Bound, Workflow } from '../workflow/workflow.ts';
 import { CountedFlowProducer } from '../store/countedQueue.ts';
 import { jobKey } from '../store/jobKeys.ts';
 import { jobExists, readStoredData } from '../store/jobReads.ts';
+import type { Ref } from '../objects/objectRef.ts';
+import { createObjectAccess, type ObjectAccess, type ObjectOptions, type PutOptions } from './objectAccess.ts';
 
 export type { SubmitOptions } from './jobOptions.ts';
 export type { RunOptions } from './idempotentRun.ts';
@@ -64,6 +66,8 @@ export interface ClientOptions {
    * 30 s. Default: 5000 ms.
    */
   submitRetryMs?: number;
+  /** Where `put` keeps objects by reference: Redis, and a shared directory for big ones (see {@link ObjectOptions}). */
+  objects?: ObjectOptions;
 }
 
 /** Submits tasks and reads their jobs. */
@@ -107,6 +111,17 @@ export interface TaskpoolClient {
   handle<T extends AnyTask>(task: T, jobId: string): TaskHandle<TaskOutput<T>>;
   /** A job's view, searched in every known queue. */
   getJob(jobId: string): Promise<JobView | undefined>;
+  /**
+   * Stores a value once and gives a small reference to pass in task inputs instead of the data (Python's
+   * `shared_memory`, Ray's `ray.put`): a stream of bytes, a `Buffer`, a typed array, or any value a task's input
+   * may hold. It lives until `ttlMs` or {@link delete}. Objects go to Redis, or to `objects.dir` when they are big
+   * (see {@link ClientOptions.objects}); above `objects.maxBytes` the put throws `PayloadTooLargeError` and writes nothing.
+   */
+  put: ObjectAccess['put'];
+  /** The value a reference names, its size and SHA-256 checked (`ObjectNotFoundError`, `ObjectCorruptError`). */
+  get<T>(ref: Ref<T>): Promise<T>;
+  /** Deletes the object a reference names; true if it was there. */
+  delete(ref: Ref): Promise<boolean>;
   /** Closes every connection. Waits still pending (results, maps) reject with `ClientClosedError`; the jobs go on. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -150,6 +165,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   /** Runs a write that may be repeated (its job ids are fixed) again while Redis is unreachable, for up to `submitRetryMs`. */
   const retried = <T>(write: () => Promise<T>): Promise<T> => retryOnDisconnect(write, { forMs: submitRetryMs, stopped: () => closed, connection });
 
+  const objects = createObjectAccess(redis, prefix, options.objects);
   const replicas = new ReplicaConfirmer(() => createRedisConnection(options.redisUrl, 'producer'), prefix);
   const flows = new CountedFlowProducer({ connection: queueRedis, counts: redis, prefix });
   flows.on('error', () => undefined);
@@ -260,6 +276,9 @@ export function createClient(options: ClientOptions): TaskpoolClient {
         }
         return undefined;
       }, connection),
+    put: ((value: unknown, putOptions?: PutOptions) => failOnDisconnect(() => objects.put(value, putOptions), connection)) as ObjectAccess['put'],
+    get: (ref) => failOnDisconnect(() => objects.get(ref), connection),
+    delete: (ref) => failOnDisconnect(() => objects.delete(ref), connection),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -1,0 +1,91 @@
+import { ConfigError, PayloadTooLargeError } from '../errors.ts';
+import { FsObjectStore } from '../objects/fsObjectStore.ts';
+import { getObject, putObject, type Ref } from '../objects/objectRef.ts';
+import type { ObjectStore } from '../objects/objectStore.ts';
+import type { RedisClient } from '../redisConnection.ts';
+import { RedisObjectStore } from '../store/redisObjectStore.ts';
+
+/** Where a client keeps objects by reference (see {@link ObjectAccess}). */
+export interface ObjectOptions {
+  /**
+   * A directory every machine of the deployment mounts (NFS, a shared volume): objects over `fsFromBytes` go
+   * there instead of Redis. Default: none (every object in Redis).
+   */
+  dir?: string;
+  /** Objects of more bytes than this go to `dir` when it is set. Default: 1 MiB. */
+  fsFromBytes?: number;
+  /** The largest object `put` accepts, bytes (`PayloadTooLargeError`, nothing written). Default: 1 GiB. */
+  maxBytes?: number;
+}
+
+/** Options of {@link ObjectAccess.put}. */
+export interface PutOptions {
+  /** The object goes after this long, ms. Default: it stays until `delete`. */
+  ttlMs?: number;
+}
+
+/** A stream of bytes `put` reads whole: a web `ReadableStream`, a Node.js `Readable`, any async iterable of bytes. */
+export type ByteStream = ReadableStream<Uint8Array> | NodeJS.ReadableStream | AsyncIterable<Uint8Array>;
+
+/** What a reference to a put value gives back: the value itself, or a `Buffer` for a stream of bytes. */
+export type Stored<T> = T extends ByteStream ? Buffer : T;
+
+/** The client's objects by reference: put, get and delete (see `ClientOptions.objects`). */
+export interface ObjectAccess {
+  /**
+   * Stores a value as an object and gives its reference: a stream of bytes (read whole, refused as soon as it
+   * passes the cap), a `Buffer`, a typed array, or any value a task's input may hold (encoded as task values are).
+   */
+  put<T>(value: T, options?: PutOptions): Promise<Ref<Stored<T>>>;
+  /** The value a reference names, its size and SHA-256 checked (`ObjectNotFoundError`, `ObjectCorruptError`). */
+  get<T>(ref: Ref<T>): Promise<T>;
+  /** Deletes the object a reference names; true if it was there. */
+  delete(ref: Ref): Promise<boolean>;
+}
+
+/** One MiB: where objects start going to the directory, when there is one. */
+export const DEFAULT_FS_FROM_BYTES = 1_048_576;
+/** One GiB: the largest object by default. */
+export const DEFAULT_MAX_OBJECT_BYTES = 1_073_741_824;
+
+/** The stores of a client: Redis always, the directory when `options.dir` is set. */
+export function createObjectAccess(redis: RedisClient, prefix: string, options: ObjectOptions = {}): ObjectAccess {
+  const inRedis = new RedisObjectStore(redis, prefix);
+  const inDir = options.dir === undefined ? undefined : new FsObjectStore(options.dir);
+  const fsFromBytes = options.fsFromBytes ?? DEFAULT_FS_FROM_BYTES;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_OBJECT_BYTES;
+  const storeOf = (ref: Ref): ObjectStore => {
+    if (ref.store === inRedis.kind) return inRedis;
+    if (ref.store === 'fs' && inDir) return inDir;
+    throw new ConfigError(`Object ${ref.id} is in a '${ref.store}' store, which this client has not been given (ClientOptions.objects.dir)`);
+  };
+  const put = async (value: unknown, putOptions: PutOptions = {}): Promise<Ref> => {
+    const whole = isByteStream(value) ? await readStream(value, maxBytes) : value;
+    const size = Buffer.isBuffer(whole) || ArrayBuffer.isView(whole) ? whole.byteLength : undefined;
+    // Known big binary data goes to the directory; anything else is encoded by putObject, in Redis.
+    const store = inDir && size !== undefined && size > fsFromBytes ? inDir : inRedis;
+    return putObject(store, whole, { maxBytes, ...putOptions });
+  };
+  return {
+    put: put as ObjectAccess['put'],
+    get: (ref) => getObject(storeOf(ref), ref),
+    delete: (ref) => storeOf(ref).delete(ref.id),
+  };
+}
+
+function isByteStream(value: unknown): value is ByteStream {
+  return value instanceof ReadableStream || (typeof value === 'object' && value !== null && Symbol.asyncIterator in value && !Buffer.isBuffer(value));
+}
+
+/** Reads a stream whole, stopping as soon as it passes `maxBytes` (the put then fails: nothing is written). */
+async function readStream(stream: ByteStream, maxBytes: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  for await (const part of stream as AsyncIterable<Uint8Array>) {
+    bytes += part.byteLength;
+    if (bytes > maxBytes) break;
+    parts.push(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
+  }
+  if (bytes > maxBytes) throw new PayloadTooLargeError('object (a stream, read so far)', bytes, maxBytes);
+  return Buffer.concat(parts);
+}
