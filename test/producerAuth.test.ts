@@ -17,6 +17,8 @@ const ROUTES: { method: 'GET' | 'POST'; url: string; body?: unknown }[] = [
   { method: 'POST', url: '/v1/workflows', body: { task: 'test.sumSqrt', input: { n: 10 } } },
   { method: 'GET', url: '/v1/workflows/some-id' },
   { method: 'POST', url: '/v1/workflows/some-id/cancel' },
+  { method: 'POST', url: '/v1/objects' },
+  { method: 'GET', url: '/v1/objects/some-id' },
   { method: 'GET', url: '/v1/workers' },
   { method: 'GET', url: '/v1/stats' },
   { method: 'GET', url: '/metrics' },

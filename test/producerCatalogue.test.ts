@@ -34,7 +34,7 @@ describe('GET /openapi.json', () => {
     const submit = doc.paths['/v1/tasks/test.sumSqrt'].post;
     expect(submit.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/test_sumSqrt_input' });
     expect(doc.components.schemas.test_sumSqrt_input).toMatchObject({ properties: { n: { type: 'integer', exclusiveMinimum: 0 } } });
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/jobs/{id}', '/v1/jobs/{id}/retry', '/v1/jobs/{id}/cancel', '/v1/workflows', '/v1/workflows/{id}', '/v1/workflows/{id}/cancel', '/metrics', '/health']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/jobs/{id}', '/v1/jobs/{id}/retry', '/v1/jobs/{id}/cancel', '/v1/workflows', '/v1/workflows/{id}', '/v1/workflows/{id}/cancel', '/v1/objects', '/v1/objects/{id}', '/metrics', '/health']));
     expect(doc.paths['/health'].get.security).toEqual([]);
   });
 

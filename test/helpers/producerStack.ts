@@ -1,4 +1,4 @@
-import { collectTasks, createAdmin, createClient, createLogger, type TaskpoolAdmin, type TaskpoolClient } from '@taskpool/core';
+import { collectTasks, createAdmin, createClient, createLogger, type ObjectOptions, type TaskpoolAdmin, type TaskpoolClient } from '@taskpool/core';
 import { buildServer, createProducerMetrics, createRedisHealth, guardedBy, type BuildServerDeps, type ProducerMetrics, type RedisHealth } from '@taskpool/producer';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import * as fixtures from '../fixtures/producerTasks.ts';
@@ -27,15 +27,15 @@ export interface ProducerStack extends AsyncDisposable {
 }
 
 /** Options of {@link startProducerStack}: the Redis, the key prefix, and any of `buildServer`'s dependencies to use instead of the stack's. */
-export type ProducerStackOptions = { redisUrl: string; prefix: string } & Partial<BuildServerDeps>;
+export type ProducerStackOptions = { redisUrl: string; prefix: string; objects?: ObjectOptions } & Partial<BuildServerDeps>;
 
 /** Builds a producer over `test/fixtures/producerTasks.ts` (or `options.tasks`), waiting until its Redis health connection is up. */
 export async function startProducerStack(options: ProducerStackOptions): Promise<ProducerStack> {
-  const { redisUrl, prefix, ...deps } = options;
+  const { redisUrl, prefix, objects, ...deps } = options;
   const tasks = deps.tasks ?? collectTasks(fixtures);
   const queues = [...new Set([...tasks.values()].map((t) => t.defaults.queue ?? 'default'))];
   const logger = createLogger({ level: 'silent' });
-  const client = createClient({ redisUrl, prefix, queues });
+  const client = createClient({ redisUrl, prefix, queues, ...(objects && { objects }) });
   const admin = createAdmin({ redisUrl, prefix, queues });
   const redis = createRedisHealth({ redisUrl, logger });
   if (!(await redis.whenUp(10_000))) throw new Error(`Redis at ${redisUrl} did not answer`);

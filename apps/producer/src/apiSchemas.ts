@@ -71,3 +71,15 @@ export const workflowResponseSchema = z.object({
   root: stepResponse,
 });
 export const workflowCancelSchema = z.object({ removed: z.number().int(), signalled: z.number().int() });
+
+/** `POST /v1/objects`: the reference to pass in task inputs instead of the bytes. */
+export const objectRefSchema = z.object({
+  $taskpoolObject: z.literal(1),
+  id: z.string(),
+  size: z.number().int().min(0).meta({ description: 'Bytes' }),
+  sha256: z.string().meta({ description: 'SHA-256 of the bytes, hex: checked on every read' }),
+  kind: z.string().meta({ description: "How the bytes read back: 'buffer' for an upload" }),
+  store: z.string().meta({ description: "'redis' or 'fs'" }),
+});
+
+export const objectCreatedSchema = z.object({ ref: objectRefSchema });

@@ -8,6 +8,7 @@ import { toHttpError, type HttpErrorBody } from './httpError.ts';
 import { createProducerMetrics, type ProducerMetrics } from './metrics/producerMetrics.ts';
 import { guardedBy, type RedisHealth } from './redisHealth.ts';
 import { jobRoutes } from './routes/jobRoutes.ts';
+import { objectRoutes } from './routes/objectRoutes.ts';
 import type { RouteContext } from './routes/routeContext.ts';
 import { systemRoutes } from './routes/systemRoutes.ts';
 import { taskRoutes } from './routes/taskRoutes.ts';
@@ -46,7 +47,7 @@ export interface BuildServerDeps {
 
 /**
  * Builds the producer's HTTP API and dashboard without listening (tests call `app.inject`). The routes and
- * their answers are listed in `routes/taskRoutes.ts`, `routes/jobRoutes.ts`, `routes/workflowRoutes.ts`, `routes/systemRoutes.ts` and
+ * their answers are listed in `routes/taskRoutes.ts`, `routes/jobRoutes.ts`, `routes/workflowRoutes.ts`, `routes/objectRoutes.ts`, `routes/systemRoutes.ts` and
  * `dashboard/registerDashboard.ts`; every route but `/health` and the login page needs a token (`auth/authHook.ts`).
  *
  * Every error answer is `{ error: { code, message, ...details } }`, its status from core's `errorHttpStatus`.
@@ -91,6 +92,7 @@ export function buildServer(deps: BuildServerDeps): FastifyInstance {
   taskRoutes(app, ctx);
   jobRoutes(app, ctx);
   workflowRoutes(app, ctx);
+  objectRoutes(app, ctx);
   systemRoutes(app, { ...ctx, redis, metrics });
   registerDashboard(app, { ...ctx, tokens, loginAttemptsPerMinute: deps.loginAttemptsPerMinute ?? 10 });
 

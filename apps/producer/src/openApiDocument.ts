@@ -23,6 +23,7 @@ export function openApiDocument(tasks: ReadonlyMap<string, AnyTask>): Record<str
   add('CancelOutcome', json(api.cancelOutcomeSchema));
   add('WorkflowSpec', toJsonSchema(workflowSpecSchema, 'input'));
   add('Workflow', json(api.workflowResponseSchema));
+  add('ObjectCreated', json(api.objectCreatedSchema));
   const paths: Record<string, Record<string, Operation>> = {
     '/v1/tasks': { get: op('List the tasks: name, queue, defaults, JSON Schemas of input and output', ok('The catalogue', { type: 'object' })) },
     '/v1/jobs': { get: { ...op('Search jobs by id, task, state or error text', ok('Matching jobs, newest first', ref('SearchResult'))), parameters: searchParameters() } },
@@ -64,6 +65,24 @@ export function openApiDocument(tasks: ReadonlyMap<string, AnyTask>): Record<str
     },
     '/v1/workflows/{id}/cancel': {
       post: { ...op('Cancel a workflow: remove the steps not started, stop the running ones', accepted(json(api.workflowCancelSchema)), notFound()), parameters: [idParameter()] },
+    },
+    '/v1/objects': {
+      post: {
+        ...op(
+          'Store the body as an object (streamed, capped by TASKPOOL_MAX_OBJECT_BYTES) and get a reference to pass in task inputs instead of the data',
+          { 201: { description: 'Stored', content: jsonContent(ref('ObjectCreated')) } },
+          tooLarge(),
+          invalid(),
+        ),
+        parameters: [{ name: 'ttlMs', in: 'query', required: false, description: 'The object goes after this long; default: until deleted', schema: { type: 'integer', minimum: 1 } }],
+        requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
+      },
+    },
+    '/v1/objects/{id}': {
+      get: {
+        ...op('Read an object\'s bytes, checked against their SHA-256', { 200: { description: 'The bytes', content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } } }, errorResponse(404, 'No such object (OBJECT_NOT_FOUND)')),
+        parameters: [idParameter()],
+      },
     },
     '/v1/workers': { get: op('The live workers (fresh heartbeat)', ok('Workers', { type: 'object' })) },
     '/v1/stats': { get: op('Counts per queue and task, last hour per task, workers', ok('The overview', { type: 'object' })) },

@@ -122,6 +122,8 @@ export interface TaskpoolClient {
   get<T>(ref: Ref<T>): Promise<T>;
   /** Deletes the object a reference names; true if it was there. */
   delete(ref: Ref): Promise<boolean>;
+  /** An object's bytes by its id alone, checked; undefined when no store holds it (see {@link ObjectAccess.bytesOf}). */
+  objectBytes(id: string): Promise<Buffer | undefined>;
   /** Closes every connection. Waits still pending (results, maps) reject with `ClientClosedError`; the jobs go on. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -279,6 +281,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     put: ((value: unknown, putOptions?: PutOptions) => failOnDisconnect(() => objects.put(value, putOptions), connection)) as ObjectAccess['put'],
     get: (ref) => failOnDisconnect(() => objects.get(ref), connection),
     delete: (ref) => failOnDisconnect(() => objects.delete(ref), connection),
+    objectBytes: (id) => failOnDisconnect(() => objects.bytesOf(id), connection),
     close,
     [Symbol.asyncDispose]: close,
   };

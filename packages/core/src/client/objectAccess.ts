@@ -1,6 +1,6 @@
 import { ConfigError, PayloadTooLargeError } from '../errors.ts';
 import { FsObjectStore } from '../objects/fsObjectStore.ts';
-import { getObject, putObject, type Ref } from '../objects/objectRef.ts';
+import { getObject, putObject, verifyBytes, type Ref } from '../objects/objectRef.ts';
 import type { ObjectStore } from '../objects/objectStore.ts';
 import type { RedisClient } from '../redisConnection.ts';
 import { RedisObjectStore } from '../store/redisObjectStore.ts';
@@ -41,6 +41,11 @@ export interface ObjectAccess {
   get<T>(ref: Ref<T>): Promise<T>;
   /** Deletes the object a reference names; true if it was there. */
   delete(ref: Ref): Promise<boolean>;
+  /**
+   * An object's bytes by its id alone (Redis first, then the directory), checked against the size and SHA-256
+   * stored with it; undefined when no store holds it. What `GET /v1/objects/:id` answers.
+   */
+  bytesOf(id: string): Promise<Buffer | undefined>;
 }
 
 /** One MiB: where objects start going to the directory, when there is one. */
@@ -70,6 +75,16 @@ export function createObjectAccess(redis: RedisClient, prefix: string, options: 
     put: put as ObjectAccess['put'],
     get: (ref) => getObject(storeOf(ref), ref),
     delete: (ref) => storeOf(ref).delete(ref.id),
+    async bytesOf(id) {
+      for (const store of inDir ? [inRedis, inDir] : [inRedis]) {
+        const found = await store.get(id);
+        if (!found) continue;
+        const { size, sha256 } = found.meta;
+        verifyBytes({ $taskpoolObject: 1, id, size, sha256, kind: 'buffer', store: store.kind }, found.bytes);
+        return found.bytes;
+      }
+      return undefined;
+    },
   };
 }
 
