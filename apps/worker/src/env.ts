@@ -38,6 +38,12 @@ export const workerEnvSchema = baseEnvSchema.extend({
   TASKPOOL_PREFETCH: z.coerce.number().int().min(0).max(1024).default(1),
   /** Prefetching stops while the tasks' mean run time is over this, ms. Default: 100. */
   TASKPOOL_PREFETCH_MAX_TASK_MS: z.coerce.number().int().min(0).default(100),
+  /** This machine's cache of objects read by reference (`ctx.get`), shared by its workers. Default: `taskpool-objects` in the temp directory. */
+  TASKPOOL_OBJECT_CACHE_DIR: z.string().min(1).optional(),
+  /** The cache's bound, bytes; the least recently used objects go first. Default: 2 GiB. */
+  TASKPOOL_OBJECT_CACHE_MAX_BYTES: z.coerce.number().int().positive().optional(),
+  /** The directory every machine mounts for big objects, as the producers' and clients'. Default: none. */
+  TASKPOOL_OBJECTS_DIR: z.string().min(1).optional(),
 }).refine((env) => env.TASKPOOL_STALLED_INTERVAL_MS < env.TASKPOOL_LOCK_DURATION_MS, {
   message: 'must be below TASKPOOL_LOCK_DURATION_MS',
   path: ['TASKPOOL_STALLED_INTERVAL_MS'],

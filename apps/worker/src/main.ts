@@ -46,6 +46,11 @@ async function main(): Promise<void> {
     fetch: env.TASKPOOL_FETCH,
     prefetch: env.TASKPOOL_PREFETCH,
     prefetchMaxTaskMs: env.TASKPOOL_PREFETCH_MAX_TASK_MS,
+    objects: {
+      ...(env.TASKPOOL_OBJECT_CACHE_DIR !== undefined && { cacheDir: env.TASKPOOL_OBJECT_CACHE_DIR }),
+      ...(env.TASKPOOL_OBJECT_CACHE_MAX_BYTES !== undefined && { cacheMaxBytes: env.TASKPOOL_OBJECT_CACHE_MAX_BYTES }),
+      ...(env.TASKPOOL_OBJECTS_DIR !== undefined && { dir: env.TASKPOOL_OBJECTS_DIR }),
+    },
     ...(env.TASKPOOL_MAX_MEMORY_MB !== undefined && { maxMemoryMb: env.TASKPOOL_MAX_MEMORY_MB }),
     ...(env.TASKPOOL_MAX_TASKS_PER_PROCESS !== undefined && { maxTasksPerProcess: env.TASKPOOL_MAX_TASKS_PER_PROCESS }),
     ...(env.TASKPOOL_MAX_RSS_MB_PER_PROCESS !== undefined && { maxRssMbPerProcess: env.TASKPOOL_MAX_RSS_MB_PER_PROCESS }),

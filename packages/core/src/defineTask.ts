@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { TaskContract, TaskDefaults } from './taskContract.ts';
 import type { Spawn } from './workflow/spawn.ts';
+import type { Ref } from './objects/objectRef.ts';
 import { signature, type Bound, type StepOptions, type Workflow } from './workflow/workflow.ts';
 
 /** What a handler gets besides its input. */
@@ -13,6 +14,12 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** Reports progress to whoever watches the job (a number or any JSON value). */
   progress(value: number | object): void;
+  /**
+   * The value an object reference names (`client.put`, `POST /v1/objects`), fetched once per machine into a
+   * local cache that every sandbox of the machine shares, and checked against its SHA-256. A missing object
+   * fails with `ObjectNotFoundError` (`OBJECT_NOT_FOUND`). Declare the field with `objectRef<T>()`.
+   */
+  get<T>(ref: Ref<T>): Promise<T>;
   /**
    * Dynamic fan-out: return `ctx.spawn(workflow)` and the job starts `workflow` (e.g. a group of 500
    * signatures, or a chord that reduces them) as its child, releases its sandbox, and once the workflow is

@@ -32,6 +32,7 @@ export {
   type ValidationIssue,
 } from './errors.ts';
 export { isRef, type ObjectKind, type Ref } from './objects/objectRef.ts';
+export { objectRef } from './objects/objectRefSchema.ts';
 export type { FailureReason, JsonValue, SerializedError } from './serializeError.ts';
 export {
   Workflow,

@@ -1,4 +1,5 @@
 import type { AnyTask } from '../defineTask.ts';
+import type { Ref } from '../objects/objectRef.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import { runTask, type RunInput, type RunOutcome } from './runTask.ts';
 import type { AbortReason, SandboxRequest } from './sandboxProcess.ts';
@@ -22,10 +23,13 @@ export interface Executor {
  * and the attempt fails at once, but a handler that ignores its signal keeps running; there is no memory cap.
  */
 export class InlineExecutor implements Executor {
-  constructor(private readonly tasks: ReadonlyMap<string, AnyTask>) {}
+  constructor(
+    private readonly tasks: ReadonlyMap<string, AnyTask>,
+    private readonly getObject: GetObject,
+  ) {}
 
   acquire(): Promise<TaskSlot> {
-    return Promise.resolve(new InlineSlot(this.tasks));
+    return Promise.resolve(new InlineSlot(this.tasks, this.getObject));
   }
 
   release(): void {}
@@ -36,7 +40,10 @@ class InlineSlot implements TaskSlot {
   private readonly abortion = new LazySignal();
   private fail: ((reason: AbortReason) => void) | undefined;
 
-  constructor(private readonly tasks: ReadonlyMap<string, AnyTask>) {}
+  constructor(
+    private readonly tasks: ReadonlyMap<string, AnyTask>,
+    private readonly getObject: GetObject,
+  ) {}
 
   run(request: SandboxRequest): Promise<unknown> {
     return new Promise((resolve, reject) => {
@@ -54,7 +61,7 @@ class InlineSlot implements TaskSlot {
         );
       };
       const abortion = this.abortion;
-      runHere(this.tasks, request, abortion).then((outcome) => {
+      runHere(this.tasks, request, abortion, this.getObject).then((outcome) => {
         clearTimeout(timer);
         if (abortion.aborted) return;
         if (outcome.ok) resolve(outcome.result);
@@ -71,7 +78,7 @@ class InlineSlot implements TaskSlot {
 }
 
 /** Runs a request's task on this event loop, `abortion` giving its signal (the inline slot's, a self-fetching sandbox's). */
-export function runHere(tasks: ReadonlyMap<string, AnyTask>, request: SandboxRequest, abortion: LazySignal): Promise<RunOutcome> {
+export function runHere(tasks: ReadonlyMap<string, AnyTask>, request: SandboxRequest, abortion: LazySignal, getObject: GetObject): Promise<RunOutcome> {
   return runTask(tasks.get(request.task), request.task, request.input as RunInput, {
     jobId: request.jobId,
     attempt: request.attempt,
@@ -79,8 +86,12 @@ export function runHere(tasks: ReadonlyMap<string, AnyTask>, request: SandboxReq
       return abortion.signal;
     },
     progress: (value) => request.onProgress?.(value),
+    get: <T>(ref: Ref<T>) => getObject(ref) as Promise<T>,
   });
 }
+
+/** How a context reads an object by reference (`ctx.get`): the worker's cache, or a sandbox's ask of its supervisor. */
+export type GetObject = (ref: Ref) => Promise<unknown>;
 
 /**
  * The abort signal of one run, made when the handler first reads it: most handlers never do, and an

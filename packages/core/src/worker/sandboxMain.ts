@@ -6,10 +6,12 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadTaskModule, type TaskModule } from '../loadTaskModule.ts';
 import { serializeError } from '../serializeError.ts';
+import { ObjectRequester } from '../objects/objectRequester.ts';
 import { LazySignal } from './inlineExecutor.ts';
 import { runTask } from './runTask.ts';
 import type { JobLoop } from './sandboxFetch.ts';
 import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
+import type { Ref } from '../objects/objectRef.ts';
 
 const inThread = !isMainThread && parentPort !== null;
 
@@ -24,6 +26,8 @@ const onMessage = (listener: (message: ToSandbox) => void): void => {
 };
 
 const running = new Map<number, LazySignal>();
+/** `ctx.get(ref)`: asks the supervisor for the object's local file. */
+const objects = new ObjectRequester(send);
 /** In `fetch: 'sandbox'` mode, the loop that takes this sandbox's jobs (its module loads BullMQ: imported only then). */
 let jobLoop: Promise<JobLoop> | undefined;
 
@@ -52,9 +56,10 @@ async function main(): Promise<void> {
   }
   onMessage((message) => {
     if (message.type === 'run') void run(mod, message);
+    else if (message.type === 'object-ready' || message.type === 'object-failed') objects.onReply(message);
     else if (message.type === 'abort') running.get(message.runId)?.abort(message.reason);
     else if (message.type === 'shutdown') void shutdown(mod);
-    else if (message.type === 'serve') jobLoop ??= import('./sandboxFetch.ts').then((loop) => loop.serveJobs(mod, message.config, send));
+    else if (message.type === 'serve') jobLoop ??= import('./sandboxFetch.ts').then((loop) => loop.serveJobs(mod, message.config, send, (ref) => objects.get(ref)));
     else if (message.type === 'abort-job') void jobLoop?.then((loop) => loop.abort(message.jobId, message.reason));
     else if (message.type === 'drain') void (jobLoop ?? Promise.resolve(undefined)).then((loop) => loop?.drain()).then(() => send({ type: 'drained' }));
   });
@@ -73,6 +78,7 @@ async function run(mod: TaskModule, message: Extract<ToSandbox, { type: 'run' }>
         return abortion.signal;
       },
       progress: (value) => send({ type: 'progress', runId, value }),
+      get: <T>(ref: Ref<T>) => objects.get(ref) as Promise<T>,
     });
     send(outcome.ok ? { type: 'done', runId, output: outcome.result } : { type: 'failed', runId, error: outcome.error });
   } catch (error) {

@@ -9,6 +9,7 @@ import { forkSandbox, startSandboxThread, type SandboxChannel } from './sandboxC
 import { logSandboxOutput } from './sandboxOutput.ts';
 import type { RunInput } from './runTask.ts';
 import type { FromSandbox, HeldJob, ServeConfig, ToSandbox } from './sandboxProtocol.ts';
+import { serveObject, type ObjectCache } from './objectCache.ts';
 const STDERR_TAIL_BYTES = 8_192;
 /** After a sandbox's IPC channel closes, how long it has to exit before it is taken as unreachable. */
 const DISCONNECT_GRACE_MS = 1_000;
@@ -32,6 +33,8 @@ export interface SandboxOptions {
   maxMemoryMb?: number;
   /** The sandbox takes its own jobs from Redis (`fetch: 'sandbox'`); the supervisor only watches. Default: it runs what it is sent. */
   selfFetch?: SelfFetch;
+  /** Where the objects its handlers ask for (`ctx.get`) are fetched to, once per machine. Default: none (they fail). */
+  objects?: ObjectCache;
 }
 
 /** How a supervisor watches sandboxes that take their own jobs. */
@@ -123,6 +126,7 @@ export class SandboxProcess {
     readonly pid: number,
     private readonly logger: Logger,
     private readonly selfFetch?: SelfFetch,
+    private readonly objects?: ObjectCache,
   ) {
     this.exitPromise = once(child, 'exit').then(() => undefined);
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -153,7 +157,7 @@ export class SandboxProcess {
         ? startSandboxThread(options.modulePath, options.maxMemoryMb)
         : await forkSandbox(options.modulePath, { execArgv: options.execArgv ?? [], ...(options.execPath !== undefined && { execPath: options.execPath }) });
     const pid = child.pid;
-    const sandbox = new SandboxProcess(child, pid, options.logger.child({ sandboxPid: pid }), options.selfFetch);
+    const sandbox = new SandboxProcess(child, pid, options.logger.child({ sandboxPid: pid }), options.selfFetch, options.objects);
     await sandbox.waitReady(options.startTimeoutMs ?? 60_000);
     return sandbox;
   }
@@ -443,6 +447,9 @@ export class SandboxProcess {
         break;
       case 'log':
         this.logger[message.level](message.record, message.msg);
+        break;
+      case 'object':
+        void serveObject(this.objects, message).then((reply) => this.send(reply));
         break;
       default:
         break;

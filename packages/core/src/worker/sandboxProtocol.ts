@@ -1,3 +1,4 @@
+import type { ObjectReply, ObjectRequest } from '../objects/objectRequester.ts';
 import type { SerializedError } from '../serializeError.ts';
 import type { RunInput, RunResult } from './runTask.ts';
 
@@ -31,7 +32,9 @@ export type ToSandbox =
   /** Stop the job you hold (its signal fires), record how it ended, and take no more jobs. */
   | { type: 'abort-job'; jobId: string; reason: 'timeout' | 'cancelled' }
   /** Take no more jobs; answer `drained` once the job held (if any) is recorded. */
-  | { type: 'drain' };
+  | { type: 'drain' }
+  /** The local file of an object a handler asked for (`ctx.get`), or why there is none. */
+  | ObjectReply;
 
 /** The job a self-fetching sandbox holds, as it tells its supervisor (fire and forget). */
 export interface HeldJob {
@@ -70,5 +73,7 @@ export type FromSandbox =
   | { type: 'drained' }
   /** A self-fetching sandbox serves: its jobs' lock tokens start with one of `lockOwners` (its BullMQ workers' ids). */
   | { type: 'serving'; lockOwners: string[] }
+  /** A handler asked for an object by reference (`ctx.get`): the supervisor answers with its local file. */
+  | ObjectRequest
   /** A log line of the sandbox's job bookkeeping, for the worker's logger. */
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; record: Record<string, unknown>; msg?: string };

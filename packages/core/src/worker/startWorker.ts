@@ -21,6 +21,10 @@ import type { ServeConfig } from './sandboxProtocol.ts';
 import { SelfFetchSupervisor } from './selfFetchSupervisor.ts';
 import { BULLMQ_MAX_STALLED_COUNT, createStalledFailures, DEFAULT_MAX_STALLS } from './stalledFailure.ts';
 import { InlineExecutor } from './inlineExecutor.ts';
+import { ObjectCache } from './objectCache.ts';
+import { FsObjectStore } from '../objects/fsObjectStore.ts';
+import type { ObjectStore } from '../objects/objectStore.ts';
+import { RedisObjectStore } from '../store/redisObjectStore.ts';
 import { PartitionGuard } from './partitionGuard.ts';
 import { startHeartbeat } from './workerHeartbeat.ts';
 import { shutDown } from './workerShutdown.ts';
@@ -52,6 +56,12 @@ export interface StartWorkerOptions {
   maxMemoryMb?: number;
   /** Replace a sandbox after this many tasks. Default: never. */
   maxTasksPerProcess?: number;
+  /**
+   * Objects by reference (`ctx.get`): `cacheDir`, this machine's cache, shared by its workers (default: `taskpool-objects`
+   * in the OS's temp directory); `cacheMaxBytes`, its bound (default 2 GiB, least recently used first out);
+   * `dir`, the shared directory of big objects, as the clients' `objects.dir` (default: none).
+   */
+  objects?: { cacheDir?: string; cacheMaxBytes?: number; dir?: string };
   /** Replace a sandbox whose RSS is over this after a task, MiB. Default: never. */
   maxRssMbPerProcess?: number;
   /** Crashes of one job's attempts (exit, signal, oom) after which it fails for good as `quarantined`. Default: 3. */
@@ -160,7 +170,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const queues = options.queues ?? [...new Set([...mod.tasks.values()].map(queueOf))];
   const limiters = rateLimitsByQueue(mod.tasks);
   const isolation = isolationByQueue(mod.tasks);
-  const inline = new InlineExecutor(mod.tasks);
+  // The stores `ctx.get` reads from; Redis's is added once its connection exists (below).
+  const objectStores: ObjectStore[] = options.objects?.dir === undefined ? [] : [new FsObjectStore(options.objects.dir)];
+  const objects = new ObjectCache({
+    stores: objectStores,
+    logger,
+    ...(options.objects?.cacheDir !== undefined && { dir: options.objects.cacheDir }),
+    ...(options.objects?.cacheMaxBytes !== undefined && { maxBytes: options.objects.cacheMaxBytes }),
+  });
+  const inline = new InlineExecutor(mod.tasks, (ref) => objects.read(ref));
   const inlineConcurrency = options.inlineConcurrency ?? 100;
   const modes = new Set(queues.map((queue) => isolation.get(queue) ?? 'process'));
   const killGraceMs = options.killGraceMs ?? 1_000;
@@ -203,6 +221,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       modulePath: mod.path,
       logger,
       isolation: kind,
+      objects,
       // Processes: the cap is on RSS, V8's heap limit above it (see memoryCap.ts); threads: the heap limit is the cap.
       ...(options.maxMemoryMb !== undefined && { maxMemoryMb: options.maxMemoryMb, execArgv: [`--max-old-space-size=${sandboxHeapLimitMb(options.maxMemoryMb)}`] }),
       ...(options.sandboxExecPath !== undefined && { execPath: options.sandboxExecPath }),
@@ -222,6 +241,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   // connection (~100 µs each; taskpool pipelines several times per job). See docs/architecture.md.
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
   const queueRedis = createRedisConnection(options.redisUrl, 'worker', logger);
+  objectStores.push(new RedisObjectStore(redis, prefix));
   await Promise.all([connectionReady(redis), connectionReady(queueRedis)]);
   const flows = new CountedFlowProducer({ connection: queueRedis, counts: redis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));

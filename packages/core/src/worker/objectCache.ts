@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { ConfigError, ObjectNotFoundError } from '../errors.ts';
+import { decodeObject, verifyBytes, type Ref } from '../objects/objectRef.ts';
+import type { ObjectReply, ObjectRequest } from '../objects/objectRequester.ts';
+import type { ObjectStore } from '../objects/objectStore.ts';
+import { serializeError } from '../serializeError.ts';
+
+/** Where a machine's workers keep the objects their tasks read, unless told otherwise. */
+export const DEFAULT_OBJECT_CACHE_DIR = join(tmpdir(), 'taskpool-objects');
+/** The most a machine's object cache holds before it evicts the least recently used: 2 GiB. */
+export const DEFAULT_OBJECT_CACHE_MAX_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** Options of an {@link ObjectCache}. */
+export interface ObjectCacheOptions {
+  /** The stores references may name, by their `kind` (`'redis'`, `'fs'`). */
+  stores: readonly ObjectStore[];
+  /** A directory of this machine; every worker of the machine may share it. Default: {@link DEFAULT_OBJECT_CACHE_DIR}. */
+  dir?: string;
+  /** Bytes kept before the least recently used objects go. Default: {@link DEFAULT_OBJECT_CACHE_MAX_BYTES}. */
+  maxBytes?: number;
+  logger: Logger;
+}
+
+/**
+ * The objects a machine's tasks read by reference, fetched from their store once per machine: one file per
+ * object content (named by its SHA-256) in a local directory that every sandbox, and every worker process, of
+ * the machine shares. A file is written under a temporary name and renamed, so a reader never sees half of one;
+ * two workers fetching at once both write the same bytes. Concurrent asks of one object in this process wait for
+ * one fetch. Past `maxBytes`, the least recently used files go (a read refreshes a file's time). A reader that
+ * finds a file's bytes wrong asks again with `refetch`: the file is fetched anew, never used.
+ */
+export class ObjectCache {
+  readonly dir: string;
+  private readonly maxBytes: number;
+  private readonly fetching = new Map<string, Promise<string>>();
+  /** Objects fetched from their store by this process (each at most once per content, unless refetched or evicted). */
+  fetches = 0;
+
+  constructor(private readonly options: ObjectCacheOptions) {
+    this.dir = options.dir ?? DEFAULT_OBJECT_CACHE_DIR;
+    this.maxBytes = options.maxBytes ?? DEFAULT_OBJECT_CACHE_MAX_BYTES;
+  }
+
+  /** The local file that holds a reference's bytes, fetched first if this machine does not have it. */
+  async pathOf(ref: Ref, refetch = false): Promise<string> {
+    const path = join(this.dir, checkedSha(ref.sha256));
+    if (refetch) {
+      this.options.logger.warn({ event: 'object:refetch', objectId: ref.id }, 'A cached object did not match its hash: fetched again');
+      await rm(path, { force: true });
+    } else if ((await stat(path).catch(() => undefined))?.size === ref.size) {
+      const now = new Date();
+      await utimes(path, now, now).catch(() => undefined);
+      return path;
+    }
+    let pending = this.fetching.get(ref.sha256);
+    if (!pending) {
+      pending = this.fetch(ref, path).finally(() => this.fetching.delete(ref.sha256));
+      this.fetching.set(ref.sha256, pending);
+    }
+    return pending;
+  }
+
+  /** A reference's value, read from the cache (for tasks that run in the worker itself, `inline`). */
+  async read(ref: Ref): Promise<unknown> {
+    let bytes = await readFile(await this.pathOf(ref));
+    try {
+      verifyBytes(ref, bytes);
+    } catch {
+      bytes = await readFile(await this.pathOf(ref, true));
+      verifyBytes(ref, bytes);
+    }
+    return decodeObject(bytes, ref.kind);
+  }
+
+  private async fetch(ref: Ref, path: string): Promise<string> {
+    const store = this.options.stores.find((s) => s.kind === ref.store);
+    if (!store) throw new ConfigError(`Object ${ref.id} is in a '${ref.store}' store, which this worker has not been given (TASKPOOL_OBJECTS_DIR)`);
+    const found = await store.get(ref.id);
+    if (!found) throw new ObjectNotFoundError(ref.id);
+    verifyBytes(ref, found.bytes);
+    await mkdir(this.dir, { recursive: true });
+    const temporary = `${path}.${randomUUID()}.tmp`;
+    await writeFile(temporary, found.bytes);
+    await rename(temporary, path);
+    this.fetches++;
+    this.options.logger.debug({ event: 'object:fetched', objectId: ref.id, bytes: ref.size });
+    await this.evict(path);
+    return path;
+  }
+
+  /** Deletes the least recently used files until the cache fits (never `keep`, the file just fetched). */
+  private async evict(keep: string): Promise<void> {
+    const names = (await readdir(this.dir)).filter((name) => !name.endsWith('.tmp'));
+    const files = await Promise.all(names.map(async (name) => ({ path: join(this.dir, name), info: await stat(join(this.dir, name)).catch(() => undefined) })));
+    const present = files.filter((f) => f.info !== undefined).sort((a, b) => a.info!.mtimeMs - b.info!.mtimeMs);
+    let total = present.reduce((sum, f) => sum + f.info!.size, 0);
+    for (const file of present) {
+      if (total <= this.maxBytes) break;
+      if (file.path === keep) continue;
+      await rm(file.path, { force: true });
+      total -= file.info!.size;
+    }
+  }
+}
+
+function checkedSha(sha256: string): string {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new RangeError(`Not a SHA-256: ${JSON.stringify(sha256)}`);
+  return sha256;
+}
+
+/** The supervisor's answer to a sandbox's ask for an object: its local file, or why there is none. */
+export async function serveObject(cache: ObjectCache | undefined, request: ObjectRequest): Promise<ObjectReply> {
+  const { requestId } = request;
+  try {
+    if (!cache) throw new ConfigError('This worker reads no objects by reference (no object cache)');
+    return { type: 'object-ready', requestId, path: await cache.pathOf(request.ref, request.refetch === true) };
+  } catch (error) {
+    return { type: 'object-failed', requestId, error: serializeError(error) };
+  }
+}
