@@ -22,6 +22,16 @@ describe('objects over HTTP', () => {
     expect(read.rawPayload.equals(body)).toBe(true);
     // The reference is the client's own: any client of the deployment reads it.
     expect((await stack.client.get(ref)).equals(body)).toBe(true);
+
+    // The overview counts it (what the dashboard shows and `taskpool stats` prints); a delete uncounts it.
+    const usage = async (): Promise<{ objects: number; bytes: number }> => (await stack.request({ method: 'GET', url: '/v1/stats' })).json<{ objects: { redis: { objects: number; bytes: number } } }>().objects.redis;
+    const before = await usage();
+    expect(before.objects).toBeGreaterThanOrEqual(1);
+    expect(before.bytes).toBeGreaterThanOrEqual(body.length);
+    const fragment = await stack.request({ method: 'GET', url: '/dashboard/fragments/overview' });
+    expect(fragment.body).toContain(`data-objects-redis="${before.objects}"`);
+    expect(await stack.client.delete(ref)).toBe(true);
+    expect(await usage()).toEqual({ objects: before.objects - 1, bytes: before.bytes - body.length });
   });
 
   it('refuses a body over the cap with 413 and keeps nothing, and answers 404 OBJECT_NOT_FOUND and 400 as it should', async () => {

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const prefix = env.TASKPOOL_PREFIX;
   const objects = { maxBytes: env.TASKPOOL_MAX_OBJECT_BYTES, ...(env.TASKPOOL_OBJECTS_DIR !== undefined && { dir: env.TASKPOOL_OBJECTS_DIR }) };
   const client = createClient({ redisUrl: env.REDIS_URL, prefix, queues, objects });
-  const admin = createAdmin({ redisUrl: env.REDIS_URL, prefix, queues });
+  const admin = createAdmin({ redisUrl: env.REDIS_URL, prefix, queues, ...(env.TASKPOOL_OBJECTS_DIR !== undefined && { objects: { dir: env.TASKPOOL_OBJECTS_DIR } }) });
   const redis = createRedisHealth({ redisUrl: env.REDIS_URL, logger });
   const metrics = createProducerMetrics({ admin, viaRedis: guardedBy(redis, REDIS_TIMEOUT_MS) });
   const recorder = startJobEventsRecorder({

@@ -23,7 +23,7 @@ export { DEFAULT_PREFIX } from './store/taskpoolKeys.ts';
 export { baseEnvSchema, parseEnv } from './envSchema.ts';
 export { exitOnSignals, runMain } from './runService.ts';
 export type { SandboxInfo, WorkerInfo } from './workerInfo.ts';
-export { createAdmin, type AdminOptions, type CancelOutcome, type QueueCounts, type TaskpoolAdmin } from './admin/createAdmin.ts';
+export { createAdmin, type AdminOptions, type CancelOutcome, type ObjectUsage, type QueueCounts, type TaskpoolAdmin } from './admin/createAdmin.ts';
 export type { BatchJob, BatchJobOptions } from './admin/submitBatch.ts';
 export { SEARCHABLE_STATES, type JobQuery, type JobSummary, type SearchableState } from './store/searchJobs.ts';
 export type { FailureGroup, QueueTaskCounts, TaskJobCounts } from './admin/countJobsByTask.ts';

@@ -21,3 +21,15 @@ export function formatTime(at: number | undefined): string {
   if (at === undefined) return '–';
   return new Date(at).toISOString().replace('T', ' ').slice(0, 19);
 }
+
+/** Bytes as B, KiB, MiB or GiB, one decimal above bytes. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,7 +1,7 @@
 import type { WorkerInfo } from '@taskpool/core';
 import type { OverviewStats, TaskOverview } from '../overviewStats.ts';
 import { describeFailureReason } from './failureReason.ts';
-import { formatAgo, formatDuration } from './format.ts';
+import { formatAgo, formatBytes, formatDuration } from './format.ts';
 import { html, type SafeHtml } from './html.ts';
 import { sparkline } from './sparkline.ts';
 
@@ -10,7 +10,17 @@ export function overviewFragment(stats: OverviewStats): SafeHtml {
   return html`<p class="muted updated" data-generated-at="${stats.generatedAt}">Updated ${new Date(stats.generatedAt).toISOString().slice(11, 19)} UTC</p>
 ${workersSection(stats.workers, stats.generatedAt)}
 ${tasksSection(stats)}
-${failuresSection(stats.tasks)}`;
+${failuresSection(stats.tasks)}
+${objectsSection(stats.objects)}`;
+}
+
+/** The objects by reference the stores hold (`client.put`, `POST /v1/objects`). */
+function objectsSection(objects: OverviewStats['objects']): SafeHtml {
+  const dir = objects.dir ? html`; shared directory: <span data-objects-dir="${objects.dir.objects}">${objects.dir.objects}</span> (${formatBytes(objects.dir.bytes)})` : html``;
+  return html`<section class="card" id="objects">
+<h2>Objects</h2>
+<p>Redis: <span data-objects-redis="${objects.redis.objects}">${objects.redis.objects}</span> (${formatBytes(objects.redis.bytes)})${dir}</p>
+</section>`;
 }
 
 function workersSection(workers: WorkerInfo[], now: number): SafeHtml {

@@ -19,6 +19,8 @@ import type { CheckedInputs } from '../checkedInputs.ts';
 import { DEFAULT_MAX_JOB_BYTES } from '../store/jobData.ts';
 import { watchConnection, type ConnectionWatch } from '../client/connectionWatch.ts';
 import { DEFAULT_SUBMIT_RETRY_MS, failOnDisconnect } from '../client/retryOnDisconnect.ts';
+import { FsObjectStore } from '../objects/fsObjectStore.ts';
+import { RedisObjectStore } from '../store/redisObjectStore.ts';
 
 /** Options of {@link createAdmin}. */
 export interface AdminOptions {
@@ -37,6 +39,15 @@ export interface AdminOptions {
    * the client's option of that name (0: no retry). Every other method throws it at once. Default: 5000 ms.
    */
   submitRetryMs?: number;
+  /** The shared directory of big objects, as the clients' `objects.dir`: counted by {@link TaskpoolAdmin.objectUsage}. Default: none. */
+  objects?: { dir?: string };
+}
+
+/** How many objects by reference the deployment's stores hold, and their bytes (expired ones left out). */
+export interface ObjectUsage {
+  redis: { objects: number; bytes: number };
+  /** The shared directory's, when the admin was given one. */
+  dir?: { objects: number; bytes: number };
 }
 
 /** What {@link TaskpoolAdmin.cancelJob} did: `removed` a job that had not started, or `signalled` the worker running it. */
@@ -92,6 +103,8 @@ export interface TaskpoolAdmin {
   taskCounts(): Promise<QueueTaskCounts[]>;
   /** Workers whose heartbeat is fresh. */
   workers(): Promise<WorkerInfo[]>;
+  /** The objects by reference in Redis and in the shared directory, and their bytes (see `client.put`). */
+  objectUsage(): Promise<ObjectUsage>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -108,6 +121,7 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
   const submitRetryMs = options.submitRetryMs ?? DEFAULT_SUBMIT_RETRY_MS;
   if (!Number.isFinite(submitRetryMs) || submitRetryMs < 0) throw new RangeError(`createAdmin: submitRetryMs must be a number >= 0, got ${submitRetryMs}`);
   const queue = queueCache(redis, prefix);
+  const objectsDir = options.objects?.dir;
   /** The first known queue holding the job, by one EXISTS per queue. */
   const locate = async (jobId: string): Promise<Queue | undefined> => {
     for (const name of names) {
@@ -176,6 +190,10 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
     },
     taskCounts: () => Promise.all(names.map((name) => countJobsByTask(redis, { prefix, queue: name, failedWindowMs: keep.failedSeconds * 1000 }))),
     workers: () => listWorkers(redis, prefix),
+    async objectUsage() {
+      const [inRedis, inDir] = await Promise.all([new RedisObjectStore(redis, prefix).usage(), objectsDir === undefined ? undefined : new FsObjectStore(objectsDir).usage()]);
+      return { redis: inRedis, ...(inDir && { dir: inDir }) };
+    },
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -199,6 +217,7 @@ function typedDisconnects(admin: TaskpoolAdmin, connection: ConnectionWatch): Ta
     queueCounts: typed(admin.queueCounts),
     taskCounts: typed(admin.taskCounts),
     workers: typed(admin.workers),
+    objectUsage: typed(admin.objectUsage),
   };
 }
 
