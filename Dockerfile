@@ -58,6 +58,9 @@ COPY --from=build /src/apps/producer/dist apps/producer/dist
 COPY --from=build /src/apps/producer/bin apps/producer/bin
 # The example task module, loaded with Node's type stripping: replace or mount your own (see docker-compose.yml).
 COPY --from=build /src/examples examples
+# The directory of big objects by reference (TASKPOOL_OBJECTS_DIR), owned by the app's user, so that a new named
+# volume mounted there (docker-compose.yml) starts writable by it.
+RUN mkdir -p /var/lib/taskpool/objects && chown node:node /var/lib/taskpool/objects
 # Owned by root and only readable by the app: it runs as the image's unprivileged `node` user (uid 1000).
 USER node
 

@@ -114,6 +114,20 @@ describe('docker-compose.yml', () => {
     expect(compose.some((line) => /^\s*network_mode:\s*"?host/.test(line))).toBe(false);
   });
 
+  it('gives the producer and every worker one objects volume as TASKPOOL_OBJECTS_DIR, writable by the image\'s user', () => {
+    const dir = '/var/lib/taskpool/objects';
+    const mounts = compose.flatMap((line, index) => (line.trim() === `- objects:${dir}` ? [ownerOf(index)] : []));
+    expect(mounts.sort()).toEqual(['producer', 'worker']);
+    const settings = compose.flatMap((line, index) => (line.trim() === `TASKPOOL_OBJECTS_DIR: ${dir}` ? [ownerOf(index)] : []));
+    expect(settings.sort()).toEqual(['producer', 'worker']);
+    expect(compose).toContain('  objects:');
+    // Created and chowned before the image switches to its user: a new named volume takes the mount point's owner.
+    const chown = finalStage.findIndex((i) => i.keyword === 'RUN' && i.args.includes(`chown node:node ${dir}`));
+    const user = finalStage.findIndex((i) => i.keyword === 'USER' && i.args === 'node');
+    expect(chown).toBeGreaterThan(-1);
+    expect(chown).toBeLessThan(user);
+  });
+
   it('refuses to start without TASKPOOL_API_TOKENS', () => {
     expect(compose.some((line) => /^\s+TASKPOOL_API_TOKENS:\s*\$\{TASKPOOL_API_TOKENS:\?/.test(line))).toBe(true);
   });
