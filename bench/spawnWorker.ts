@@ -27,6 +27,8 @@ export interface SpawnWorkerOptions {
   concurrency: number;
   /** Queues to serve (`--queues`). Default: every queue of the module's tasks. */
   queues?: string[];
+  /** More environment for the worker (e.g. `TASKPOOL_OBJECTS_DIR`). */
+  env?: Record<string, string>;
 }
 
 const READY_TIMEOUT_MS = 60_000;
@@ -44,7 +46,7 @@ export async function spawnWorker(options: SpawnWorkerOptions): Promise<SpawnedW
   const queues = options.queues ? ['--queues', options.queues.join(',')] : [];
   const child = spawn(process.execPath, [...nodeArgs, bin, '--tasks', options.tasks, '--concurrency', String(options.concurrency), ...queues], {
     cwd: options.root,
-    env: { ...process.env, REDIS_URL: options.redisUrl, TASKPOOL_PREFIX: options.prefix, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+    env: { ...process.env, REDIS_URL: options.redisUrl, TASKPOOL_PREFIX: options.prefix, LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Never leave a worker behind if this process ends without stop(): its Redis goes with it.

@@ -1,0 +1,27 @@
+/** Tasks of the `objectsByReference` benchmark: the sum of a buffer's bytes, given by reference or inline (base64). */
+import { defineTask, objectRef } from '@taskpool/core/task';
+import { z } from 'zod';
+
+function sum(bytes: Uint8Array): number {
+  let total = 0;
+  for (let i = 0; i < bytes.length; i++) total += bytes[i]!;
+  return total;
+}
+
+/** Reads the buffer through the machine's object cache (`ctx.get`). */
+export const sumByRef = defineTask({
+  name: 'bench.sumByRef',
+  input: z.object({ data: objectRef<Buffer>() }),
+  output: z.number(),
+  defaults: { queue: 'bench-objects' },
+  run: async ({ data }, ctx) => sum(await ctx.get(data)),
+});
+
+/** Gets the buffer in its input, base64 (what a task does without references). */
+export const sumInline = defineTask({
+  name: 'bench.sumInline',
+  input: z.object({ data: z.string() }),
+  output: z.number(),
+  defaults: { queue: 'bench-objects' },
+  run: ({ data }) => sum(Buffer.from(data, 'base64')),
+});
