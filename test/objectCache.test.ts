@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@taskpool/core';
@@ -30,6 +30,21 @@ describe('a machine\'s object cache', () => {
     await cache.pathOf(ref);
     expect(cache.fetches).toBe(1);
     expect(((await cache.read(ref)) as Buffer).equals(Buffer.alloc(100_000, 1))).toBe(true);
+  });
+
+  it('fetches a bad file again once however many readers report it, and never deletes the good copy for a late report', async () => {
+    const cache = cacheIn('repair', 1 << 24);
+    const ref = await put(5);
+    const path = await cache.pathOf(ref);
+    await writeFile(path, Buffer.alloc(100_000, 6));
+    // Three readers found the bad bytes at once: one fetch repairs it.
+    await Promise.all([cache.pathOf(ref, true), cache.pathOf(ref, true), cache.pathOf(ref, true)]);
+    expect(cache.fetches).toBe(2);
+    expect((await readFile(path)).equals(Buffer.alloc(100_000, 5))).toBe(true);
+    // A reader that read the bad bytes before the repair reports them late: the good file stays, nothing is fetched.
+    expect(await cache.pathOf(ref, true)).toBe(path);
+    expect(cache.fetches).toBe(2);
+    expect((await readFile(path)).equals(Buffer.alloc(100_000, 5))).toBe(true);
   });
 
   it('keeps under its bound by dropping the least recently used objects first', async () => {

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { ObjectCorruptError, ObjectNotFoundError, PayloadTooLargeError } from '../errors.ts';
 import { decodeValue, encodeValue, type EncodedValue } from '../valueCodec.ts';
 import type { ObjectStore, PutObjectOptions } from './objectStore.ts';
@@ -109,4 +110,31 @@ export function verifyBytes(ref: Ref, bytes: Buffer): void {
 /** The value a reference names (see {@link readObjectBytes}). */
 export async function getObject<T>(store: ObjectStore, ref: Ref<T>): Promise<T> {
   return decodeObject(await readObjectBytes(store, ref), ref.kind) as T;
+}
+
+/** How many times a reader asks for an object's local file before it gives up (a file evicted or repaired under it). */
+const CACHE_READ_TRIES = 4;
+
+/**
+ * The checked bytes of a reference from the machine's cache: `pathOf` gives the local file (fetching it first if
+ * needed; `refetch` asks for it to be fetched anew). A file whose bytes do not match is asked for again with
+ * `refetch`, never used; a file gone before it was read (evicted, or replaced by another reader's refetch) is
+ * asked for again. Shared by a sandbox (which asks its supervisor) and an inline task (which asks the cache).
+ */
+export async function readCachedBytes(ref: Ref, pathOf: (refetch: boolean) => Promise<string>): Promise<Buffer> {
+  let refetch = false;
+  let last: unknown;
+  for (let attempt = 0; attempt < CACHE_READ_TRIES; attempt++) {
+    try {
+      const bytes = await readFile(await pathOf(refetch));
+      verifyBytes(ref, bytes);
+      return bytes;
+    } catch (error) {
+      last = error;
+      if (error instanceof ObjectCorruptError) refetch = true;
+      else if ((error as NodeJS.ErrnoException).code === 'ENOENT') refetch = false;
+      else throw error;
+    }
+  }
+  throw last;
 }

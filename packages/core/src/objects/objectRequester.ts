@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { ObjectCorruptError } from '../errors.ts';
 import type { SerializedError } from '../serializeError.ts';
-import { decodeObject, verifyBytes, type Ref } from './objectRef.ts';
+import { decodeObject, readCachedBytes, type Ref } from './objectRef.ts';
 
 /** What a sandbox asks its supervisor for, and what it is told. */
 export type ObjectRequest = { type: 'object'; requestId: number; ref: Ref; refetch?: boolean };
@@ -19,7 +17,7 @@ class ObjectRequestError extends Error {
 /**
  * A sandbox's `ctx.get(ref)`: asks the supervisor for the object (the supervisor fetches it once per machine into
  * the shared cache, `worker/objectCache.ts`) and reads the local file it names. The sandbox checks the bytes
- * itself; bytes that do not match are asked for again once with `refetch`, never used.
+ * itself; bytes that do not match are asked for again with `refetch`, never used (see `readCachedBytes`).
  */
 export class ObjectRequester {
   private next = 1;
@@ -28,15 +26,7 @@ export class ObjectRequester {
   constructor(private readonly send: (request: ObjectRequest) => void) {}
 
   async get(ref: Ref): Promise<unknown> {
-    let bytes = await readFile(await this.ask(ref, false));
-    try {
-      verifyBytes(ref, bytes);
-    } catch (error) {
-      if (!(error instanceof ObjectCorruptError)) throw error;
-      bytes = await readFile(await this.ask(ref, true));
-      verifyBytes(ref, bytes);
-    }
-    return decodeObject(bytes, ref.kind);
+    return decodeObject(await readCachedBytes(ref, (refetch) => this.ask(ref, refetch)), ref.kind);
   }
 
   /** Settles the request a reply answers. */

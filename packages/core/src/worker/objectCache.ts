@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, ObjectNotFoundError } from '../errors.ts';
-import { decodeObject, verifyBytes, type Ref } from '../objects/objectRef.ts';
+import { decodeObject, readCachedBytes, verifyBytes, type Ref } from '../objects/objectRef.ts';
 import type { ObjectReply, ObjectRequest } from '../objects/objectRequester.ts';
 import type { ObjectStore } from '../objects/objectStore.ts';
 import { serializeError } from '../serializeError.ts';
@@ -49,6 +49,10 @@ export class ObjectCache {
   async pathOf(ref: Ref, refetch = false): Promise<string> {
     const path = join(this.dir, checkedSha(ref.sha256));
     if (refetch) {
+      // Several readers may report one bad file: once it has been fetched again (or is being), it is not deleted again.
+      const inFlight = this.fetching.get(ref.sha256);
+      if (inFlight) return inFlight;
+      if (await holdsBytesOf(path, ref)) return path;
       this.options.logger.warn({ event: 'object:refetch', objectId: ref.id }, 'A cached object did not match its hash: fetched again');
       await rm(path, { force: true });
     } else if ((await stat(path).catch(() => undefined))?.size === ref.size) {
@@ -66,14 +70,7 @@ export class ObjectCache {
 
   /** A reference's value, read from the cache (for tasks that run in the worker itself, `inline`). */
   async read(ref: Ref): Promise<unknown> {
-    let bytes = await readFile(await this.pathOf(ref));
-    try {
-      verifyBytes(ref, bytes);
-    } catch {
-      bytes = await readFile(await this.pathOf(ref, true));
-      verifyBytes(ref, bytes);
-    }
-    return decodeObject(bytes, ref.kind);
+    return decodeObject(await readCachedBytes(ref, (refetch) => this.pathOf(ref, refetch)), ref.kind);
   }
 
   private async fetch(ref: Ref, path: string): Promise<string> {
@@ -104,6 +101,18 @@ export class ObjectCache {
       await rm(file.path, { force: true });
       total -= file.info!.size;
     }
+  }
+}
+
+/** True when the file at `path` holds exactly the bytes `ref` names. */
+async function holdsBytesOf(path: string, ref: Ref): Promise<boolean> {
+  const bytes = await readFile(path).catch(() => undefined);
+  if (!bytes) return false;
+  try {
+    verifyBytes(ref, bytes);
+    return true;
+  } catch {
+    return false;
   }
 }
 
