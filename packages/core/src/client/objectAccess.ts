@@ -79,8 +79,7 @@ export function createObjectAccess(redis: RedisClient, prefix: string, options: 
       for (const store of inDir ? [inRedis, inDir] : [inRedis]) {
         const found = await store.get(id);
         if (!found) continue;
-        const { size, sha256 } = found.meta;
-        verifyBytes({ $taskpoolObject: 1, id, size, sha256, kind: 'buffer', store: store.kind }, found.bytes);
+        verifyBytes({ id, ...found.meta }, found.bytes);
         return found.bytes;
       }
       return undefined;

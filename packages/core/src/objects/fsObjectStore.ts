@@ -20,8 +20,8 @@ export class FsObjectStore implements ObjectStore {
   async put(id: string, bytes: Buffer, meta: Omit<ObjectMeta, 'expiresAt'>, options: PutObjectOptions = {}): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const stored: ObjectMeta = { ...meta, ...(options.ttlMs !== undefined && { expiresAt: Date.now() + options.ttlMs }) };
-    await this.writeAtomically(this.bytesPath(id), bytes);
-    await this.writeAtomically(this.metaPath(id), JSON.stringify(stored));
+    await writeAtomically(this.bytesPath(id), bytes);
+    await writeAtomically(this.metaPath(id), JSON.stringify(stored));
   }
 
   async get(id: string): Promise<{ bytes: Buffer; meta: ObjectMeta } | undefined> {
@@ -72,15 +72,20 @@ export class FsObjectStore implements ObjectStore {
     return join(this.dir, `${checkedId(id)}.meta.json`);
   }
 
-  private async writeAtomically(path: string, data: Buffer | string): Promise<void> {
-    const temporary = `${path}.${randomUUID()}.tmp`;
-    try {
-      await writeFile(temporary, data);
-      await rename(temporary, path);
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
-    }
+}
+
+/**
+ * Writes a file under a temporary name (`<path>.<uuid>.tmp`) and renames it into place, so that a reader on any
+ * machine finds it whole or not at all; the temporary file goes if the write fails.
+ */
+export async function writeAtomically(path: string, data: Buffer | string): Promise<void> {
+  const temporary = `${path}.${randomUUID()}.tmp`;
+  try {
+    await writeFile(temporary, data);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
   }
 }
 

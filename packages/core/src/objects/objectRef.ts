@@ -100,8 +100,8 @@ export async function readObjectBytes(store: ObjectStore, ref: Ref): Promise<Buf
   return found.bytes;
 }
 
-/** Throws `ObjectCorruptError` unless `bytes` are the ones `ref` names (size, then SHA-256). */
-export function verifyBytes(ref: Ref, bytes: Buffer): void {
+/** Throws `ObjectCorruptError` unless `bytes` are the ones `ref` (or a store's meta of that id) names: size, then SHA-256. */
+export function verifyBytes(ref: Pick<Ref, 'id' | 'size' | 'sha256'>, bytes: Buffer): void {
   if (bytes.byteLength !== ref.size) throw new ObjectCorruptError(ref.id, `${bytes.byteLength} bytes, the reference says ${ref.size}`);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (sha256 !== ref.sha256) throw new ObjectCorruptError(ref.id, 'its SHA-256 is not the reference\'s');

@@ -85,7 +85,8 @@ export function readJobData(data: unknown): JobData | undefined {
 
 /** The encoded input an envelope carries, if any (a chunk's text parsed: for reading a job, not for running it). */
 export function encodedInput(data: JobData): EncodedValue | undefined {
-  const json = carriedText(data) !== undefined ? (JSON.parse(carriedText(data)!) as JsonValue) : data.input;
+  const text = carriedText(data);
+  const json = text !== undefined ? (JSON.parse(text) as JsonValue) : data.input;
   if (json === undefined) return undefined;
   return data.meta ? { json, meta: data.meta } : { json };
 }

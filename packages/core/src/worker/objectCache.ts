@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, ObjectNotFoundError } from '../errors.ts';
 import { decodeObject, readCachedBytes, verifyBytes, type Ref } from '../objects/objectRef.ts';
+import { writeAtomically } from '../objects/fsObjectStore.ts';
 import type { ObjectReply, ObjectRequest } from '../objects/objectRequester.ts';
 import type { ObjectStore } from '../objects/objectStore.ts';
 import { serializeError } from '../serializeError.ts';
@@ -80,9 +80,7 @@ export class ObjectCache {
     if (!found) throw new ObjectNotFoundError(ref.id);
     verifyBytes(ref, found.bytes);
     await mkdir(this.dir, { recursive: true });
-    const temporary = `${path}.${randomUUID()}.tmp`;
-    await writeFile(temporary, found.bytes);
-    await rename(temporary, path);
+    await writeAtomically(path, found.bytes);
     this.fetches++;
     this.options.logger.debug({ event: 'object:fetched', objectId: ref.id, bytes: ref.size });
     await this.evict(path);
