@@ -25,3 +25,12 @@ export const sumInline = defineTask({
   defaults: { queue: 'bench-objects' },
   run: ({ data }) => sum(Buffer.from(data, 'base64')),
 });
+
+/** A result of `mb` MiB (a string): carried by reference or inline as the worker's `TASKPOOL_INLINE_MAX_BYTES` says. */
+export const bigResult = defineTask({
+  name: 'bench.bigResult',
+  input: z.object({ mb: z.number().positive() }),
+  output: z.string(),
+  defaults: { queue: 'bench-objects' },
+  run: ({ mb }) => 'r'.repeat(Math.round(mb * 1024 * 1024)),
+});

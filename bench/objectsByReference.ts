@@ -6,12 +6,15 @@ import { Redis } from 'ioredis';
 import { createClient } from '@taskpool/core';
 import { encodeValue, taskJobData } from '@taskpool/core/internal';
 import type { BenchContext, BenchResult } from './benchmark.ts';
-import { sumByRef, sumInline } from './objectTasks.ts';
+import { bigResult, sumByRef, sumInline } from './objectTasks.ts';
 import { spawnWorker } from './spawnWorker.ts';
 import { round2 } from './stats.ts';
 
 const MB = Number(process.env.BENCH_OBJECT_MB ?? 20);
 const TASKS = Number(process.env.BENCH_OBJECT_TASKS ?? 200);
+const RESULT_MB = Number(process.env.BENCH_RESULT_MB ?? 50);
+/** The claim check off: every value inline, whatever its size. */
+const NEVER = Number.MAX_SAFE_INTEGER;
 const POLL_MS = 25;
 
 /** What one side cost: wall time, bytes through Redis (in and out) per task, and Redis's peak memory over its baseline. */
@@ -33,10 +36,13 @@ interface Side {
 export async function objectsByReference(ctx: BenchContext): Promise<BenchResult> {
   const dir = await mkdtemp(join(tmpdir(), 'tp-bench-objects-'));
   const admin = new Redis(ctx.redisUrl);
-  const worker = await spawnWorker({ root: ctx.root, redisUrl: ctx.redisUrl, prefix: ctx.prefix, tasks: 'bench/objectTasks.ts', concurrency: 2, env: { TASKPOOL_OBJECTS_DIR: dir, TASKPOOL_OBJECT_CACHE_DIR: join(dir, 'cache') } });
+  const workerEnv = { TASKPOOL_OBJECTS_DIR: dir, TASKPOOL_OBJECT_CACHE_DIR: join(dir, 'cache') };
+  let worker = await spawnWorker({ root: ctx.root, redisUrl: ctx.redisUrl, prefix: ctx.prefix, tasks: 'bench/objectTasks.ts', concurrency: 2, env: workerEnv });
   const bytes = Math.round(MB * 1024 * 1024);
-  // The inline side's jobs carry the whole buffer: the client's job cap is raised for them.
-  const client = createClient({ redisUrl: ctx.redisUrl, prefix: ctx.prefix, maxJobBytes: 2 * bytes + 1024, objects: { dir, maxBytes: 2 * bytes } });
+  const biggest = Math.max(2 * bytes, 2 * RESULT_MB * 1024 * 1024);
+  // The inline side's jobs carry the whole buffer: its client's job cap is raised, and its claim check is off.
+  const client = createClient({ redisUrl: ctx.redisUrl, prefix: ctx.prefix, objects: { dir, maxBytes: biggest } });
+  const inlineClient = createClient({ redisUrl: ctx.redisUrl, prefix: ctx.prefix, maxJobBytes: biggest, objects: { dir, maxBytes: biggest, inlineMaxBytes: NEVER } });
   try {
     const data = Buffer.alloc(bytes);
     for (let i = 0; i < bytes; i++) data[i] = (i * 7) % 256;
@@ -58,7 +64,7 @@ export async function objectsByReference(ctx: BenchContext): Promise<BenchResult
       clearInterval(sampler);
       peak = Math.max(peak, await memory());
       const through = (await net()) - netBefore;
-      if (sums.length !== tasks || sums.some((s) => s !== expected)) throw new Error(`${label}: wrong sums`);
+      if (sums.length !== tasks || sums.some((s) => s !== (label.startsWith('result') ? RESULT_MB * 1024 * 1024 : expected))) throw new Error(`${label}: wrong sums`);
       const side = { tasks, ms: Math.round(ms), redisBytesPerTask: Math.round(through / tasks), peakRedisMiB: round2((peak - baseline) / 1024 / 1024) };
       ctx.log(`${label}: ${tasks} tasks in ${side.ms} ms; ${side.redisBytesPerTask} bytes through Redis per task; Redis peak +${side.peakRedisMiB} MiB`);
       return side;
@@ -77,7 +83,15 @@ export async function objectsByReference(ctx: BenchContext): Promise<BenchResult
     });
     const inlineTasks = Math.max(1, Math.round(TASKS / 10));
     const encoded = data.toString('base64');
-    const inline = await measure('inline', inlineTasks, () => client.map(sumInline, Array.from({ length: inlineTasks }, () => ({ data: encoded })), { chunkSize: 1, window: 4 }).toArray());
+    const inline = await measure('inline', inlineTasks, () => inlineClient.map(sumInline, Array.from({ length: inlineTasks }, () => ({ data: encoded })), { chunkSize: 1, window: 4 }).toArray());
+    // The same inputs with the claim check on (the default): each task's input stored as its own object, the job carrying its reference.
+    const claimed = await measure('claimCheck', inlineTasks, () => client.map(sumInline, Array.from({ length: inlineTasks }, () => ({ data: encoded })), { chunkSize: 1, window: 4 }).toArray());
+    // One big result: by reference (the worker's claim check, the default), then inline (a worker with it off).
+    const length = async (c: typeof client): Promise<number[]> => [(await (await c.submit(bigResult, { mb: RESULT_MB })).result({ timeoutMs: 600_000 })).length];
+    const resultByRef = await measure('resultByReference', 1, () => length(client));
+    await worker.stop();
+    worker = await spawnWorker({ root: ctx.root, redisUrl: ctx.redisUrl, prefix: ctx.prefix, tasks: 'bench/objectTasks.ts', concurrency: 2, env: { ...workerEnv, TASKPOOL_INLINE_MAX_BYTES: String(NEVER) } });
+    const resultInline = await measure('resultInline', 1, () => length(inlineClient));
     return {
       name: 'objectsByReference',
       figures: {
@@ -94,6 +108,17 @@ export async function objectsByReference(ctx: BenchContext): Promise<BenchResult
         inlineJobDataBytes: jobBytes({ data: encoded }),
         inlineRedisBytesPerTask: inline.redisBytesPerTask,
         inlinePeakRedisMiB: inline.peakRedisMiB,
+        claimCheckMs: claimed.ms,
+        claimCheckMsPerTask: round2(claimed.ms / claimed.tasks),
+        claimCheckRedisBytesPerTask: claimed.redisBytesPerTask,
+        claimCheckPeakRedisMiB: claimed.peakRedisMiB,
+        resultMiB: RESULT_MB,
+        resultByRefMs: resultByRef.ms,
+        resultByRefRedisBytes: resultByRef.redisBytesPerTask,
+        resultByRefPeakRedisMiB: resultByRef.peakRedisMiB,
+        resultInlineMs: resultInline.ms,
+        resultInlineRedisBytes: resultInline.redisBytesPerTask,
+        resultInlinePeakRedisMiB: resultInline.peakRedisMiB,
       },
       notes:
         `Each task sums the bytes of one ${MB} MiB buffer. byRef: ${TASKS} tasks, the buffer put once into a shared directory (TASKPOOL_OBJECTS_DIR) ` +
@@ -101,10 +126,13 @@ export async function objectsByReference(ctx: BenchContext): Promise<BenchResult
         'each carrying the buffer in its input as base64, at most 4 jobs in flight. JobDataBytes: one task\'s job data as stored (its envelope and input). ' +
         'RedisBytesPerTask: all of Redis\'s network traffic (INFO stats net input + output, every client: BullMQ\'s fetch and finish, events, ' +
         'heartbeats) over the tasks. Redis peak: the most used_memory over its level before the side, sampled every 25 ms. ' +
-        'Target (issue #15): under 1 KiB per task by reference.',
+        'claimCheck: the inline side\'s inputs with the claim check on (the default): each input stored as its own object in the shared directory, ' +
+        'the job carrying its reference. result: one task returning a RESULT_MB MiB string, by reference (the worker\'s claim check, to the shared ' +
+        'directory) and inline (a worker with TASKPOOL_INLINE_MAX_BYTES past it). Target (issue #15): under 1 KiB per task by reference.',
     };
   } finally {
     await client.close();
+    await inlineClient.close();
     await worker.stop();
     admin.disconnect();
     await rm(dir, { recursive: true, force: true });

@@ -132,10 +132,15 @@ describe('what the schema drops does not reach Redis', () => {
 
   it('refuses a job whose kept data is over the client cap, writing nothing', async () => {
     await expectNothingWritten(stack.prefix, async () => {
-      const error = await stack.client.submit(mirror, { big: 'B'.repeat(1_100_000) }).catch((e: unknown) => e);
+      // With the claim check off, the job's own cap (1 MiB by default) holds.
+      const inlineOnly = stack.createClient({ objects: { inlineMaxBytes: Number.MAX_SAFE_INTEGER } });
+      const error = await inlineOnly.submit(mirror, { big: 'B'.repeat(1_100_000) }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(PayloadTooLargeError);
       expect((error as PayloadTooLargeError).code).toBe('PAYLOAD_TOO_LARGE');
-      const small = stack.createClient({ maxJobBytes: 1_000 });
+      // With it on, an input too big to carry goes by reference: the largest object is then the cap.
+      const capped = stack.createClient({ objects: { inlineMaxBytes: 1_000, maxBytes: 1_500 } });
+      await expect(capped.submit(mirror, { big: 'B'.repeat(2_000) })).rejects.toBeInstanceOf(PayloadTooLargeError);
+      const small = stack.createClient({ maxJobBytes: 1_000, objects: { inlineMaxBytes: 1_000_000 } });
       await expect(small.submit(mirror, { big: 'B'.repeat(2_000) })).rejects.toBeInstanceOf(PayloadTooLargeError);
       await expect(small.map(mirror, [{ big: 'B'.repeat(2_000) }]).toArray()).rejects.toBeInstanceOf(PayloadTooLargeError);
       await expect(small.run(chain(mirror.with({ big: 'B'.repeat(2_000) })))).rejects.toBeInstanceOf(PayloadTooLargeError);

@@ -14,10 +14,6 @@ export const producerEnvSchema = baseEnvSchema.extend({
   TASKPOOL_HOST: z.string().min(1).default('127.0.0.1'),
   /** Largest request body, in bytes; larger ones get 413 `PAYLOAD_TOO_LARGE`. Default: 1 MiB. */
   TASKPOOL_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(DEFAULT_BODY_LIMIT_BYTES),
-  /** The largest object `POST /v1/objects` takes, in bytes; larger ones get 413 `PAYLOAD_TOO_LARGE`. Default: 1 GiB. */
-  TASKPOOL_MAX_OBJECT_BYTES: z.coerce.number().int().positive().default(1_073_741_824),
-  /** A directory every machine mounts, for objects over 1 MiB (see `ClientOptions.objects`). Default: none (Redis). */
-  TASKPOOL_OBJECTS_DIR: z.string().min(1).optional(),
   /**
    * Bearer tokens that may call the API and log in to the dashboard, comma-separated (spaces around commas
    * are ignored), each at least 16 characters. Required: the producer does not start without one. Rotate by

@@ -50,9 +50,13 @@ async function main(): Promise<void> {
   // Every queue the module names, so `GET /v1/jobs/:id` finds jobs sent before this process started.
   const queues = [...new Set([...tasks.values()].map(queueOf))];
   const prefix = env.TASKPOOL_PREFIX;
-  const objects = { maxBytes: env.TASKPOOL_MAX_OBJECT_BYTES, ...(env.TASKPOOL_OBJECTS_DIR !== undefined && { dir: env.TASKPOOL_OBJECTS_DIR }) };
+  const objects = {
+    maxBytes: env.TASKPOOL_MAX_OBJECT_BYTES,
+    inlineMaxBytes: env.TASKPOOL_INLINE_MAX_BYTES,
+    ...(env.TASKPOOL_OBJECTS_DIR !== undefined && { dir: env.TASKPOOL_OBJECTS_DIR }),
+  };
   const client = createClient({ redisUrl: env.REDIS_URL, prefix, queues, objects });
-  const admin = createAdmin({ redisUrl: env.REDIS_URL, prefix, queues, ...(env.TASKPOOL_OBJECTS_DIR !== undefined && { objects: { dir: env.TASKPOOL_OBJECTS_DIR } }) });
+  const admin = createAdmin({ redisUrl: env.REDIS_URL, prefix, queues, objects });
   const redis = createRedisHealth({ redisUrl: env.REDIS_URL, logger });
   const metrics = createProducerMetrics({ admin, viaRedis: guardedBy(redis, REDIS_TIMEOUT_MS) });
   const recorder = startJobEventsRecorder({

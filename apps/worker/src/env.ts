@@ -42,8 +42,6 @@ export const workerEnvSchema = baseEnvSchema.extend({
   TASKPOOL_OBJECT_CACHE_DIR: z.string().min(1).optional(),
   /** The cache's bound, bytes; the least recently used objects go first. Default: 2 GiB. */
   TASKPOOL_OBJECT_CACHE_MAX_BYTES: z.coerce.number().int().positive().optional(),
-  /** The directory every machine mounts for big objects, as the producers' and clients'. Default: none. */
-  TASKPOOL_OBJECTS_DIR: z.string().min(1).optional(),
 }).refine((env) => env.TASKPOOL_STALLED_INTERVAL_MS < env.TASKPOOL_LOCK_DURATION_MS, {
   message: 'must be below TASKPOOL_LOCK_DURATION_MS',
   path: ['TASKPOOL_STALLED_INTERVAL_MS'],

@@ -50,6 +50,8 @@ async function main(): Promise<void> {
       ...(env.TASKPOOL_OBJECT_CACHE_DIR !== undefined && { cacheDir: env.TASKPOOL_OBJECT_CACHE_DIR }),
       ...(env.TASKPOOL_OBJECT_CACHE_MAX_BYTES !== undefined && { cacheMaxBytes: env.TASKPOOL_OBJECT_CACHE_MAX_BYTES }),
       ...(env.TASKPOOL_OBJECTS_DIR !== undefined && { dir: env.TASKPOOL_OBJECTS_DIR }),
+      inlineMaxBytes: env.TASKPOOL_INLINE_MAX_BYTES,
+      maxBytes: env.TASKPOOL_MAX_OBJECT_BYTES,
     },
     ...(env.TASKPOOL_MAX_MEMORY_MB !== undefined && { maxMemoryMb: env.TASKPOOL_MAX_MEMORY_MB }),
     ...(env.TASKPOOL_MAX_TASKS_PER_PROCESS !== undefined && { maxTasksPerProcess: env.TASKPOOL_MAX_TASKS_PER_PROCESS }),

@@ -21,6 +21,15 @@ export interface TaskContext {
    */
   get<T>(ref: Ref<T>): Promise<T>;
   /**
+   * Stores a value (a `Buffer`, a typed array, or any value a task's output may hold) as an object owned by this
+   * job, and gives its reference: return it in the output (declared with `objectRef<T>()`) to hand large data on
+   * by reference. It goes when the job is removed. Written first to this machine's object cache, so the tasks
+   * of this machine read it without fetching it. An output over the inline limit needs no `put`: it goes by
+   * reference on its own (the claim check, `TASKPOOL_INLINE_MAX_BYTES`). Over `TASKPOOL_MAX_OBJECT_BYTES` it
+   * throws `PayloadTooLargeError` and nothing is written.
+   */
+  put<T>(value: T): Promise<Ref<T>>;
+  /**
    * Dynamic fan-out: return `ctx.spawn(workflow)` and the job starts `workflow` (e.g. a group of 500
    * signatures, or a chord that reduces them) as its child, releases its sandbox, and once the workflow is
    * done gives its output (checked by this task's output schema) as its own. A failure of the workflow is

@@ -9,6 +9,8 @@ describe('parseEnv', () => {
       TASKPOOL_PREFIX: 'taskpool',
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'auto',
+      TASKPOOL_INLINE_MAX_BYTES: 65_536,
+      TASKPOOL_MAX_OBJECT_BYTES: 1_073_741_824,
     });
   });
 

@@ -27,6 +27,15 @@ export const baseEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `pretty` for people, `json` for machines, `auto`: pretty on a terminal. */
   LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
+  /**
+   * The claim check: a task's input (submitted over HTTP) or output (in the worker) whose encoded JSON takes more
+   * bytes than this is stored as an object owned by its job, and the job carries the reference. Default: 64 KiB.
+   */
+  TASKPOOL_INLINE_MAX_BYTES: z.coerce.number().int().positive().default(65_536),
+  /** The largest object (`POST /v1/objects`, `ctx.put`, a claim-checked value), bytes; bigger ones fail with `PAYLOAD_TOO_LARGE` and nothing is written. Default: 1 GiB. */
+  TASKPOOL_MAX_OBJECT_BYTES: z.coerce.number().int().positive().default(1_073_741_824),
+  /** A directory every machine mounts (NFS, a shared volume), for objects over 1 MiB. Default: none (every object in Redis). */
+  TASKPOOL_OBJECTS_DIR: z.string().min(1).optional(),
 });
 
 function validSentinelUrl(url: string): boolean {

@@ -8,7 +8,7 @@ export { WorkflowHandle, type WorkflowCancelResult, type WorkflowStatus } from '
 export type { StepStatus } from './store/readWorkflowTree.ts';
 export { createClient, type ClientOptions, type RunOptions, type SubmitOptions, type TaskpoolClient } from './client/createClient.ts';
 export { TaskHandle, type ResultOptions } from './client/taskHandle.ts';
-export type { ByteStream, ObjectAccess, ObjectOptions, PutOptions, Stored } from './client/objectAccess.ts';
+export type { ByteStream, ObjectAccess, ObjectOptions, PutOptions, Stored } from './objects/objectAccess.ts';
 export type { DurableOptions } from './client/durableSubmit.ts';
 export type { JobState, JobView } from './client/jobView.ts';
 export { errorHttpStatus } from './errorHttpStatus.ts';

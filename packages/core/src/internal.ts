@@ -22,4 +22,5 @@ export type { ObjectMeta, ObjectStore, PutObjectOptions } from './objects/object
 export { RedisObjectStore, REDIS_OBJECT_CHUNK_BYTES } from './store/redisObjectStore.ts';
 export { FsObjectStore } from './objects/fsObjectStore.ts';
 export { decodeObject, encodeObject, getObject, isRef, putObject, readObjectBytes, verifyBytes, type ObjectKind, type PutOptions, type Ref } from './objects/objectRef.ts';
+export { ownedObjectCount, sweepOwnedObjects } from './store/objectOwners.ts';
 export { ObjectCache, DEFAULT_OBJECT_CACHE_MAX_BYTES } from './worker/objectCache.ts';

@@ -19,8 +19,7 @@ import type { CheckedInputs } from '../checkedInputs.ts';
 import { DEFAULT_MAX_JOB_BYTES } from '../store/jobData.ts';
 import { watchConnection, type ConnectionWatch } from '../client/connectionWatch.ts';
 import { DEFAULT_SUBMIT_RETRY_MS, failOnDisconnect } from '../client/retryOnDisconnect.ts';
-import { FsObjectStore } from '../objects/fsObjectStore.ts';
-import { RedisObjectStore } from '../store/redisObjectStore.ts';
+import { createObjectAccess, type ObjectOptions } from '../objects/objectAccess.ts';
 
 /** Options of {@link createAdmin}. */
 export interface AdminOptions {
@@ -39,8 +38,12 @@ export interface AdminOptions {
    * the client's option of that name (0: no retry). Every other method throws it at once. Default: 5000 ms.
    */
   submitRetryMs?: number;
-  /** The shared directory of big objects, as the clients' `objects.dir`: counted by {@link TaskpoolAdmin.objectUsage}. Default: none. */
-  objects?: { dir?: string };
+  /**
+   * Objects by reference, as the clients' `objects` (`ClientOptions.objects`): where a submitted input too big to
+   * carry goes (the claim check, over `inlineMaxBytes`), and the shared directory {@link TaskpoolAdmin.objectUsage}
+   * counts. Default: Redis only, 64 KiB.
+   */
+  objects?: ObjectOptions;
 }
 
 /** How many objects by reference the deployment's stores hold, and their bytes (expired ones left out). */
@@ -121,7 +124,7 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
   const submitRetryMs = options.submitRetryMs ?? DEFAULT_SUBMIT_RETRY_MS;
   if (!Number.isFinite(submitRetryMs) || submitRetryMs < 0) throw new RangeError(`createAdmin: submitRetryMs must be a number >= 0, got ${submitRetryMs}`);
   const queue = queueCache(redis, prefix);
-  const objectsDir = options.objects?.dir;
+  const objectWriter = createObjectAccess(redis, prefix, options.objects);
   /** The first known queue holding the job, by one EXISTS per queue. */
   const locate = async (jobId: string): Promise<Queue | undefined> => {
     for (const name of names) {
@@ -162,7 +165,7 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
       return { id: jobId, queue: q.name, outcome: result };
     },
     submitBatch: (inputs, idempotencyKeys, jobOptions) =>
-      submitBatch(queue(queueOf(inputs.task)), redis, { inputs, idempotencyKeys, options: jobOptions, keep, maxJobBytes, retry: { forMs: submitRetryMs, connection } }),
+      submitBatch(queue(queueOf(inputs.task)), redis, { inputs, idempotencyKeys, options: jobOptions, keep, maxJobBytes, objects: objectWriter, retry: { forMs: submitRetryMs, connection } }),
     async searchJobs(query) {
       if (query.id !== undefined) {
         const view = await this.getJob(query.id);
@@ -191,8 +194,8 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
     taskCounts: () => Promise.all(names.map((name) => countJobsByTask(redis, { prefix, queue: name, failedWindowMs: keep.failedSeconds * 1000 }))),
     workers: () => listWorkers(redis, prefix),
     async objectUsage() {
-      const [inRedis, inDir] = await Promise.all([new RedisObjectStore(redis, prefix).usage(), objectsDir === undefined ? undefined : new FsObjectStore(objectsDir).usage()]);
-      return { redis: inRedis, ...(inDir && { dir: inDir }) };
+      const [inRedis, inDir] = await Promise.all(objectWriter.stores.map((store) => store.usage()));
+      return { redis: inRedis!, ...(inDir && { dir: inDir }) };
     },
     close,
     [Symbol.asyncDispose]: close,

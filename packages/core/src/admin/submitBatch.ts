@@ -7,6 +7,7 @@ import { sameStoredData } from '../client/sameStoredData.ts';
 import { queueOf } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
 import { assertJobSize, taskJobData } from '../store/jobData.ts';
+import { claimCheck, type ClaimCheckTarget } from '../objects/claimCheck.ts';
 import { readStoredData } from '../store/jobReads.ts';
 import { retryOnDisconnect, type RetryOnDisconnectOptions } from '../client/retryOnDisconnect.ts';
 
@@ -28,6 +29,8 @@ export interface BatchRequest {
   keep: KeepPolicy;
   /** The most one job's data may take in Redis. */
   maxJobBytes: number;
+  /** Where an input too big to carry goes (the claim check). */
+  objects: ClaimCheckTarget;
   /** How the reads and the add retry while Redis is unreachable (for `AdminOptions.submitRetryMs`). */
   retry: RetryOnDisconnectOptions;
 }
@@ -45,10 +48,12 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
   const { task } = inputs;
   if (!CheckedInputs.isFor(inputs, task)) throw new TypeError('submitBatch takes the inputs checkInputs() made');
   if (queue.name !== queueOf(task)) throw new Error(`Task ${task.name} goes to queue ${queueOf(task)}, not ${queue.name}`);
-  const data = inputs.values.map(taskJobData);
-  data.forEach((item, i) => assertJobSize(`input ${i} of task ${task.name}`, item, request.maxJobBytes));
-  const ids = data.map((_, i) => (idempotencyKeys ? idempotentJobId(task.name, idempotencyKeys[i]!) : randomUUID()));
+  const ids = inputs.values.map((_, i) => (idempotencyKeys ? idempotentJobId(task.name, idempotencyKeys[i]!) : randomUUID()));
   const retried = <T>(call: () => Promise<T>): Promise<T> => retryOnDisconnect(call, request.retry);
+  // A big input is stored as an object owned by its job, and the job carries the reference (the claim check).
+  const queueName = queue.name;
+  const data = await Promise.all(inputs.values.map(async (input, i) => taskJobData(await retried(() => claimCheck(input, request.objects, { queue: queueName, jobId: ids[i]! })))));
+  data.forEach((item, i) => assertJobSize(`input ${i} of task ${task.name}`, item, request.maxJobBytes));
   const stored = idempotencyKeys ? await retried(() => readStoredData(redis, ids.map((id) => queue.toKey(id)))) : ids.map(() => null);
   stored.forEach((text, i) => {
     if (text !== null && !sameStoredData(text, data[i])) throw new IdempotencyConflictError(ids[i]!);

@@ -24,13 +24,15 @@ import { WorkflowHandle, type WorkflowHost } from './workflowHandle.ts';
 import { addWorkflowOnce, idempotentWorkflowId, type RunOptions } from './idempotentRun.ts';
 import { compileWorkflow } from '../workflow/compileWorkflow.ts';
 import { materialize } from '../workflow/stepTemplate.ts';
-import { sameStoredData } from './sameStoredData.ts';
+import { sameStoredData, storesRef } from './sameStoredData.ts';
+import { claimCheck } from '../objects/claimCheck.ts';
+import { claimCheckFlow } from './claimCheckFlow.ts';
 import type { Bound, Workflow } from '../workflow/workflow.ts';
 import { CountedFlowProducer } from '../store/countedQueue.ts';
 import { jobKey } from '../store/jobKeys.ts';
 import { jobExists, readStoredData } from '../store/jobReads.ts';
 import type { Ref } from '../objects/objectRef.ts';
-import { createObjectAccess, type ObjectAccess, type ObjectOptions, type PutOptions } from './objectAccess.ts';
+import { createObjectAccess, type ObjectAccess, type ObjectOptions, type PutOptions } from '../objects/objectAccess.ts';
 
 export type { SubmitOptions } from './jobOptions.ts';
 export type { RunOptions } from './idempotentRun.ts';
@@ -156,10 +158,14 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     connect: () => createRedisConnection(options.redisUrl, 'worker'),
     ...(options.sweepMs !== undefined && { sweepMs: options.sweepMs }),
   });
+  const objects = createObjectAccess(redis, prefix, options.objects);
+  const getObject = (ref: Ref): Promise<unknown> => failOnDisconnect(() => objects.get(ref), connection);
   const host: HandleHost & MapHost = {
     watcher,
     errors,
     queue,
+    objects,
+    getObject,
     view: (q, id) => failOnDisconnect(() => readJobView(queue(q), redis, prefix, id), connection),
     cancel: (q, jobId) => failOnDisconnect(() => cancelTask(queue(q), redis, { jobId, prefix, markerTtlSeconds: keep.failedSeconds }), connection),
   };
@@ -167,7 +173,6 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   /** Runs a write that may be repeated (its job ids are fixed) again while Redis is unreachable, for up to `submitRetryMs`. */
   const retried = <T>(write: () => Promise<T>): Promise<T> => retryOnDisconnect(write, { forMs: submitRetryMs, stopped: () => closed, connection });
 
-  const objects = createObjectAccess(redis, prefix, options.objects);
   const replicas = new ReplicaConfirmer(() => createRedisConnection(options.redisUrl, 'producer'), prefix);
   const flows = new CountedFlowProducer({ connection: queueRedis, counts: redis, prefix });
   flows.on('error', () => undefined);
@@ -179,6 +184,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
     prefix,
     cancelTtlSeconds: keep.failedSeconds,
     cancel: host.cancel,
+    getObject,
   };
 
   const close = async (): Promise<void> => {
@@ -192,12 +198,14 @@ export function createClient(options: ClientOptions): TaskpoolClient {
 
   return {
     async submit<T extends AnyTask>(task: T, input: TaskInput<T>, submitOptions: SubmitOptions = {}) {
-      // Checked, and stored as given but for what the schema drops: the sandbox parses it, once.
-      const data = taskJobData(prepareInput(task, input));
-      assertJobSize(`input of task ${task.name}`, data, maxJobBytes);
       const name = queueOf(task);
       const key = submitOptions.idempotencyKey;
       const jobId = key === undefined ? randomUUID() : idempotentJobId(task.name, key);
+      // Checked, and stored as given but for what the schema drops: the sandbox parses it, once. A big input
+      // is stored as an object owned by the job, and the job carries its reference (the claim check).
+      const carried = await retried(() => claimCheck(prepareInput(task, input), objects, { queue: name, jobId }));
+      const data = taskJobData(carried);
+      assertJobSize(`input of task ${task.name}`, data, maxJobBytes);
       queue(name); // known to getJob at once
       const durable = durableWait(submitOptions.durable);
       // A new job (not an idempotent one, which may exist and be done): its result() need not read it first.
@@ -215,6 +223,8 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       if (key !== undefined) {
         // BullMQ kept the first job if the id existed: whichever submit won, the loser sees another input.
         const [stored] = await retried(() => readStoredData(redis, [jobKey(prefix, name, jobId)]));
+        // The first submit's input object is the job's: a repeat's own copy goes at once.
+        if ('ref' in carried && stored && !storesRef(stored, carried.ref)) await objects.delete(carried.ref).catch(() => false);
         if (stored !== null && stored !== undefined && !sameStoredData(stored, data)) throw new IdempotencyConflictError(jobId);
       }
       return new TaskHandle<TaskOutput<T>>(jobId, task, name, host);
@@ -250,9 +260,13 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       const id = key === undefined ? randomUUID() : idempotentWorkflowId(key);
       queue(template.queue);
       const flow = materialize(template, { id, keep });
-      assertFlowSize(flow, maxJobBytes);
       // Every step's id is fixed by materialize, and the flow is one MULTI: a repeat adds no step twice.
-      const add = (job: FlowJob) => retried(() => flows.add(job));
+      // Big bound inputs go by reference (the claim check), stored only when the flow is about to be added.
+      const add = async (job: FlowJob) => {
+        const checked = await retried(() => claimCheckFlow(job, objects));
+        assertFlowSize(checked, maxJobBytes);
+        return retried(() => flows.add(checked));
+      };
       if (key === undefined) {
         await add(flow);
         return new WorkflowHandle<Out>(id, template.queue, workflowHost);

@@ -1,4 +1,7 @@
 import {
+  ObjectCorruptError,
+  ObjectNotFoundError,
+  PayloadTooLargeError,
   CancelledError,
   RemoteTaskError,
   SandboxCrashError,
@@ -51,11 +54,19 @@ const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'killed',
  * | `invalid` (input or output) | {@link ValidationError} | `INVALID_INPUT` / `INVALID_OUTPUT` |
  * | `error` and the rest | a registered class of that name, else {@link RemoteTaskError} | its own / `TASK_FAILED` |
  *
+ * taskpool's own errors of objects by reference are registered from the start: a missing object fails as
+ * `ObjectNotFoundError` (`OBJECT_NOT_FOUND`), bytes that do not match as `ObjectCorruptError`, a `ctx.put` or an
+ * output over the largest object as `PayloadTooLargeError` (`PAYLOAD_TOO_LARGE`).
+ *
  * A registered class is rebuilt without running its constructor (`Object.create(Class.prototype)`), with the
  * remote name, message, stack, code, cause and own fields; its causes are rebuilt the same way.
  */
 export class ErrorRegistry {
-  private readonly classes = new Map<string, ErrorClass>();
+  private readonly classes = new Map<string, ErrorClass>([
+    ['ObjectNotFoundError', ObjectNotFoundError],
+    ['ObjectCorruptError', ObjectCorruptError],
+    ['PayloadTooLargeError', PayloadTooLargeError],
+  ]);
 
   /** Registers a class under its name (or `options.name`); a later registration of the name replaces it. */
   register(type: ErrorClass, options: RegisterErrorOptions = {}): void {

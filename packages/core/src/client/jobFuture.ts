@@ -46,7 +46,8 @@ export abstract class JobFuture<Out> {
       if (signal?.aborted && options.timeoutMs !== undefined) throw new ResultTimeoutError(this.id, options.timeoutMs);
       throw error;
     }
-    this.#outcome ??= this.toOutcome(settled);
+    const outcome = await this.toOutcome(settled);
+    this.#outcome ??= outcome;
     return this.#outcome;
   }
 
@@ -66,5 +67,5 @@ export abstract class JobFuture<Out> {
   }
 
   /** The outcome of a finished job. */
-  protected abstract toOutcome(settled: Settled): Outcome<Out>;
+  protected abstract toOutcome(settled: Settled): Outcome<Out> | Promise<Outcome<Out>>;
 }

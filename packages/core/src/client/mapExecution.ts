@@ -3,9 +3,12 @@ import type { Queue } from 'bullmq';
 import type { AnyTask } from '../defineTask.ts';
 import { JobNotFoundError, PayloadTooLargeError, TaskpoolError, ValidationError } from '../errors.ts';
 import type { ItemOutcome } from '../itemOutcome.ts';
-import { assertJobSize, chunkJobData, jobRunMs, readJobOutput, taskJobData, type JobData } from '../store/jobData.ts';
+import { assertJobSize, chunkJobData, jobOutput, jobRunMs, outputRefOf, readJobOutput, taskJobData, type JobData } from '../store/jobData.ts';
+import type { Ref } from '../objects/objectRef.ts';
+import { oversizeBytes, type ClaimCheckTarget } from '../objects/claimCheck.ts';
+import { serializeError } from '../serializeError.ts';
 import { checkInputs } from '../parseTaskIO.ts';
-import { encodeValue } from '../valueCodec.ts';
+import { encodeValue, type EncodedValue } from '../valueCodec.ts';
 import type { CancelResult } from './cancelTask.ts';
 import { ChunkSizer } from './chunkSizer.ts';
 import type { CompletionWatcher, Settled } from './completionWatcher.ts';
@@ -37,6 +40,10 @@ export interface MapHost {
   readonly errors: ErrorRegistry;
   queue(name: string): Queue;
   cancel(queue: string, jobId: string): Promise<CancelResult>;
+  /** Reads an output carried by reference (the claim check). */
+  getObject(ref: Ref): Promise<unknown>;
+  /** Where a one-item job's big input goes (the claim check). */
+  readonly objects: ClaimCheckTarget;
 }
 
 /** How one map runs. */
@@ -77,6 +84,8 @@ interface Slot {
   jobId?: string;
   /** The job's data until it is added. */
   data?: JobData;
+  /** A one-item job's encoded input until it is added (its data is made then: see `add`). */
+  input?: EncodedValue;
   added: boolean;
   outcomes?: Outcome<unknown>[];
 }
@@ -276,12 +285,16 @@ export class MapExecution {
         slot.invalid.set(i, new ValidationError('INVALID_INPUT', this.plan.task.name, item.issues));
       }
     }
-    if (valid.length > 0) {
-      const data = asChunk ? chunkJobData(encodeValue(valid)) : taskJobData(encodeValue(valid[0]));
+    if (valid.length > 0 && asChunk) {
+      const data = chunkJobData(encodeValue(valid));
       // Thrown before the slot is kept: with 'auto', the chunk is then split.
       assertJobSize(`map job of task ${this.plan.task.name}`, data, this.plan.maxJobBytes);
       slot.jobId = randomUUID();
       slot.data = data;
+    } else if (valid.length > 0) {
+      // A one-item job: a big input goes by reference when the job is added (see `add`), so it is not refused here.
+      slot.jobId = randomUUID();
+      slot.input = encodeValue(valid[0]);
     }
     this.next += chunk.length;
     this.slots.add(slot);
@@ -293,12 +306,30 @@ export class MapExecution {
   private async add(slots: Slot[]): Promise<void> {
     const jobs = slots.filter((slot) => slot.jobId !== undefined);
     if (jobs.length === 0) return;
+    for (const slot of jobs) {
+      if (!slot.input) continue;
+      // A big input is stored (owned by its job) before the job is added; the others are carried as they are.
+      const big = oversizeBytes(slot.input, this.host.objects.inlineMaxBytes);
+      slot.data = taskJobData(big ? { ref: await this.host.objects.putBytes(big, 'value', { owner: { queue: this.plan.queue, jobId: slot.jobId! } }) } : slot.input);
+      assertJobSize(`map job of task ${this.plan.task.name}`, slot.data, this.plan.maxJobBytes);
+      slot.input = undefined;
+    }
     let added!: () => void;
     const adding = new Promise<void>((resolve) => (added = resolve));
     for (const slot of jobs) {
       // Awaited before the add, so no event of the job can be missed; a missing job is not final until added.
       this.host.watcher.wait(this.plan.queue, slot.jobId!, { adding }).then(
-        (settled) => this.settle(slot, settled),
+        (settled) => {
+          // An output stored by reference (a one-item job's big output) is read first; every other settles at once.
+          if (settled?.state !== 'completed') return this.settle(slot, settled);
+          const ref = outputRefOf(settled.value);
+          if (!ref) return this.settle(slot, settled);
+          const { attemptsMade } = settled;
+          void this.host.getObject(ref).then(
+            (value) => this.settle(slot, { state: 'completed', attemptsMade, value: jobOutput(encodeValue(value), jobRunMs(settled.value)) }),
+            (error: unknown) => this.settle(slot, { state: 'failed', error: serializeError(error), attemptsMade }),
+          );
+        },
         (error: unknown) => {
           this.fatal ??= { error };
           this.wakeup.notify();

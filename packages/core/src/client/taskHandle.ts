@@ -1,6 +1,7 @@
 import type { AnyTask } from '../defineTask.ts';
 import { JobNotFoundError } from '../errors.ts';
-import { readJobOutput } from '../store/jobData.ts';
+import type { Ref } from '../objects/objectRef.ts';
+import { resolveJobOutput } from '../store/jobData.ts';
 import type { CancelResult } from './cancelTask.ts';
 import type { CompletionWatcher, ProgressValue, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';
@@ -15,6 +16,8 @@ export interface HandleHost {
   readonly errors: ErrorRegistry;
   view(queue: string, jobId: string): Promise<JobView | undefined>;
   cancel(queue: string, jobId: string): Promise<CancelResult>;
+  /** Reads an output carried by reference (the claim check). */
+  getObject(ref: Ref): Promise<unknown>;
 }
 
 /**
@@ -96,12 +99,12 @@ export class TaskHandle<Out> extends JobFuture<Out> {
     this.#progress.clear();
   }
 
-  protected toOutcome(settled: Settled): Outcome<Out> {
+  protected async toOutcome(settled: Settled): Promise<Outcome<Out>> {
     if (settled.state === 'missing') return { ok: false, error: new JobNotFoundError(this.id) };
     if (settled.state === 'failed') return { ok: false, error: this.host.errors.rebuild(this.id, settled.error, settled.attemptsMade) };
-    // Parsed once, in the sandbox: the stored output is decoded, not parsed again.
+    // Parsed once, in the sandbox: the stored output is decoded (read first when it was stored by reference), not parsed again.
     try {
-      return { ok: true, value: readJobOutput(settled.value) as Out };
+      return { ok: true, value: (await resolveJobOutput(settled.value, (ref) => this.host.getObject(ref))) as Out };
     } catch (error) {
       return { ok: false, error: error as Error };
     }

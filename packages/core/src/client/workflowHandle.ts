@@ -1,7 +1,8 @@
 import type { RedisClient } from '../redisConnection.ts';
 import { JobNotFoundError } from '../errors.ts';
 import { markWorkflowCancelled } from '../store/cancelFlags.ts';
-import { readJobOutput } from '../store/jobData.ts';
+import type { Ref } from '../objects/objectRef.ts';
+import { resolveJobOutput } from '../store/jobData.ts';
 import type { CancelResult } from './cancelTask.ts';
 import type { CompletionWatcher, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';
@@ -21,6 +22,8 @@ export interface WorkflowHost {
   /** How long a cancel's mark lasts, seconds (the failed-job retention). */
   readonly cancelTtlSeconds: number;
   cancel(queue: string, jobId: string): Promise<CancelResult>;
+  /** Reads an output carried by reference (the claim check). */
+  getObject(ref: Ref): Promise<unknown>;
 }
 
 /** A workflow's state: its root's, and every step's in a tree. */
@@ -86,11 +89,11 @@ export class WorkflowHandle<Out> extends JobFuture<Out> {
     return result;
   }
 
-  protected toOutcome(settled: Settled): Outcome<Out> {
+  protected async toOutcome(settled: Settled): Promise<Outcome<Out>> {
     if (settled.state === 'missing') return { ok: false, error: new JobNotFoundError(this.id) };
     if (settled.state === 'failed') return { ok: false, error: this.host.errors.rebuild(this.id, settled.error, settled.attemptsMade) };
     try {
-      return { ok: true, value: readJobOutput(settled.value) as Out };
+      return { ok: true, value: (await resolveJobOutput(settled.value, (ref) => this.host.getObject(ref))) as Out };
     } catch (error) {
       return { ok: false, error: error as Error };
     }

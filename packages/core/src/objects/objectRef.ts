@@ -79,12 +79,21 @@ export interface PutOptions extends PutObjectOptions {
   maxBytes: number;
 }
 
-/** Stores a value as a new object and gives its reference. */
+/** Stores a value as a new object in `store` and gives its reference. */
 export async function putObject<T>(store: ObjectStore, value: T, options: PutOptions): Promise<Ref<T>> {
   const { bytes, kind } = encodeObject(value);
   if (bytes.byteLength > options.maxBytes) throw new PayloadTooLargeError('object', bytes.byteLength, options.maxBytes);
+  return (await storeBytes(store, bytes, kind, options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs })) as Ref<T>;
+}
+
+/**
+ * Stores bytes as a new object and gives its reference; `beforeStore` runs with the new id before anything is
+ * written (the claim check records the object's owner there).
+ */
+export async function storeBytes(store: ObjectStore, bytes: Buffer, kind: ObjectKind, options: PutObjectOptions = {}, beforeStore?: (id: string) => Promise<void>): Promise<Ref> {
   const id = randomUUID();
   const sha256 = createHash('sha256').update(bytes).digest('hex');
+  await beforeStore?.(id);
   await store.put(id, bytes, { size: bytes.byteLength, sha256 }, options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs });
   return { $taskpoolObject: 1, id, size: bytes.byteLength, sha256, kind, store: store.kind };
 }

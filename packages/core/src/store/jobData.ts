@@ -1,5 +1,6 @@
 import { PayloadTooLargeError } from '../errors.ts';
 import type { JsonValue } from '../serializeError.ts';
+import type { Ref } from '../objects/objectRef.ts';
 import { decodeValue, type EncodedValue, type ValueMeta } from '../valueCodec.ts';
 
 /**
@@ -12,6 +13,9 @@ import { decodeValue, type EncodedValue, type ValueMeta } from '../valueCodec.ts
  *   `input: [items]` and is still read;
  * - a workflow step: `{ v: 1, kind: 'step', wf, input?, meta? }` (see `workflow/stepTemplate.ts`).
  * `input` and `meta` are an {@link EncodedValue}: the input's JSON, and superjson's meta where it holds a `Date`...
+ * An input too big to travel in the job (the claim check, `objects/claimCheck.ts`) is stored as an object, and
+ * the envelope carries `inputRef` (a reference to its encoded value) instead of `input`: a task's job
+ * `{ v: 1, inputRef }`, a step `{ v: 1, kind: 'step', wf, inputRef }`.
  */
 export type JobData<StepMeta = unknown> = TaskJobData | ChunkJobData | StepJobData<StepMeta>;
 
@@ -22,12 +26,13 @@ interface Envelope {
   v: typeof JOB_DATA_VERSION;
   input?: JsonValue;
   meta?: ValueMeta;
+  /** The input, stored as an object (its encoded value) when it was too big to carry. */
+  inputRef?: Ref;
 }
 
-/** A task's job. */
+/** A task's job: its input, or a reference to it. */
 export interface TaskJobData extends Envelope {
   kind?: undefined;
-  input: JsonValue;
 }
 
 /**
@@ -55,8 +60,14 @@ export interface StepJobData<StepMeta = unknown> extends Envelope {
   wf: StepMeta;
 }
 
-/** The data of a task's job. */
-export function taskJobData(input: EncodedValue): TaskJobData {
+/** An encoded value carried by reference: the reference to an object holding the {@link EncodedValue}. */
+export interface RefCarried {
+  ref: Ref;
+}
+
+/** The data of a task's job: its input, or the reference to it (the claim check). */
+export function taskJobData(input: EncodedValue | RefCarried): TaskJobData {
+  if ('ref' in input) return { v: JOB_DATA_VERSION, inputRef: input.ref };
   return { v: JOB_DATA_VERSION, input: input.json, ...(input.meta && { meta: input.meta }) };
 }
 
@@ -66,7 +77,8 @@ export function chunkJobData(items: EncodedValue): ChunkJobData {
 }
 
 /** The data of a workflow step. */
-export function stepJobData<StepMeta>(wf: StepMeta, input?: EncodedValue): StepJobData<StepMeta> {
+export function stepJobData<StepMeta>(wf: StepMeta, input?: EncodedValue | RefCarried): StepJobData<StepMeta> {
+  if (input && 'ref' in input) return { v: JOB_DATA_VERSION, kind: 'step', wf, inputRef: input.ref };
   return { v: JOB_DATA_VERSION, kind: 'step', wf, ...(input && { input: input.json }), ...(input?.meta && { meta: input.meta }) };
 }
 
@@ -74,7 +86,7 @@ export function stepJobData<StepMeta>(wf: StepMeta, input?: EncodedValue): StepJ
 export function readJobData(data: unknown): JobData | undefined {
   if (typeof data !== 'object' || data === null || (data as Envelope).v !== JOB_DATA_VERSION) return undefined;
   const { kind } = data as { kind?: unknown };
-  if (kind === undefined) return 'input' in data ? (data as TaskJobData) : undefined;
+  if (kind === undefined) return 'input' in data || 'inputRef' in data ? (data as TaskJobData) : undefined;
   if (kind === 'chunk') return 'input' in data || typeof (data as ChunkJobData).text === 'string' ? (data as ChunkJobData) : undefined;
   if (kind === 'step') {
     const { wf } = data as { wf?: unknown };
@@ -83,16 +95,21 @@ export function readJobData(data: unknown): JobData | undefined {
   return undefined;
 }
 
-/** The encoded input an envelope carries, if any (a chunk's text parsed: for reading a job, not for running it). */
+/**
+ * The encoded input an envelope carries, if any (a chunk's text parsed: for reading a job, not for running
+ * it). An input carried by reference gives the reference, encoded: what a reader of the job is shown.
+ */
 export function encodedInput(data: JobData): EncodedValue | undefined {
+  if (data.inputRef) return { json: data.inputRef as unknown as JsonValue };
   const text = carriedText(data);
   const json = text !== undefined ? (JSON.parse(text) as JsonValue) : data.input;
   if (json === undefined) return undefined;
   return data.meta ? { json, meta: data.meta } : { json };
 }
 
-/** The input an envelope carries as it goes to the sandbox: a chunk's text unparsed. */
-export function carriedInput(data: JobData): EncodedValue | EncodedText | undefined {
+/** The input an envelope carries as it goes to the sandbox: a chunk's text unparsed, a reference as it is. */
+export function carriedInput(data: JobData): EncodedValue | EncodedText | RefCarried | undefined {
+  if (data.inputRef) return { ref: data.inputRef };
   const text = carriedText(data);
   if (text === undefined) return encodedInput(data);
   return data.meta ? { text, meta: data.meta } : { text };
@@ -126,13 +143,16 @@ export interface JobOutput {
   /** The encoded output; a chunk's outcomes are carried as text instead (`outputText`, see {@link ChunkJobData}). */
   output?: JsonValue;
   outputText?: string;
+  /** The output, stored as an object (its encoded value) when it was too big to carry (the claim check). */
+  outputRef?: Ref;
   meta?: ValueMeta;
   /** The run's time in the worker, ms (decode, parse, handler, parse, encode; for a chunk, all its items): what `map`'s `chunkSize: 'auto'` reads. */
   runMs?: number;
 }
 
 /** The return value of a job whose output is `value` (and whose run took `runMs`, when known). */
-export function jobOutput(value: EncodedValue | EncodedText, runMs?: number): JobOutput {
+export function jobOutput(value: EncodedValue | EncodedText | RefCarried, runMs?: number): JobOutput {
+  if ('ref' in value) return { v: JOB_DATA_VERSION, outputRef: value.ref, ...(runMs !== undefined && { runMs }) };
   const output = 'text' in value ? { outputText: value.text } : { output: value.json };
   return { v: JOB_DATA_VERSION, ...output, ...(value.meta && { meta: value.meta }), ...(runMs !== undefined && { runMs }) };
 }
@@ -144,8 +164,25 @@ export function jobRunMs(stored: unknown): number | undefined {
   return typeof runMs === 'number' && Number.isFinite(runMs) && runMs >= 0 ? runMs : undefined;
 }
 
-/** The output a job's stored return value holds, decoded; a value stored by taskpool 0.1 is given as it is. */
+/** The reference a stored return value carries instead of its output (the claim check), if any. */
+export function outputRefOf(stored: unknown): Ref | undefined {
+  if (typeof stored !== 'object' || stored === null || (stored as JobOutput).v !== JOB_DATA_VERSION) return undefined;
+  return (stored as JobOutput).outputRef;
+}
+
+/**
+ * The output a job's stored return value holds, decoded; a value stored by taskpool 0.1 is given as it is. An
+ * output carried by reference is read with `get` (see {@link outputRefOf}); without it, the reference is given.
+ */
+export async function resolveJobOutput(stored: unknown, get: (ref: Ref) => Promise<unknown>): Promise<unknown> {
+  const ref = outputRefOf(stored);
+  return ref ? get(ref) : readJobOutput(stored);
+}
+
+/** The output a job's stored return value holds, decoded; a value stored by taskpool 0.1 is given as it is (a reference to the output, as it is). */
 export function readJobOutput(stored: unknown): unknown {
+  const ref = outputRefOf(stored);
+  if (ref) return ref;
   const encoded = encodedOutput(stored);
   return encoded ? decodeValue(encoded) : stored;
 }

@@ -1,5 +1,8 @@
 import type { AnyTask } from '../defineTask.ts';
 import type { Ref } from '../objects/objectRef.ts';
+import type { TaskObjects } from '../objects/taskObjects.ts';
+
+export type { TaskObjects } from '../objects/taskObjects.ts';
 import { AttemptFailure } from './attemptFailure.ts';
 import { runTask, type RunInput, type RunOutcome } from './runTask.ts';
 import type { AbortReason, SandboxRequest } from './sandboxProcess.ts';
@@ -25,11 +28,11 @@ export interface Executor {
 export class InlineExecutor implements Executor {
   constructor(
     private readonly tasks: ReadonlyMap<string, AnyTask>,
-    private readonly getObject: GetObject,
+    private readonly objects: TaskObjects,
   ) {}
 
   acquire(): Promise<TaskSlot> {
-    return Promise.resolve(new InlineSlot(this.tasks, this.getObject));
+    return Promise.resolve(new InlineSlot(this.tasks, this.objects));
   }
 
   release(): void {}
@@ -42,7 +45,7 @@ class InlineSlot implements TaskSlot {
 
   constructor(
     private readonly tasks: ReadonlyMap<string, AnyTask>,
-    private readonly getObject: GetObject,
+    private readonly objects: TaskObjects,
   ) {}
 
   run(request: SandboxRequest): Promise<unknown> {
@@ -61,7 +64,7 @@ class InlineSlot implements TaskSlot {
         );
       };
       const abortion = this.abortion;
-      runHere(this.tasks, request, abortion, this.getObject).then((outcome) => {
+      runHere(this.tasks, request, abortion, this.objects).then((outcome) => {
         clearTimeout(timer);
         if (abortion.aborted) return;
         if (outcome.ok) resolve(outcome.result);
@@ -78,7 +81,7 @@ class InlineSlot implements TaskSlot {
 }
 
 /** Runs a request's task on this event loop, `abortion` giving its signal (the inline slot's, a self-fetching sandbox's). */
-export function runHere(tasks: ReadonlyMap<string, AnyTask>, request: SandboxRequest, abortion: LazySignal, getObject: GetObject): Promise<RunOutcome> {
+export function runHere(tasks: ReadonlyMap<string, AnyTask>, request: SandboxRequest, abortion: LazySignal, objects: TaskObjects): Promise<RunOutcome> {
   return runTask(tasks.get(request.task), request.task, request.input as RunInput, {
     jobId: request.jobId,
     attempt: request.attempt,
@@ -86,12 +89,12 @@ export function runHere(tasks: ReadonlyMap<string, AnyTask>, request: SandboxReq
       return abortion.signal;
     },
     progress: (value) => request.onProgress?.(value),
-    get: <T>(ref: Ref<T>) => getObject(ref) as Promise<T>,
+    get: <T>(ref: Ref<T>) => objects.get(ref) as Promise<T>,
+    putBytes: (bytes, kind) => objects.put(bytes, kind, { queue: request.queue, jobId: request.jobId }),
+    inlineMaxBytes: objects.inlineMaxBytes,
   });
 }
 
-/** How a context reads an object by reference (`ctx.get`): the worker's cache, or a sandbox's ask of its supervisor. */
-export type GetObject = (ref: Ref) => Promise<unknown>;
 
 /**
  * The abort signal of one run, made when the handler first reads it: most handlers never do, and an

@@ -13,7 +13,7 @@ import { ProgressCoalescer } from './progressCoalescer.ts';
 import type { CancelBook } from './cancelBook.ts';
 import type { Executor } from './inlineExecutor.ts';
 import { carriedInput, jobOutput, readJobData } from '../store/jobData.ts';
-import type { EncodedValue } from '../valueCodec.ts';
+import type { Ref } from '../objects/objectRef.ts';
 import type { StepData } from '../workflow/stepTemplate.ts';
 import type { RunInput, RunResult } from './runTask.ts';
 import { createStalledFailures, overStallBudget } from './stalledFailure.ts';
@@ -49,6 +49,8 @@ export interface ProcessorContext {
   requeueOnFailure: () => boolean;
   /** Told how long each task ran in its sandbox, ms (see prefetchGovernor.ts). */
   ran?: (ms: number) => void;
+  /** Reads a step's child output stored by reference (see `workflowStep.ts`). */
+  getObject?: (ref: Ref) => Promise<unknown>;
 }
 
 const CRASHES: ReadonlySet<FailureReason> = new Set(['exit', 'signal', 'killed', 'oom']);
@@ -115,6 +117,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
       const timeoutMs = (job.opts as { timeoutMs?: number }).timeoutMs ?? task.defaults.timeoutMs;
       const result = (await sandbox.run({
         task: job.name,
+        queue: job.queueName,
         input,
         jobId,
         attempt,
@@ -150,7 +153,7 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     if (overStallBudget(job, limits.maxStalls)) return stalled.failOverBudget(job);
     const data = readJobData(job.data);
     if (!data) return unreadable(ctx, job);
-    if (data.kind === 'step') return steps.run(job, token, data as StepData, (input: EncodedValue) => runAttempt(job, token, { value: input }));
+    if (data.kind === 'step') return steps.run(job, token, data as StepData, (input) => runAttempt(job, token, { value: input }));
     const input: RunInput = { value: carriedInput(data)!, ...(data.kind === 'chunk' && { chunk: true }) };
     const result = await runAttempt(job, token, input);
     return 'spawn' in result ? steps.spawn(job, token, data, result.spawn) : jobOutput(result.output, result.runMs);

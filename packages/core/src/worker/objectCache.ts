@@ -3,9 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, ObjectNotFoundError } from '../errors.ts';
-import { decodeObject, readCachedBytes, verifyBytes, type Ref } from '../objects/objectRef.ts';
+import { ObjectMemo } from '../objects/objectMemo.ts';
+import { readCachedBytes, verifyBytes, type ObjectKind, type Ref } from '../objects/objectRef.ts';
+import { DEFAULT_INLINE_MAX_BYTES, DEFAULT_MAX_OBJECT_BYTES, type JobOwner, type ObjectWriter } from '../objects/objectAccess.ts';
+import type { TaskObjects } from '../objects/taskObjects.ts';
 import { writeAtomically } from '../objects/fsObjectStore.ts';
-import type { ObjectReply, ObjectRequest } from '../objects/objectRequester.ts';
+import type { ObjectReply, ObjectRequest, SandboxObjectSettings } from '../objects/objectRequester.ts';
 import type { ObjectStore } from '../objects/objectStore.ts';
 import { serializeError } from '../serializeError.ts';
 
@@ -23,7 +26,14 @@ export interface ObjectCacheOptions {
   /** Bytes kept before the least recently used objects go. Default: {@link DEFAULT_OBJECT_CACHE_MAX_BYTES}. */
   maxBytes?: number;
   logger: Logger;
+  /** Outputs above this go by reference (what sandboxes are told). Default: {@link DEFAULT_INLINE_MAX_BYTES}. */
+  inlineMaxBytes?: number;
+  /** The largest object (what sandboxes are told). Default: {@link DEFAULT_MAX_OBJECT_BYTES}. */
+  maxObjectBytes?: number;
 }
+
+/** Where the cache stores what tasks put (`ctx.put`, a big output): set once the worker's Redis connection exists. */
+export type CacheWriter = Pick<ObjectWriter, 'putBytes'>;
 
 /**
  * The objects a machine's tasks read by reference, fetched from their store once per machine: one file per
@@ -39,6 +49,10 @@ export class ObjectCache {
   private readonly fetching = new Map<string, Promise<string>>();
   /** Objects fetched from their store by this process (each at most once per content, unless refetched or evicted). */
   fetches = 0;
+  /** What this process's inline tasks have read (see `ObjectMemo`). */
+  private readonly memo = new ObjectMemo();
+  /** Stores what tasks put; none: a `put` fails. */
+  writer: CacheWriter | undefined;
 
   constructor(private readonly options: ObjectCacheOptions) {
     this.dir = options.dir ?? DEFAULT_OBJECT_CACHE_DIR;
@@ -68,9 +82,48 @@ export class ObjectCache {
     return pending;
   }
 
+  /** What a sandbox is told of objects when it starts: where this cache is, and the claim check's limits. */
+  sandboxSettings(): SandboxObjectSettings {
+    return {
+      cacheDir: this.dir,
+      inlineMaxBytes: this.options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES,
+      maxObjectBytes: this.options.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES,
+    };
+  }
+
+  /** This cache as the tasks that run in the worker itself (`inline`) use it. */
+  taskObjects(): TaskObjects {
+    return {
+      get: (ref) => this.read(ref),
+      put: (bytes, kind, owner) => this.putBytes(bytes, kind, owner),
+      inlineMaxBytes: this.options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES,
+    };
+  }
+
+  /**
+   * Stores the file a sandbox wrote into this cache (named by its SHA-256, see `ObjectRequester.put`) as an
+   * object owned by `owner`; the file stays, so this machine's tasks read it without a fetch.
+   */
+  async storeLocal(file: { sha256: string; size: number; kind: ObjectKind }, owner: JobOwner): Promise<Ref> {
+    const path = join(this.dir, checkedSha(file.sha256));
+    const bytes = await readFile(path);
+    verifyBytes({ id: file.sha256, size: file.size, sha256: file.sha256 }, bytes);
+    const ref = await this.putBytes(bytes, file.kind, owner);
+    await this.evict(path);
+    return ref;
+  }
+
+  /** Stores bytes as an object owned by `owner` (a task's `ctx.put`, or its big output). */
+  async putBytes(bytes: Buffer, kind: ObjectKind, owner: JobOwner): Promise<Ref> {
+    if (!this.writer) throw new ConfigError('This worker stores no objects (not connected yet)');
+    const ref = await this.writer.putBytes(bytes, kind, { owner });
+    this.options.logger.debug({ event: 'object:stored', objectId: ref.id, bytes: ref.size, jobId: owner.jobId });
+    return ref;
+  }
+
   /** A reference's value, read from the cache (for tasks that run in the worker itself, `inline`). */
   async read(ref: Ref): Promise<unknown> {
-    return decodeObject(await readCachedBytes(ref, (refetch) => this.pathOf(ref, refetch)), ref.kind);
+    return this.memo.read(ref, () => readCachedBytes(ref, (refetch) => this.pathOf(ref, refetch)));
   }
 
   private async fetch(ref: Ref, path: string): Promise<string> {
@@ -119,11 +172,19 @@ function checkedSha(sha256: string): string {
   return sha256;
 }
 
-/** The supervisor's answer to a sandbox's ask for an object: its local file, or why there is none. */
-export async function serveObject(cache: ObjectCache | undefined, request: ObjectRequest): Promise<ObjectReply> {
+/**
+ * The supervisor's answer to a sandbox's ask: an object's local file, or the reference to the file it stored
+ * for one of its jobs (`queueOf` gives the job's queue), or why not.
+ */
+export async function serveObject(cache: ObjectCache | undefined, request: ObjectRequest, queueOf: (jobId: string) => string | undefined): Promise<ObjectReply> {
   const { requestId } = request;
   try {
     if (!cache) throw new ConfigError('This worker reads no objects by reference (no object cache)');
+    if (request.type === 'object-put') {
+      const queue = queueOf(request.jobId);
+      if (queue === undefined) throw new ConfigError(`ctx.put: job ${request.jobId} is not running in this sandbox`);
+      return { type: 'object-stored', requestId, ref: await cache.storeLocal(request, { queue, jobId: request.jobId }) };
+    }
     return { type: 'object-ready', requestId, path: await cache.pathOf(request.ref, request.refetch === true) };
   } catch (error) {
     return { type: 'object-failed', requestId, error: serializeError(error) };

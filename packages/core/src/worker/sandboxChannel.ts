@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { tsxLoaderFor, typeScriptLoaderFor, type TypeScriptLoader } from '../typeScriptSupport.ts';
-import type { ToSandbox } from './sandboxProtocol.ts';
+import type { SandboxSettings, ToSandbox } from './sandboxProtocol.ts';
 
 /** `.js` in the build; `.ts` when taskpool itself runs from its sources (its own tests). */
 const OWN_EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -49,9 +49,9 @@ export interface ForkOptions {
  * Forks a sandbox process and waits until the OS has started it. A fork the OS refuses (EAGAIN, ENOMEM,
  * a missing binary) rejects with the system's error; it never reaches the worker as an unhandled `error`.
  */
-export async function forkSandbox(modulePath: string, options: ForkOptions): Promise<SandboxChannel> {
+export async function forkSandbox(modulePath: string, settings: SandboxSettings, options: ForkOptions): Promise<SandboxChannel> {
   const loader = sandboxLoader(modulePath);
-  const child = fork(SANDBOX_MAIN, [modulePath], {
+  const child = fork(SANDBOX_MAIN, [modulePath, JSON.stringify(settings)], {
     execArgv: [...(loader.kind === 'javascript' ? [] : loader.execArgv), ...options.execArgv],
     ...(options.execPath !== undefined && { execPath: options.execPath }),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -78,10 +78,10 @@ export async function forkSandbox(modulePath: string, options: ForkOptions): Pro
 }
 
 /** Starts a sandbox thread; `maxMemoryMb` caps its V8 heap (Node's `resourceLimits`). */
-export function startSandboxThread(modulePath: string, maxMemoryMb?: number): SandboxChannel {
+export function startSandboxThread(modulePath: string, settings: SandboxSettings, maxMemoryMb?: number): SandboxChannel {
   return new ThreadChannel(
     new Worker(THREAD_BOOT, {
-      workerData: { entry: pathToFileURL(SANDBOX_MAIN).href, modulePath, tsxApi: threadTsxApi(modulePath) },
+      workerData: { entry: pathToFileURL(SANDBOX_MAIN).href, modulePath, settings, tsxApi: threadTsxApi(modulePath) },
       stdout: true,
       stderr: true,
       ...(maxMemoryMb !== undefined && { resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb } }),

@@ -15,7 +15,7 @@ import { CountedFlowProducer } from '../store/countedQueue.ts';
 import { abortedError, AttemptFailure, type AbortReason } from './attemptFailure.ts';
 import { CancelBook } from './cancelBook.ts';
 import { countJobMoves, type CountedMoves } from './countJobMoves.ts';
-import type { Executor, GetObject, TaskSlot } from './inlineExecutor.ts';
+import type { Executor, TaskObjects, TaskSlot } from './inlineExecutor.ts';
 import { LazySignal, runHere } from './inlineExecutor.ts';
 import { createJobProcessor } from './jobProcessor.ts';
 import { createSandboxLogger } from './sandboxLogger.ts';
@@ -40,7 +40,7 @@ export interface JobLoop {
 }
 
 /** Starts fetching. */
-export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (message: FromSandbox) => void, getObject: GetObject): Promise<JobLoop> {
+export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (message: FromSandbox) => void, objects: TaskObjects): Promise<JobLoop> {
   // The supervisor writes its lines with its logger for this sandbox (component, workerId, sandboxPid bound there).
   const logger = createSandboxLogger(send, config.logLevel);
   // taskpool's own calls and BullMQ's objects use a connection each (why: see startWorker.ts).
@@ -51,7 +51,7 @@ export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (mes
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
   const cancels = new CancelBook(redis, logger);
   const counts = { done: 0, failed: 0 };
-  const slot = new OwnSlot(mod.tasks, getObject);
+  const slot = new OwnSlot(mod.tasks, objects);
   const processor = createJobProcessor({
     tasks: mod.tasks,
     pool: slot,
@@ -62,6 +62,7 @@ export async function serveJobs(mod: TaskModule, config: ServeConfig, send: (mes
     cancels,
     counts,
     requeueOnFailure: () => false,
+    getObject: (ref) => objects.get(ref),
     // The supervisor enforces the timeout, the kill grace and the memory cap: only the bookkeeping's limits here.
     limits: { killGraceMs: 0, quarantineAfterCrashes: config.quarantineAfterCrashes, maxStalls: config.maxStalls },
   });
@@ -197,7 +198,7 @@ class OwnSlot implements TaskSlot, Executor {
 
   constructor(
     private readonly tasks: ReadonlyMap<string, AnyTask>,
-    private readonly getObject: GetObject,
+    private readonly objects: TaskObjects,
   ) {}
 
   runs(jobId: string): boolean {
@@ -224,7 +225,7 @@ class OwnSlot implements TaskSlot, Executor {
         this.current = undefined;
         return !abortion.aborted;
       };
-      runHere(this.tasks, request, abortion, this.getObject).then(
+      runHere(this.tasks, request, abortion, this.objects).then(
         (outcome) => {
           if (!done()) return;
           if (outcome.ok) resolve(outcome.result);

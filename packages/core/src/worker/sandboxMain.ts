@@ -7,10 +7,10 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadTaskModule, type TaskModule } from '../loadTaskModule.ts';
 import { serializeError } from '../serializeError.ts';
 import { ObjectRequester } from '../objects/objectRequester.ts';
-import { LazySignal } from './inlineExecutor.ts';
+import { LazySignal, type TaskObjects } from './inlineExecutor.ts';
 import { runTask } from './runTask.ts';
 import type { JobLoop } from './sandboxFetch.ts';
-import type { FromSandbox, ToSandbox } from './sandboxProtocol.ts';
+import { NO_OBJECTS, type FromSandbox, type SandboxSettings, type ToSandbox } from './sandboxProtocol.ts';
 import type { Ref } from '../objects/objectRef.ts';
 
 const inThread = !isMainThread && parentPort !== null;
@@ -26,8 +26,16 @@ const onMessage = (listener: (message: ToSandbox) => void): void => {
 };
 
 const running = new Map<number, LazySignal>();
-/** `ctx.get(ref)`: asks the supervisor for the object's local file. */
-const objects = new ObjectRequester(send);
+/** What the worker told this sandbox when it started it. */
+const settings = (inThread ? (workerData as { settings?: SandboxSettings }).settings : parseSettings(process.argv[3])) ?? { objects: NO_OBJECTS };
+/** `ctx.get(ref)`: asks the supervisor for the object's local file; `ctx.put` writes one and asks it to store it. */
+const objects = new ObjectRequester(send, settings.objects);
+/** The same, as a task context wants them (a self-fetching sandbox's jobs included). */
+const taskObjects: TaskObjects = {
+  get: (ref) => objects.get(ref),
+  put: (bytes, kind, owner) => objects.put(bytes, kind, owner.jobId),
+  inlineMaxBytes: objects.inlineMaxBytes,
+};
 /** In `fetch: 'sandbox'` mode, the loop that takes this sandbox's jobs (its module loads BullMQ: imported only then). */
 let jobLoop: Promise<JobLoop> | undefined;
 
@@ -56,10 +64,10 @@ async function main(): Promise<void> {
   }
   onMessage((message) => {
     if (message.type === 'run') void run(mod, message);
-    else if (message.type === 'object-ready' || message.type === 'object-failed') objects.onReply(message);
+    else if (message.type === 'object-ready' || message.type === 'object-stored' || message.type === 'object-failed') objects.onReply(message);
     else if (message.type === 'abort') running.get(message.runId)?.abort(message.reason);
     else if (message.type === 'shutdown') void shutdown(mod);
-    else if (message.type === 'serve') jobLoop ??= import('./sandboxFetch.ts').then((loop) => loop.serveJobs(mod, message.config, send, (ref) => objects.get(ref)));
+    else if (message.type === 'serve') jobLoop ??= import('./sandboxFetch.ts').then((loop) => loop.serveJobs(mod, message.config, send, taskObjects));
     else if (message.type === 'abort-job') void jobLoop?.then((loop) => loop.abort(message.jobId, message.reason));
     else if (message.type === 'drain') void (jobLoop ?? Promise.resolve(undefined)).then((loop) => loop?.drain()).then(() => send({ type: 'drained' }));
   });
@@ -79,6 +87,8 @@ async function run(mod: TaskModule, message: Extract<ToSandbox, { type: 'run' }>
       },
       progress: (value) => send({ type: 'progress', runId, value }),
       get: <T>(ref: Ref<T>) => objects.get(ref) as Promise<T>,
+      putBytes: (bytes, kind) => objects.put(bytes, kind, message.jobId),
+      inlineMaxBytes: objects.inlineMaxBytes,
     });
     send(outcome.ok ? { type: 'done', runId, output: outcome.result } : { type: 'failed', runId, error: outcome.error });
   } catch (error) {
@@ -95,6 +105,10 @@ async function shutdown(mod: TaskModule): Promise<void> {
   } finally {
     process.exit(0);
   }
+}
+
+function parseSettings(text: string | undefined): SandboxSettings | undefined {
+  return text === undefined ? undefined : (JSON.parse(text) as SandboxSettings);
 }
 
 void main().catch(die);

@@ -8,7 +8,7 @@ import { classifyExit } from './classifyExit.ts';
 import { forkSandbox, startSandboxThread, type SandboxChannel } from './sandboxChannel.ts';
 import { logSandboxOutput } from './sandboxOutput.ts';
 import type { RunInput } from './runTask.ts';
-import type { FromSandbox, HeldJob, ServeConfig, ToSandbox } from './sandboxProtocol.ts';
+import { NO_OBJECTS, type FromSandbox, type HeldJob, type SandboxSettings, type ServeConfig, type ToSandbox } from './sandboxProtocol.ts';
 import { serveObject, type ObjectCache } from './objectCache.ts';
 const STDERR_TAIL_BYTES = 8_192;
 /** After a sandbox's IPC channel closes, how long it has to exit before it is taken as unreachable. */
@@ -70,6 +70,8 @@ interface Watched {
 /** One task to run in a sandbox. */
 export interface SandboxRequest {
   task: string;
+  /** The job's queue (what an object the task stores is owned by, with `jobId`). */
+  queue: string;
   input: RunInput;
   jobId: string;
   attempt: number;
@@ -91,6 +93,7 @@ interface Running {
   startedAt: number;
   jobId: string;
   task: string;
+  queue: string;
   /** Set once the supervisor has aborted the run: it decides the failure's reason. */
   aborted?: AbortReason;
   timers: NodeJS.Timeout[];
@@ -152,10 +155,11 @@ export class SandboxProcess {
 
   /** Forks a sandbox and waits until its task module is loaded and `setup()` has run. */
   static async start(options: SandboxOptions): Promise<SandboxProcess> {
+    const settings: SandboxSettings = { objects: options.objects?.sandboxSettings() ?? NO_OBJECTS };
     const child =
       options.isolation === 'thread'
-        ? startSandboxThread(options.modulePath, options.maxMemoryMb)
-        : await forkSandbox(options.modulePath, { execArgv: options.execArgv ?? [], ...(options.execPath !== undefined && { execPath: options.execPath }) });
+        ? startSandboxThread(options.modulePath, settings, options.maxMemoryMb)
+        : await forkSandbox(options.modulePath, settings, { execArgv: options.execArgv ?? [], ...(options.execPath !== undefined && { execPath: options.execPath }) });
     const pid = child.pid;
     const sandbox = new SandboxProcess(child, pid, options.logger.child({ sandboxPid: pid }), options.selfFetch, options.objects);
     await sandbox.waitReady(options.startTimeoutMs ?? 60_000);
@@ -260,6 +264,7 @@ export class SandboxProcess {
         startedAt: performance.now(),
         jobId: request.jobId,
         task: request.task,
+        queue: request.queue,
         resolve,
         reject,
         timers: [],
@@ -449,11 +454,18 @@ export class SandboxProcess {
         this.logger[message.level](message.record, message.msg);
         break;
       case 'object':
-        void serveObject(this.objects, message).then((reply) => this.send(reply));
+      case 'object-put':
+        void serveObject(this.objects, message, (jobId) => this.queueOf(jobId)).then((reply) => this.send(reply));
         break;
       default:
         break;
     }
+  }
+
+  /** The queue of a job this sandbox runs or holds (whose `ctx.put` it serves). */
+  private queueOf(jobId: string): string | undefined {
+    if (this.running?.jobId === jobId) return this.running.queue;
+    return this.held.get(jobId)?.job.queue;
   }
 
   private finish(running: Running): void {

@@ -1,6 +1,14 @@
-import type { ObjectReply, ObjectRequest } from '../objects/objectRequester.ts';
+import type { ObjectReply, ObjectRequest, SandboxObjectSettings } from '../objects/objectRequester.ts';
 import type { SerializedError } from '../serializeError.ts';
 import type { RunInput, RunResult } from './runTask.ts';
+
+/** What a sandbox is given when it starts (the argument after the task module's path; a thread's `workerData.settings`). */
+export interface SandboxSettings {
+  objects: SandboxObjectSettings;
+}
+
+/** A sandbox of a worker with no object cache: `ctx.put` fails, outputs are never stored by reference. */
+export const NO_OBJECTS: SandboxObjectSettings = { inlineMaxBytes: Number.MAX_SAFE_INTEGER, maxObjectBytes: 0 };
 
 /**
  * What a sandbox that takes its own jobs (`fetch: 'sandbox'`) is told once it is ready: where Redis is, which

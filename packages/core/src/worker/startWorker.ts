@@ -22,9 +22,10 @@ import { SelfFetchSupervisor } from './selfFetchSupervisor.ts';
 import { BULLMQ_MAX_STALLED_COUNT, createStalledFailures, DEFAULT_MAX_STALLS } from './stalledFailure.ts';
 import { InlineExecutor } from './inlineExecutor.ts';
 import { ObjectCache } from './objectCache.ts';
-import { FsObjectStore } from '../objects/fsObjectStore.ts';
+import { createObjectAccess, DEFAULT_INLINE_MAX_BYTES, DEFAULT_MAX_OBJECT_BYTES, type ObjectOptions } from '../objects/objectAccess.ts';
 import type { ObjectStore } from '../objects/objectStore.ts';
-import { RedisObjectStore } from '../store/redisObjectStore.ts';
+import type { Ref } from '../objects/objectRef.ts';
+import { DEFAULT_OBJECT_SWEEP_MS, startObjectSweeper } from './objectSweeper.ts';
 import { PartitionGuard } from './partitionGuard.ts';
 import { startHeartbeat } from './workerHeartbeat.ts';
 import { shutDown } from './workerShutdown.ts';
@@ -57,11 +58,15 @@ export interface StartWorkerOptions {
   /** Replace a sandbox after this many tasks. Default: never. */
   maxTasksPerProcess?: number;
   /**
-   * Objects by reference (`ctx.get`): `cacheDir`, this machine's cache, shared by its workers (default: `taskpool-objects`
-   * in the OS's temp directory); `cacheMaxBytes`, its bound (default 2 GiB, least recently used first out);
-   * `dir`, the shared directory of big objects, as the clients' `objects.dir` (default: none).
+   * Objects by reference (`ctx.get`, `ctx.put`, the claim check): `cacheDir`, this machine's cache, shared by its
+   * workers (default: `taskpool-objects` in the OS's temp directory); `cacheMaxBytes`, its bound (default 2 GiB,
+   * least recently used first out); `dir`, the shared directory of big objects, as the clients' `objects.dir`
+   * (default: none), and `fsFromBytes`, from what size objects go there (default 1 MiB); `inlineMaxBytes`, the
+   * size above which an output goes by reference (default 64 KiB); `maxBytes`, the largest object (default 1 GiB);
+   * `sweepMs`, how often a worker deletes the objects of removed jobs (default 60 000 ms; 0: never), and
+   * `sweepGraceMs`, how old an object's record must be before it is swept (default 15 minutes).
    */
-  objects?: { cacheDir?: string; cacheMaxBytes?: number; dir?: string };
+  objects?: ObjectOptions & { cacheDir?: string; cacheMaxBytes?: number; sweepMs?: number; sweepGraceMs?: number };
   /** Replace a sandbox whose RSS is over this after a task, MiB. Default: never. */
   maxRssMbPerProcess?: number;
   /** Crashes of one job's attempts (exit, signal, oom) after which it fails for good as `quarantined`. Default: 3. */
@@ -170,15 +175,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const queues = options.queues ?? [...new Set([...mod.tasks.values()].map(queueOf))];
   const limiters = rateLimitsByQueue(mod.tasks);
   const isolation = isolationByQueue(mod.tasks);
-  // The stores `ctx.get` reads from; Redis's is added once its connection exists (below).
-  const objectStores: ObjectStore[] = options.objects?.dir === undefined ? [] : [new FsObjectStore(options.objects.dir)];
+  // The stores `ctx.get` reads from and `ctx.put` writes to: set once the Redis connection exists (below).
+  const objectStores: ObjectStore[] = [];
+  const { cacheDir, cacheMaxBytes, sweepMs = DEFAULT_OBJECT_SWEEP_MS, sweepGraceMs, ...objectOptions } = options.objects ?? {};
   const objects = new ObjectCache({
     stores: objectStores,
     logger,
-    ...(options.objects?.cacheDir !== undefined && { dir: options.objects.cacheDir }),
-    ...(options.objects?.cacheMaxBytes !== undefined && { maxBytes: options.objects.cacheMaxBytes }),
+    ...(cacheDir !== undefined && { dir: cacheDir }),
+    ...(cacheMaxBytes !== undefined && { maxBytes: cacheMaxBytes }),
+    inlineMaxBytes: objectOptions.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES,
+    maxObjectBytes: objectOptions.maxBytes ?? DEFAULT_MAX_OBJECT_BYTES,
   });
-  const inline = new InlineExecutor(mod.tasks, (ref) => objects.read(ref));
+  const inline = new InlineExecutor(mod.tasks, objects.taskObjects());
   const inlineConcurrency = options.inlineConcurrency ?? 100;
   const modes = new Set(queues.map((queue) => isolation.get(queue) ?? 'process'));
   const killGraceMs = options.killGraceMs ?? 1_000;
@@ -241,7 +249,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   // connection (~100 µs each; taskpool pipelines several times per job). See docs/architecture.md.
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
   const queueRedis = createRedisConnection(options.redisUrl, 'worker', logger);
-  objectStores.push(new RedisObjectStore(redis, prefix));
+  const objectWriter = createObjectAccess(redis, prefix, objectOptions);
+  objectStores.push(...objectWriter.stores);
+  objects.writer = objectWriter;
+  // Objects made for jobs go once their jobs are removed: one worker at a time sweeps.
+  const sweeper = startObjectSweeper(redis, prefix, objectWriter.stores, { everyMs: sweepMs, logger, ...(sweepGraceMs !== undefined && { graceMs: sweepGraceMs }) });
   await Promise.all([connectionReady(redis), connectionReady(queueRedis)]);
   const flows = new CountedFlowProducer({ connection: queueRedis, counts: redis, prefix });
   flows.on('error', (err) => logger.error({ event: 'worker:error', err }, 'BullMQ flow producer error'));
@@ -251,7 +263,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const counts = { done: 0, failed: 0 };
   let requeueOnFailure = false;
   // What the processors and the supervisor of self-fetching sandboxes share.
-  const bookkeeping = { tasks: mod.tasks, redis, queueRedis, prefix, flows, logger, cancels, counts, requeueOnFailure: () => requeueOnFailure };
+  const bookkeeping = {
+    tasks: mod.tasks,
+    redis,
+    queueRedis,
+    prefix,
+    flows,
+    logger,
+    cancels,
+    counts,
+    requeueOnFailure: () => requeueOnFailure,
+    getObject: (ref: Ref) => objects.read(ref),
+  };
   if (selfFetching) {
     supervision = new SelfFetchSupervisor({
       ...bookkeeping,
@@ -362,6 +385,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
     closing ??= (async () => {
       shuttingDown = true;
       guard.stop();
+      sweeper.stop();
       await shutDown({
         logger,
         shutdownGraceMs,

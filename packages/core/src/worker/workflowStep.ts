@@ -3,7 +3,8 @@ import type { RedisClient } from '../redisConnection.ts';
 import type { Logger } from 'pino';
 import { keepPolicy, type KeepPolicy } from '../client/jobOptions.ts';
 import type { AnyTask } from '../defineTask.ts';
-import { encodedInput, jobOutput, parseCarried, readJobData, readJobOutput, stepJobData, type JobData, type JobOutput } from '../store/jobData.ts';
+import { carriedInput, jobOutput, parseCarried, readJobData, resolveJobOutput, stepJobData, type JobData, type JobOutput, type RefCarried } from '../store/jobData.ts';
+import type { Ref } from '../objects/objectRef.ts';
 import { isWorkflowCancelled, publishCancels } from '../store/cancelFlags.ts';
 import { jobKey } from '../store/jobKeys.ts';
 import { pendingChildren, readJobErrorTexts } from '../store/jobReads.ts';
@@ -23,11 +24,13 @@ export interface StepRunnerContext {
   /** Adds spawned workflows and callbacks. */
   flows: FlowProducer;
   logger: Logger;
+  /** Reads a child's output stored by reference (the machine's object cache). Default: the reference is given. */
+  getObject?: (ref: Ref) => Promise<unknown>;
   counts: { failed: number };
 }
 
 /** Runs a job's task in a slot with the given (encoded) input; resolves to what it gave, or throws the error BullMQ records. */
-export type RunAttempt = (input: EncodedValue) => Promise<RunResult>;
+export type RunAttempt = (input: EncodedValue | RefCarried) => Promise<RunResult>;
 
 const WORKFLOW_CANCELLED: SerializedError = { name: 'CancelledError', code: 'CANCELLED', reason: 'cancelled', message: 'The workflow was cancelled' };
 
@@ -60,7 +63,10 @@ export function createStepRunner(ctx: StepRunnerContext): {
   const readChildren = async (job: Job): Promise<Map<number, StepOutcome<unknown>>> => {
     const [values, failures] = await Promise.all([job.getChildrenValues(), job.getIgnoredChildrenFailures()]);
     const outcomes = new Map<number, StepOutcome<unknown>>();
-    for (const [key, value] of Object.entries(values ?? {})) outcomes.set(indexOf(job, key), { ok: true, value: readJobOutput(value) });
+    for (const [key, value] of Object.entries(values ?? {})) {
+      // An output stored by reference (the claim check) is read through the machine's object cache.
+      outcomes.set(indexOf(job, key), { ok: true, value: await resolveJobOutput(value, ctx.getObject ?? (async (ref) => ref)) });
+    }
     const failed = Object.entries(failures ?? {});
     if (failed.length > 0) {
       const errors = await readJobErrorTexts(redis, failed.map(([key]) => key));
@@ -104,7 +110,7 @@ export function createStepRunner(ctx: StepRunnerContext): {
   const cancelled = (job: Job): Promise<boolean> => isWorkflowCancelled(redis, prefix, workflowIdOf(job.id ?? ''));
 
   /** Starts `template` as child `<id>.s` of the job, then waits for it without holding anything. */
-  const startSpawn = async (job: Job, token: string | undefined, data: StepData, template: StepTemplate, input?: EncodedValue): Promise<EncodedValue> => {
+  const startSpawn = async (job: Job, token: string | undefined, data: StepData, template: StepTemplate, input?: EncodedValue | RefCarried): Promise<EncodedValue> => {
     const id = job.id ?? '';
     if (await cancelled(job)) return failStep(job, WORKFLOW_CANCELLED);
     const flow = materialize({ ...template, opts: { ...template.opts, ...childFailureOptions('fail') } }, { id: childId(id, 's'), keep: keepOf(job), input });
@@ -127,7 +133,7 @@ export function createStepRunner(ctx: StepRunnerContext): {
     }
   };
 
-  const output = async (job: Job, token: string | undefined, data: StepData, attempt: RunAttempt): Promise<EncodedValue> => {
+  const output = async (job: Job, token: string | undefined, data: StepData, attempt: RunAttempt): Promise<EncodedValue | RefCarried> => {
     const meta = data.wf;
     // A leaf's cancel reaches it as a single job's does (removed, or signalled); a step with children is woken
     // by their removal or failure, so it reads the workflow's mark.
@@ -145,12 +151,14 @@ export function createStepRunner(ctx: StepRunnerContext): {
     const gathered = (meta.count ?? 0) > 0 ? await gather(job, meta) : undefined;
     if (meta.kind === 'group') return encodeValue(gathered);
     if (meta.kind === 'spawn') return startSpawn(job, token, data, meta.sub!, encodeValue(gathered));
-    const result = await attempt(meta.from ? encodeValue(gathered) : (encodedInput(data) ?? encodeValue(undefined)));
+    const carried = carriedInput(data) as EncodedValue | RefCarried | undefined;
+    const result = await attempt(meta.from ? encodeValue(gathered) : (carried ?? encodeValue(undefined)));
+    if ('spawn' in result) return startSpawn(job, token, data, result.spawn);
     // A step is never a chunk: its output is not carried as text (parseCarried only narrows the type).
-    return 'spawn' in result ? startSpawn(job, token, data, result.spawn) : parseCarried(result.output);
+    return 'ref' in result.output ? result.output : parseCarried(result.output);
   };
 
-  const callbacks = async (job: Job, templates: StepTemplate[] | undefined, suffix: 'ok' | 'err', input: EncodedValue): Promise<void> => {
+  const callbacks = async (job: Job, templates: StepTemplate[] | undefined, suffix: 'ok' | 'err', input: EncodedValue | RefCarried): Promise<void> => {
     if (!templates?.length) return;
     const keep = keepOf(job);
     await ctx.flows.addBulk(templates.map((template, i) => materialize(template, { id: `${job.id}.${suffix}${i}`, keep, input })));
@@ -182,7 +190,7 @@ export function createStepRunner(ctx: StepRunnerContext): {
     },
     /** A plain job's handler returned `ctx.spawn(...)`: the job becomes the root of the workflow it starts. */
     async spawn(job, token, data, template) {
-      const step: StepData = data.kind === 'step' ? (data as StepData) : stepJobData<StepMeta>({}, encodedInput(data));
+      const step: StepData = data.kind === 'step' ? (data as StepData) : stepJobData<StepMeta>({}, carriedInput(data) as EncodedValue | RefCarried | undefined);
       return jobOutput(await startSpawn(job, token, step, template));
     },
   };

@@ -2,6 +2,7 @@ import type { FlowJob } from 'bullmq';
 import type { KeepPolicy, TaskJobOptions } from '../client/jobOptions.ts';
 import { stepJobData, type StepJobData } from '../store/jobData.ts';
 import type { EncodedValue } from '../valueCodec.ts';
+import type { RefCarried } from '../store/jobData.ts';
 import type { ChildFailurePolicy } from './workflow.ts';
 
 /**
@@ -55,7 +56,7 @@ export interface StepTemplate {
 export interface Placement {
   id: string;
   keep: KeepPolicy;
-  input?: EncodedValue;
+  input?: EncodedValue | RefCarried;
 }
 
 /** The BullMQ flow of a template: ids `<id>.<index>` down the tree. */

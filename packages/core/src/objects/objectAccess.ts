@@ -1,8 +1,10 @@
 import { ConfigError, PayloadTooLargeError } from '../errors.ts';
 import { FsObjectStore } from '../objects/fsObjectStore.ts';
-import { getObject, putObject, verifyBytes, type Ref } from '../objects/objectRef.ts';
+import { encodeObject, getObject, storeBytes, verifyBytes, type ObjectKind, type Ref } from '../objects/objectRef.ts';
 import type { ObjectStore } from '../objects/objectStore.ts';
 import type { RedisClient } from '../redisConnection.ts';
+import { jobKey } from '../store/jobKeys.ts';
+import { recordOwner } from '../store/objectOwners.ts';
 import { RedisObjectStore } from '../store/redisObjectStore.ts';
 
 /** Where a client keeps objects by reference (see {@link ObjectAccess}). */
@@ -16,6 +18,12 @@ export interface ObjectOptions {
   fsFromBytes?: number;
   /** The largest object `put` accepts, bytes (`PayloadTooLargeError`, nothing written). Default: 1 GiB. */
   maxBytes?: number;
+  /**
+   * The claim check: a task's input (at submit) or output (in the worker) whose encoded JSON takes more bytes
+   * than this is stored as an object owned by its job, and the job carries the reference; the handler and
+   * `result()` see the value as if it had been inline. Default: 64 KiB (`TASKPOOL_INLINE_MAX_BYTES`).
+   */
+  inlineMaxBytes?: number;
 }
 
 /** Options of {@link ObjectAccess.put}. */
@@ -48,13 +56,37 @@ export interface ObjectAccess {
   bytesOf(id: string): Promise<Buffer | undefined>;
 }
 
+/**
+ * What taskpool itself uses to store objects (the claim check, `ctx.put`): the public access, and a write of
+ * bytes already encoded, owned by a job when `owner` (the job's key) is given.
+ */
+export interface ObjectWriter extends ObjectAccess {
+  /** The stores, Redis's first. */
+  readonly stores: readonly ObjectStore[];
+  /** The largest object, bytes. */
+  readonly maxBytes: number;
+  /** Inputs and outputs above this many bytes go by reference (see {@link ObjectOptions.inlineMaxBytes}). */
+  readonly inlineMaxBytes: number;
+  /** Stores bytes as a new object, in the directory when they are past `fsFromBytes` (and there is one), else Redis. */
+  putBytes(bytes: Buffer, kind: ObjectKind, options?: PutOptions & { owner?: JobOwner }): Promise<Ref>;
+}
+
+/** The job an object is made for: it goes once the job is removed (see `store/objectOwners.ts`). */
+export interface JobOwner {
+  queue: string;
+  jobId: string;
+}
+
+/** 64 KiB: inputs and outputs above it go by reference. */
+export const DEFAULT_INLINE_MAX_BYTES = 65_536;
+
 /** One MiB: where objects start going to the directory, when there is one. */
 export const DEFAULT_FS_FROM_BYTES = 1_048_576;
 /** One GiB: the largest object by default. */
 export const DEFAULT_MAX_OBJECT_BYTES = 1_073_741_824;
 
-/** The stores of a client: Redis always, the directory when `options.dir` is set. */
-export function createObjectAccess(redis: RedisClient, prefix: string, options: ObjectOptions = {}): ObjectAccess {
+/** The stores of a client or a worker: Redis always, the directory when `options.dir` is set. */
+export function createObjectAccess(redis: RedisClient, prefix: string, options: ObjectOptions = {}): ObjectWriter {
   const inRedis = new RedisObjectStore(redis, prefix);
   const inDir = options.dir === undefined ? undefined : new FsObjectStore(options.dir);
   const fsFromBytes = options.fsFromBytes ?? DEFAULT_FS_FROM_BYTES;
@@ -64,15 +96,26 @@ export function createObjectAccess(redis: RedisClient, prefix: string, options: 
     if (ref.store === 'fs' && inDir) return inDir;
     throw new ConfigError(`Object ${ref.id} is in a '${ref.store}' store, which this client has not been given (ClientOptions.objects.dir)`);
   };
-  const put = async (value: unknown, putOptions: PutOptions = {}): Promise<Ref> => {
-    const whole = isByteStream(value) ? await readStream(value, maxBytes) : value;
-    const size = Buffer.isBuffer(whole) || ArrayBuffer.isView(whole) ? whole.byteLength : undefined;
-    // Known big binary data goes to the directory; anything else is encoded by putObject, in Redis.
-    const store = inDir && size !== undefined && size > fsFromBytes ? inDir : inRedis;
-    return putObject(store, whole, { maxBytes, ...putOptions });
+  const putBytes = async (bytes: Buffer, kind: ObjectKind, putOptions: PutOptions & { owner?: JobOwner } = {}): Promise<Ref> => {
+    if (bytes.byteLength > maxBytes) throw new PayloadTooLargeError('object', bytes.byteLength, maxBytes);
+    const store = inDir && bytes.byteLength > fsFromBytes ? inDir : inRedis;
+    const { owner, ...rest } = putOptions;
+    // The owner first: an object is never stored without it, and the sweep leaves an entry alone until its job may exist.
+    const ref = await storeBytes(store, bytes, kind, rest, async (id) => {
+      if (owner !== undefined) await recordOwner(redis, prefix, id, { job: jobKey(prefix, owner.queue, owner.jobId), store: store.kind });
+    });
+    return ref;
   };
   return {
-    put: put as ObjectAccess['put'],
+    stores: inDir ? [inRedis, inDir] : [inRedis],
+    maxBytes,
+    inlineMaxBytes: options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES,
+    putBytes,
+    put: (async (value: unknown, putOptions: PutOptions = {}) => {
+      const whole = isByteStream(value) ? await readStream(value, maxBytes) : value;
+      const { bytes, kind } = encodeObject(whole);
+      return putBytes(bytes, kind, putOptions);
+    }) as ObjectAccess['put'],
     get: (ref) => getObject(storeOf(ref), ref),
     delete: (ref) => storeOf(ref).delete(ref.id),
     async bytesOf(id) {
