@@ -47,7 +47,7 @@ export async function objectsByReference(ctx: BenchContext): Promise<BenchResult
     const data = Buffer.alloc(bytes);
     for (let i = 0; i < bytes; i++) data[i] = (i * 7) % 256;
     const expected = data.reduce((total, byte) => total + byte, 0);
-    const measure = async (label: string, tasks: number, run: () => Promise<number[]>): Promise<Side> => {
+    const measure = async (label: string, tasks: number, run: () => Promise<number[]>, each = expected): Promise<Side> => {
       const net = async (): Promise<number> => {
         const info = await admin.info('stats');
         const read = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
@@ -64,13 +64,15 @@ export async function objectsByReference(ctx: BenchContext): Promise<BenchResult
       clearInterval(sampler);
       peak = Math.max(peak, await memory());
       const through = (await net()) - netBefore;
-      if (sums.length !== tasks || sums.some((s) => s !== (label.startsWith('result') ? RESULT_MB * 1024 * 1024 : expected))) throw new Error(`${label}: wrong sums`);
+      if (sums.length !== tasks || sums.some((s) => s !== each)) throw new Error(`${label}: wrong sums`);
       const side = { tasks, ms: Math.round(ms), redisBytesPerTask: Math.round(through / tasks), peakRedisMiB: round2((peak - baseline) / 1024 / 1024) };
       ctx.log(`${label}: ${tasks} tasks in ${side.ms} ms; ${side.redisBytesPerTask} bytes through Redis per task; Redis peak +${side.peakRedisMiB} MiB`);
       return side;
     };
     /** A task's job data as stored (the envelope with its input): what each task itself carries through Redis. */
     const jobBytes = (input: unknown): number => Buffer.byteLength(JSON.stringify(taskJobData(encodeValue(input))));
+    // The same map with an empty input: what BullMQ's protocol itself moves per task (fetch, finish, events).
+    const baseline = await measure('baseline', TASKS, () => client.map(sumInline, Array.from({ length: TASKS }, () => ({ data: '' })), { chunkSize: 1 }).toArray(), 0);
     let byRefJobBytes = 0;
     const byRef = await measure('byReference', TASKS, async () => {
       const ref = await client.put(data);
@@ -88,10 +90,11 @@ export async function objectsByReference(ctx: BenchContext): Promise<BenchResult
     const claimed = await measure('claimCheck', inlineTasks, () => client.map(sumInline, Array.from({ length: inlineTasks }, () => ({ data: encoded })), { chunkSize: 1, window: 4 }).toArray());
     // One big result: by reference (the worker's claim check, the default), then inline (a worker with it off).
     const length = async (c: typeof client): Promise<number[]> => [(await (await c.submit(bigResult, { mb: RESULT_MB })).result({ timeoutMs: 600_000 })).length];
-    const resultByRef = await measure('resultByReference', 1, () => length(client));
+    const resultBytes = RESULT_MB * 1024 * 1024;
+    const resultByRef = await measure('resultByReference', 1, () => length(client), resultBytes);
     await worker.stop();
     worker = await spawnWorker({ root: ctx.root, redisUrl: ctx.redisUrl, prefix: ctx.prefix, tasks: 'bench/objectTasks.ts', concurrency: 2, env: { ...workerEnv, TASKPOOL_INLINE_MAX_BYTES: String(NEVER) } });
-    const resultInline = await measure('resultInline', 1, () => length(inlineClient));
+    const resultInline = await measure('resultInline', 1, () => length(inlineClient), resultBytes);
     return {
       name: 'objectsByReference',
       figures: {
@@ -101,6 +104,8 @@ export async function objectsByReference(ctx: BenchContext): Promise<BenchResult
         byRefMsPerTask: round2(byRef.ms / byRef.tasks),
         byRefJobDataBytes: byRefJobBytes,
         byRefRedisBytesPerTask: byRef.redisBytesPerTask,
+        baselineRedisBytesPerTask: baseline.redisBytesPerTask,
+        byRefOverBaselineBytesPerTask: byRef.redisBytesPerTask - baseline.redisBytesPerTask,
         byRefPeakRedisMiB: byRef.peakRedisMiB,
         inlineTasks: inline.tasks,
         inlineMs: inline.ms,
@@ -128,7 +133,9 @@ export async function objectsByReference(ctx: BenchContext): Promise<BenchResult
         'heartbeats) over the tasks. Redis peak: the most used_memory over its level before the side, sampled every 25 ms. ' +
         'claimCheck: the inline side\'s inputs with the claim check on (the default): each input stored as its own object in the shared directory, ' +
         'the job carrying its reference. result: one task returning a RESULT_MB MiB string, by reference (the worker\'s claim check, to the shared ' +
-        'directory) and inline (a worker with TASKPOOL_INLINE_MAX_BYTES past it). Target (issue #15): under 1 KiB per task by reference.',
+        'directory) and inline (a worker with TASKPOOL_INLINE_MAX_BYTES past it). ' +
+        'baseline: the same map of TASKS tasks with an empty input (no object), for the traffic of BullMQ\'s protocol itself; ' +
+        'byRefOverBaseline: what passing the reference adds per task. Target (issue #15): under 1 KiB per task by reference.',
     };
   } finally {
     await client.close();

@@ -2,12 +2,13 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createClient, RemoteTaskError, type TaskpoolClient } from '@taskpool/core';
+import { createClient, ObjectNotFoundError, type Ref, type TaskpoolClient } from '@taskpool/core';
+import { createRedisConnection } from '@taskpool/core/internal';
 import { startTestWorker } from '@taskpool/core/testing';
 import type { TaskpoolWorker } from '@taskpool/core/worker';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countRows, countRowsInline, sumBytes } from './fixtures/objectTasks.ts';
+import { countRows, countRowsInline, makeText, sumBytes, textLength } from './fixtures/objectTasks.ts';
 import { redisUrl, testPrefix } from './helpers/testRedis.ts';
 
 const prefix = testPrefix(import.meta.url);
@@ -95,8 +96,27 @@ describe('ctx.get in handlers', () => {
     const ref = await client.put(Buffer.from('short-lived'));
     await client.delete(ref);
     const failed = (await client.submit(sumBytes, { data: ref, part: 1 })).result({ timeoutMs: 20_000 });
-    await expect(failed).rejects.toBeInstanceOf(RemoteTaskError);
-    await expect(failed).rejects.toMatchObject({ remoteName: 'ObjectNotFoundError', remoteCode: 'OBJECT_NOT_FOUND' });
+    // taskpool's own error, rebuilt as its class, never retried (it will not come back).
+    await expect(failed).rejects.toBeInstanceOf(ObjectNotFoundError);
+    await expect(failed).rejects.toMatchObject({ code: 'OBJECT_NOT_FOUND' });
+  });
+
+  it('carries big inputs and outputs through the shared directory by reference (the claim check), on both machines', async () => {
+    const lengths = [1_200_000, 10, 1_300_000, 1_250_000];
+    const handles = await Promise.all(lengths.map((n) => client.submit(textLength, { text: 'c'.repeat(n) })));
+    const redis = createRedisConnection(redisUrl(), 'producer');
+    try {
+      for (const [i, handle] of handles.entries()) {
+        const data = JSON.parse((await redis.hget(`${prefix}:default:${handle.id}`, 'data'))!) as { inputRef?: Ref };
+        if (lengths[i]! > 1_000_000) expect(data.inputRef?.store).toBe('fs');
+        else expect(data.inputRef).toBeUndefined();
+      }
+    } finally {
+      redis.disconnect();
+    }
+    expect(await Promise.all(handles.map((h) => h.result({ timeoutMs: 20_000 })))).toEqual(lengths);
+    const texts = await client.map(makeText, [{ n: 1_100_000 }, { n: 3 }, { n: 1_150_000 }], { chunkSize: 1 }).toArray();
+    expect(texts.map((t) => t.length)).toEqual([1_100_000, 3, 1_150_000]);
   });
 
   it('refuses an input whose reference field holds no reference, before anything is enqueued', async () => {

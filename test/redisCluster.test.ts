@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chain, chord, ConfigError, createClient, group, ObjectNotFoundError, type TaskpoolClient } from '@taskpool/core';
-import { createRedisConnection, getObject, putObject, REDIS_OBJECT_CHUNK_BYTES, RedisObjectStore } from '@taskpool/core/internal';
+import { chain, chord, ConfigError, createClient, group, isRef, ObjectNotFoundError, type TaskpoolClient } from '@taskpool/core';
+import { createRedisConnection, getObject, ownedObjectCount, putObject, REDIS_OBJECT_CHUNK_BYTES, RedisObjectStore, sweepOwnedObjects } from '@taskpool/core/internal';
 import { startTestWorker } from '@taskpool/core/testing';
 import type { TaskpoolWorker } from '@taskpool/core/worker';
 import { fanOut, inc, sleepy, square, sum } from './fixtures/workflowTasks.ts';
@@ -60,6 +60,23 @@ describe('on a Redis Cluster, with a hash-tagged prefix', () => {
       await expect(getObject(store, refs[0])).rejects.toBeInstanceOf(ObjectNotFoundError);
       // The second one stays: the next test finds its keys in the prefix's slot with the rest.
       expect(await getObject(store, refs[1])).toEqual({ kept: true });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('carries a big input by reference (the claim check) and sweeps the objects of jobs without a cross-slot call', async () => {
+    const values = Array.from({ length: 20_000 }, (_, n) => n);
+    const handle = await client.submit(sum, values);
+    expect(await handle.result({ timeoutMs: 20_000 })).toBe(values.reduce((a, b) => a + b, 0));
+    const redis = createRedisConnection(cluster.url, 'producer');
+    try {
+      const data = JSON.parse((await redis.hget(`${prefix}:default:${handle.id}`, 'data'))!) as { inputRef?: unknown; input?: unknown };
+      expect(data.input).toBeUndefined();
+      expect(isRef(data.inputRef)).toBe(true);
+      expect(await ownedObjectCount(redis, prefix)).toBe(1);
+      // Its job exists: nothing goes.
+      expect(await sweepOwnedObjects(redis, prefix, [new RedisObjectStore(redis, prefix)], { graceMs: 0 })).toBe(0);
     } finally {
       redis.disconnect();
     }
