@@ -197,7 +197,7 @@ describe('taskpool workers, stats', () => {
     expect(run.stdout).toMatch(/^TASK +QUEUE +WAITING/);
     expect(run.stdout).toMatch(/test\.sumSqrt +default/);
     expect(run.stdout).toContain('1 live worker(s)');
-    expect(run.stdout).toMatch(/^objects: \d+ in Redis \(\d+ bytes\)$/m);
+    expect(run.stdout).toMatch(/^objects: \d+ in Redis \(\d+ bytes\); \d+ owned by jobs$/m);
   });
 });
 

@@ -54,8 +54,8 @@ export const stats: Command = async (ctx) => {
   const busy = overview.workers.reduce((sum, w) => sum + w.busy, 0);
   const total = overview.workers.reduce((sum, w) => sum + w.concurrency, 0);
   ctx.out(`\n${overview.workers.length} live worker(s), ${busy}/${total} sandboxes busy`);
-  const { redis: inRedis, dir } = overview.objects;
-  ctx.out(`objects: ${inRedis.objects} in Redis (${inRedis.bytes} bytes)${dir ? `, ${dir.objects} in the shared directory (${dir.bytes} bytes)` : ''}`);
+  const { redis: inRedis, dir, ownedByJobs } = overview.objects;
+  ctx.out(`objects: ${inRedis.objects} in Redis (${inRedis.bytes} bytes)${dir ? `, ${dir.objects} in the shared directory (${dir.bytes} bytes)` : ''}; ${ownedByJobs} owned by jobs`);
   for (const t of overview.tasks) for (const f of t.failures) ctx.out(`failed ${t.name} (${f.reason}) x${f.count}: ${f.message}`);
   return 0;
 };

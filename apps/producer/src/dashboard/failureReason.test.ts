@@ -19,7 +19,7 @@ describe('failure reasons on the dashboard', () => {
 
   it('shows each reason group with what it means, in the failures-by-reason view', () => {
     const failures = (['killed', 'stalled', 'signal'] as const).map((reason) => ({ reason, count: 1, message: `a ${reason} failure` }));
-    const text = overviewFragment({ generatedAt: 0, prefix: 'p', queues: [], tasks: [{ name: 't', queue: 'q', counts, failures, lastHour: hour }], workers: [], objects: { redis: { objects: 0, bytes: 0 } } }).text;
+    const text = overviewFragment({ generatedAt: 0, prefix: 'p', queues: [], tasks: [{ name: 't', queue: 'q', counts, failures, lastHour: hour }], workers: [], objects: { redis: { objects: 0, bytes: 0 }, ownedByJobs: 0 } }).text;
     for (const reason of ['killed', 'stalled', 'signal']) {
       expect(text).toContain(`<span class="badge reason-${reason}"`);
       expect(text).toContain(`<td class="muted">${describeFailureReason(reason)}</td>`);

@@ -14,12 +14,12 @@ ${failuresSection(stats.tasks)}
 ${objectsSection(stats.objects)}`;
 }
 
-/** The objects by reference the stores hold (`client.put`, `POST /v1/objects`). */
+/** The objects by reference the stores hold (`client.put`, `POST /v1/objects`, and those made for jobs). */
 function objectsSection(objects: OverviewStats['objects']): SafeHtml {
   const dir = objects.dir ? html`; shared directory: <span data-objects-dir="${objects.dir.objects}">${objects.dir.objects}</span> (${formatBytes(objects.dir.bytes)})` : html``;
   return html`<section class="card" id="objects">
 <h2>Objects</h2>
-<p>Redis: <span data-objects-redis="${objects.redis.objects}">${objects.redis.objects}</span> (${formatBytes(objects.redis.bytes)})${dir}</p>
+<p>Redis: <span data-objects-redis="${objects.redis.objects}">${objects.redis.objects}</span> (${formatBytes(objects.redis.bytes)})${dir}; owned by jobs (claim-checked, <code>ctx.put</code>): <span data-objects-owned="${objects.ownedByJobs}">${objects.ownedByJobs}</span></p>
 </section>`;
 }
 

@@ -20,6 +20,7 @@ import { DEFAULT_MAX_JOB_BYTES } from '../store/jobData.ts';
 import { watchConnection, type ConnectionWatch } from '../client/connectionWatch.ts';
 import { DEFAULT_SUBMIT_RETRY_MS, failOnDisconnect } from '../client/retryOnDisconnect.ts';
 import { createObjectAccess, type ObjectOptions } from '../objects/objectAccess.ts';
+import { ownedObjectCount } from '../store/objectOwners.ts';
 
 /** Options of {@link createAdmin}. */
 export interface AdminOptions {
@@ -49,6 +50,8 @@ export interface AdminOptions {
 /** How many objects by reference the deployment's stores hold, and their bytes (expired ones left out). */
 export interface ObjectUsage {
   redis: { objects: number; bytes: number };
+  /** How many of the objects (in either store) were made for jobs (claim-checked values, `ctx.put`) and go with them. */
+  ownedByJobs: number;
   /** The shared directory's, when the admin was given one. */
   dir?: { objects: number; bytes: number };
 }
@@ -194,8 +197,8 @@ export function createAdmin(options: AdminOptions): TaskpoolAdmin {
     taskCounts: () => Promise.all(names.map((name) => countJobsByTask(redis, { prefix, queue: name, failedWindowMs: keep.failedSeconds * 1000 }))),
     workers: () => listWorkers(redis, prefix),
     async objectUsage() {
-      const [inRedis, inDir] = await Promise.all(objectWriter.stores.map((store) => store.usage()));
-      return { redis: inRedis!, ...(inDir && { dir: inDir }) };
+      const [[inRedis, inDir], ownedByJobs] = await Promise.all([Promise.all(objectWriter.stores.map((store) => store.usage())), ownedObjectCount(redis, prefix)]);
+      return { redis: inRedis!, ownedByJobs, ...(inDir && { dir: inDir }) };
     },
     close,
     [Symbol.asyncDispose]: close,
