@@ -34,3 +34,16 @@ export const bigResult = defineTask({
   defaults: { queue: 'bench-objects' },
   run: ({ mb }) => 'r'.repeat(Math.round(mb * 1024 * 1024)),
 });
+
+/** Busy for `ms` (a baseline of the same length as a task that reads a big object, without the object). */
+export const spin = defineTask({
+  name: 'bench.spin',
+  input: z.object({ ms: z.number().min(0) }),
+  output: z.number(),
+  defaults: { queue: 'bench-objects' },
+  run: ({ ms }) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+    return 0;
+  },
+});

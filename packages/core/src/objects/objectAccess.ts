@@ -68,7 +68,7 @@ export interface ObjectWriter extends ObjectAccess {
   /** Inputs and outputs above this many bytes go by reference (see {@link ObjectOptions.inlineMaxBytes}). */
   readonly inlineMaxBytes: number;
   /** Stores bytes as a new object, in the directory when they are past `fsFromBytes` (and there is one), else Redis. */
-  putBytes(bytes: Buffer, kind: ObjectKind, options?: PutOptions & { owner?: JobOwner }): Promise<Ref>;
+  putBytes(bytes: Buffer, kind: ObjectKind, options?: PutOptions & { owner?: JobOwner; sha256?: string }): Promise<Ref>;
 }
 
 /** The job an object is made for: it goes once the job is removed (see `store/objectOwners.ts`). */
@@ -96,7 +96,7 @@ export function createObjectAccess(redis: RedisClient, prefix: string, options: 
     if (ref.store === 'fs' && inDir) return inDir;
     throw new ConfigError(`Object ${ref.id} is in a '${ref.store}' store, which this client has not been given (ClientOptions.objects.dir)`);
   };
-  const putBytes = async (bytes: Buffer, kind: ObjectKind, putOptions: PutOptions & { owner?: JobOwner } = {}): Promise<Ref> => {
+  const putBytes = async (bytes: Buffer, kind: ObjectKind, putOptions: PutOptions & { owner?: JobOwner; sha256?: string } = {}): Promise<Ref> => {
     if (bytes.byteLength > maxBytes) throw new PayloadTooLargeError('object', bytes.byteLength, maxBytes);
     const store = inDir && bytes.byteLength > fsFromBytes ? inDir : inRedis;
     const { owner, ...rest } = putOptions;

@@ -88,11 +88,12 @@ export async function putObject<T>(store: ObjectStore, value: T, options: PutOpt
 
 /**
  * Stores bytes as a new object and gives its reference; `beforeStore` runs with the new id before anything is
- * written (the claim check records the object's owner there).
+ * written (the claim check records the object's owner there). `sha256`: the bytes' hash when the caller has just
+ * checked it (a file a sandbox wrote), so that 50 MB are not hashed twice in a row.
  */
-export async function storeBytes(store: ObjectStore, bytes: Buffer, kind: ObjectKind, options: PutObjectOptions = {}, beforeStore?: (id: string) => Promise<void>): Promise<Ref> {
+export async function storeBytes(store: ObjectStore, bytes: Buffer, kind: ObjectKind, options: PutObjectOptions & { sha256?: string } = {}, beforeStore?: (id: string) => Promise<void>): Promise<Ref> {
   const id = randomUUID();
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sha256 = options.sha256 ?? createHash('sha256').update(bytes).digest('hex');
   await beforeStore?.(id);
   await store.put(id, bytes, { size: bytes.byteLength, sha256 }, options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs });
   return { $taskpoolObject: 1, id, size: bytes.byteLength, sha256, kind, store: store.kind };

@@ -108,15 +108,15 @@ export class ObjectCache {
     const path = join(this.dir, checkedSha(file.sha256));
     const bytes = await readFile(path);
     verifyBytes({ id: file.sha256, size: file.size, sha256: file.sha256 }, bytes);
-    const ref = await this.putBytes(bytes, file.kind, owner);
+    const ref = await this.putBytes(bytes, file.kind, owner, file.sha256);
     await this.evict(path);
     return ref;
   }
 
   /** Stores bytes as an object owned by `owner` (a task's `ctx.put`, or its big output). */
-  async putBytes(bytes: Buffer, kind: ObjectKind, owner: JobOwner): Promise<Ref> {
+  async putBytes(bytes: Buffer, kind: ObjectKind, owner: JobOwner, sha256?: string): Promise<Ref> {
     if (!this.writer) throw new ConfigError('This worker stores no objects (not connected yet)');
-    const ref = await this.writer.putBytes(bytes, kind, { owner });
+    const ref = await this.writer.putBytes(bytes, kind, { owner, ...(sha256 !== undefined && { sha256 }) });
     this.options.logger.debug({ event: 'object:stored', objectId: ref.id, bytes: ref.size, jobId: owner.jobId });
     return ref;
   }
