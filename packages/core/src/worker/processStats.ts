@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { readRssMb } from './sandboxProcess.ts';
 
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -40,3 +39,16 @@ export class ProcessStats {
     for (const pid of this.last.keys()) if (!keep.has(pid)) this.last.delete(pid);
   }
 }
+
+/** A process's resident set size in MiB (Linux `/proc`), or undefined where that can't be read. */
+export function readRssMb(pid: number): number | undefined {
+  try {
+    const statm = readFileSync(`/proc/${pid}/statm`, 'utf8');
+    const pages = Number(statm.split(' ')[1]);
+    return (pages * PAGE_BYTES) / 1_048_576;
+  } catch {
+    return undefined;
+  }
+}
+
+const PAGE_BYTES = 4_096;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { SandboxUnavailableError } from '../errors.ts';
-import { readRssMb, SandboxProcess, SandboxStartKilled, type SandboxOptions } from './sandboxProcess.ts';
+import { readRssMb } from './processStats.ts';
+import { SandboxProcess, SandboxStartKilled, type SandboxOptions } from './sandboxProcess.ts';
 
 /** Options of a {@link SandboxPool}. */
 export interface SandboxPoolOptions extends SandboxOptions {

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readRssMb } from './processStats.ts';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { SerializedError } from '../serializeError.ts';
@@ -524,16 +524,3 @@ export class SandboxStartKilled extends Error {
     super(`Sandbox ${pid} was killed by ${signal} (from outside) while it started`);
   }
 }
-
-/** A process's resident set size in MiB (Linux `/proc`), or undefined where that can't be read. */
-export function readRssMb(pid: number): number | undefined {
-  try {
-    const statm = readFileSync(`/proc/${pid}/statm`, 'utf8');
-    const pages = Number(statm.split(' ')[1]);
-    return (pages * PAGE_BYTES) / 1_048_576;
-  } catch {
-    return undefined;
-  }
-}
-
-const PAGE_BYTES = 4_096;
