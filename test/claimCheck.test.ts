@@ -7,14 +7,14 @@ import { createRedisConnection, ownedObjectCount, RedisObjectStore, sweepOwnedOb
 import { startTestWorker } from '@taskpool/core/testing';
 import type { TaskpoolWorker } from '@taskpool/core/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lengthOf, makeText, makeTextInline, measure, putBytes } from './fixtures/claimCheckTasks.ts';
+import { lengthOf, makeText, makeTextInline, makeTextThread, measure, putBytes } from './fixtures/claimCheckTasks.ts';
 import { redisUrl, testPrefix } from './helpers/testRedis.ts';
 
 const prefix = testPrefix(import.meta.url);
 /** Small limits, so that tests move kilobytes, not megabytes. */
 const INLINE_MAX = 4_096;
 const MAX_OBJECT = 1_048_576;
-const QUEUES = ['default', 'claims-inline'];
+const QUEUES = ['default', 'claims-inline', 'claims-thread'];
 
 let root: string;
 let client: TaskpoolClient;
@@ -127,6 +127,12 @@ describe('the claim check of outputs', () => {
     expect(isRef((await storedReturn('claims-inline', handle.id)).outputRef)).toBe(true);
   });
 
+  it('does the same for a task in a worker thread', async () => {
+    const handle = await client.submit(makeTextThread, { n: 20_000 });
+    expect(await handle.result({ timeoutMs: 20_000 })).toBe('x'.repeat(20_000));
+    expect(isRef((await storedReturn('claims-thread', handle.id)).outputRef)).toBe(true);
+  });
+
   it('keeps a small output inline', async () => {
     const handle = await client.submit(makeText, { n: 10 });
     expect(await handle.result({ timeoutMs: 20_000 })).toBe('x'.repeat(10));
@@ -170,7 +176,7 @@ describe('the lifetime of objects made for jobs', () => {
     const runs = await Promise.all(Array.from({ length: 5 }, (_, i) => client.run(chain(makeText.with({ n: 7_000 + i }), lengthOf))));
     await Promise.all([...handles, ...runs].map((h) => h.result({ timeoutMs: 30_000 })));
     const owned = await ownedObjectCount(redis, prefix);
-    // 15 inputs, 10 outputs, 5 puts, 5 workflow outputs at least (and the earlier tests' objects).
+    // 15 inputs, 10 outputs, 5 puts, 5 workflow outputs at least (and the earlier tests' objects: 'claims-thread' is obliterated too).
     expect(owned).toBeGreaterThanOrEqual(35);
     expect(await sweepOwnedObjects(redis, prefix, [store], { graceMs: 0 })).toBe(0);
 
