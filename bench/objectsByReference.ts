@@ -45,9 +45,11 @@ export async function objectsByReference(ctx: BenchContext): Promise<BenchResult
   let worker = await spawnWorker({ root: ctx.root, redisUrl: ctx.redisUrl, prefix: ctx.prefix, tasks: 'bench/objectTasks.ts', concurrency: 2, env: workerEnv });
   const bytes = Math.round(MB * 1024 * 1024);
   const biggest = Math.max(2 * bytes, 2 * RESULT_MB * 1024 * 1024);
-  // The inline side's jobs carry the whole buffer: its client's job cap is raised, and its claim check is off.
+  // The inline side's jobs carry the whole buffer: its client's job cap is raised, and its claim check is off. Its
+  // completed jobs are removed after 30 s (not at once: the client reads the result from the job): at the default retention (24 h) they would stay in Redis with their
+  // inputs, and 200 inputs of 100 MiB (133 MiB as base64) do not fit this machine's memory (Redis was OOM-killed at 20 GB).
   const client = createClient({ redisUrl: ctx.redisUrl, prefix: ctx.prefix, objects: { dir, maxBytes: biggest } });
-  const inlineClient = createClient({ redisUrl: ctx.redisUrl, prefix: ctx.prefix, maxJobBytes: biggest, objects: { dir, maxBytes: biggest, inlineMaxBytes: NEVER } });
+  const inlineClient = createClient({ redisUrl: ctx.redisUrl, prefix: ctx.prefix, maxJobBytes: biggest, keep: { completedSeconds: 30 }, objects: { dir, maxBytes: biggest, inlineMaxBytes: NEVER } });
   try {
     const data = Buffer.alloc(bytes);
     for (let i = 0; i < bytes; i++) data[i] = (i * 7) % 256;
@@ -136,7 +138,7 @@ export async function objectsByReference(ctx: BenchContext): Promise<BenchResult
       notes:
         `Each task sums the bytes of one ${MB} MiB buffer. byRef: ${TASKS} tasks, the buffer put once into a shared directory (TASKPOOL_OBJECTS_DIR) ` +
         'and read by each task with ctx.get through the machine\'s cache (one worker process, 2 sandboxes: one machine). inline: a tenth as many tasks, ' +
-        'each carrying the buffer in its input as base64, at most 4 jobs in flight. JobDataBytes: one task\'s job data as stored (its envelope and input). ' +
+        'each carrying the buffer in its input as base64, at most 4 jobs in flight, completed jobs removed after 30 s (at the default retention, 24 h, they keep their inputs in Redis). JobDataBytes: one task\'s job data as stored (its envelope and input). ' +
         'RedisBytesPerTask: all of Redis\'s network traffic (INFO stats net input + output, every client: BullMQ\'s fetch and finish, events, ' +
         'heartbeats) over the tasks. Redis peak: the most used_memory over its level before the side, sampled every 25 ms. ' +
         'claimCheck: the inline side\'s inputs with the claim check on (the default): each input stored as its own object in the shared directory, ' +

@@ -119,6 +119,11 @@ describe('the claim check of outputs', () => {
     const stored = await storedReturn('default', handle.id);
     expect(stored.output).toBeUndefined();
     expect(isRef(stored.outputRef)).toBe(true);
+    // The reference itself, typed, for a caller that passes it on instead of reading it.
+    const ref = await handle.outputRef();
+    expect(ref?.id).toBe((stored.outputRef as Ref).id);
+    expect(await client.get(ref!)).toBe('x'.repeat(50_000));
+    expect(await (await client.submit(makeText, { n: 3 })).outputRef({ timeoutMs: 20_000 })).toBeUndefined();
   });
 
   it('does the same for a task on the worker\'s own event loop (inline)', async () => {

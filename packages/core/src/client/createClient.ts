@@ -25,7 +25,7 @@ import { addWorkflowOnce, idempotentWorkflowId, type RunOptions } from './idempo
 import { compileWorkflow } from '../workflow/compileWorkflow.ts';
 import { materialize } from '../workflow/stepTemplate.ts';
 import { sameStoredData, storesRef } from './sameStoredData.ts';
-import { claimCheck } from '../objects/claimCheck.ts';
+import { oversizeBytes } from '../objects/claimCheck.ts';
 import { claimCheckFlow } from './claimCheckFlow.ts';
 import type { Bound, Workflow } from '../workflow/workflow.ts';
 import { CountedFlowProducer } from '../store/countedQueue.ts';
@@ -203,7 +203,9 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       const jobId = key === undefined ? randomUUID() : idempotentJobId(task.name, key);
       // Checked, and stored as given but for what the schema drops: the sandbox parses it, once. A big input
       // is stored as an object owned by the job, and the job carries its reference (the claim check).
-      const carried = await retried(() => claimCheck(prepareInput(task, input), objects, { queue: name, jobId }));
+      const encoded = prepareInput(task, input);
+      const big = oversizeBytes(encoded, objects.inlineMaxBytes);
+      const carried = big ? { ref: await retried(() => objects.putBytes(big, 'value', { owner: { queue: name, jobId } })) } : encoded;
       const data = taskJobData(carried);
       assertJobSize(`input of task ${task.name}`, data, maxJobBytes);
       queue(name); // known to getJob at once

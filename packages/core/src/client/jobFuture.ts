@@ -38,15 +38,7 @@ export abstract class JobFuture<Out> {
   /** Like {@link result}, but resolves with an {@link Outcome} instead of rejecting when the job failed. */
   async settled(options: ResultOptions = {}): Promise<Outcome<Out>> {
     if (this.#outcome) return this.#outcome;
-    const signal = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
-    let settled: Settled;
-    try {
-      settled = await this.watcher.wait(this.queue, this.id, signal ? { signal } : {});
-    } catch (error) {
-      if (signal?.aborted && options.timeoutMs !== undefined) throw new ResultTimeoutError(this.id, options.timeoutMs);
-      throw error;
-    }
-    const outcome = await this.toOutcome(settled);
+    const outcome = await this.toOutcome(await this.waitSettled(options));
     this.#outcome ??= outcome;
     return this.#outcome;
   }
@@ -59,6 +51,17 @@ export abstract class JobFuture<Out> {
   onDone(callback: (outcome: Outcome<Out>) => void): this {
     void this.settled().then(callback, () => undefined);
     return this;
+  }
+
+  /** How the job ended, as stored (its output not decoded, nor read when it went by reference). */
+  protected async waitSettled(options: ResultOptions): Promise<Settled> {
+    const signal = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
+    try {
+      return await this.watcher.wait(this.queue, this.id, signal ? { signal } : {});
+    } catch (error) {
+      if (signal?.aborted && options.timeoutMs !== undefined) throw new ResultTimeoutError(this.id, options.timeoutMs);
+      throw error;
+    }
   }
 
   /** True once this future has seen its job finish. */

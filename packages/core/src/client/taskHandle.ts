@@ -1,11 +1,11 @@
 import type { AnyTask } from '../defineTask.ts';
 import { JobNotFoundError } from '../errors.ts';
 import type { Ref } from '../objects/objectRef.ts';
-import { resolveJobOutput } from '../store/jobData.ts';
+import { outputRefOf, resolveJobOutput } from '../store/jobData.ts';
 import type { CancelResult } from './cancelTask.ts';
 import type { CompletionWatcher, ProgressValue, Settled } from './completionWatcher.ts';
 import type { ErrorRegistry } from './errorRegistry.ts';
-import { JobFuture, type Outcome } from './jobFuture.ts';
+import { JobFuture, type Outcome, type ResultOptions } from './jobFuture.ts';
 import type { JobView } from './jobView.ts';
 
 export type { Outcome, ResultOptions } from './jobFuture.ts';
@@ -87,6 +87,19 @@ export class TaskHandle<Out> extends JobFuture<Out> {
     const result = await this.host.cancel(this.queue, this.id);
     if (result === 'removed') this.host.watcher.recheck(this.queue, this.id);
     return result;
+  }
+
+  /**
+   * Waits like {@link result}, and gives the reference to the output when it went by reference (an output over the
+   * inline limit, the claim check) without reading it: hand it to another task's `objectRef<T>()` field, or read
+   * it later with `client.get(ref)`. Undefined when the output was small enough to travel in the job (use
+   * `result()`). Rejects as `result()` does when the job failed.
+   */
+  async outputRef(options: ResultOptions = {}): Promise<Ref<Out> | undefined> {
+    const settled = await this.waitSettled(options);
+    // A failed or missing job's outcome is its error.
+    if (settled.state !== 'completed') throw ((await this.toOutcome(settled)) as { error: Error }).error;
+    return outputRefOf(settled.value) as Ref<Out> | undefined;
   }
 
   /** The job's current view in Redis (state, attempts, progress, result or error), or undefined if it is gone. */
