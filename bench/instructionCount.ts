@@ -52,7 +52,7 @@ export async function createInstructionCounter(kind: CounterKind): Promise<Instr
       ? // perf stat counts the children too (inherit is its default).
         { command: ['perf', 'stat', '-e', 'instructions', '-x,', '-o', join(dir, 'perf.csv'), '--'], signalChild: true, stopGraceMs: 30_000 }
       : {
-          command: ['valgrind', '-q', '--tool=callgrind', '--trace-children=yes', `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`],
+          command: ['valgrind', '-q', '--tool=callgrind', '--trace-children=yes', '--trace-children-skip=*esbuild*', `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`],
           signalChild: false,
           // Every process under callgrind is slow to close; a SIGKILL would lose its counts.
           stopGraceMs: 300_000,
