@@ -18,8 +18,13 @@ export interface JobView {
   attempts: number;
   /** The latest progress the handler reported. */
   progress: number | object;
+  /** The input as submitted; an input that went by reference (the claim check) is shown as its reference (`isRef`). */
   input: unknown;
-  /** The handler's output, once completed. */
+  /**
+   * The handler's output, once completed. An output that went by reference (over the inline limit) is shown as its
+   * reference (`isRef`), not read: `handle.result()` or `client.get(ref)` give the value (over HTTP,
+   * `GET /v1/objects/:id` gives its bytes: the encoded value's JSON, `{ json, meta? }`).
+   */
   result?: unknown;
   /** The last attempt's error, once failed (and, while retrying, the last failure). */
   error?: SerializedError;
