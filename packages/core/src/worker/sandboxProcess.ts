@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { readRssMb } from './processStats.ts';
+import { HeldJobs } from './heldJobs.ts';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { SerializedError } from '../serializeError.ts';
@@ -57,16 +58,6 @@ export interface SelfFetch {
   onDied(sandbox: SandboxProcess, lockOwners: readonly string[], failure: SerializedError): void;
 }
 
-/** A job a self-fetching sandbox holds, as its supervisor watches it. */
-interface Watched {
-  job: HeldJob;
-  startedAt: number;
-  timers: NodeJS.Timeout[];
-  /** Past the sandbox's one-at-a-time gate: its limits apply. */
-  running: boolean;
-  aborted?: AbortReason;
-}
-
 /** One task to run in a sandbox. */
 export interface SandboxRequest {
   task: string;
@@ -117,7 +108,7 @@ export class SandboxProcess {
   private lastRun: { jobId: string; task: string } | undefined;
   private readonly exitPromise: Promise<void>;
   /** Self-fetching: the jobs the sandbox holds (one runs; a sandbox of several queues may hold one more per queue). */
-  private readonly held = new Map<string, Watched>();
+  private readonly held: HeldJobs;
   private drained: (() => void) | undefined;
   /** Self-fetching: the ids its jobs' lock tokens start with (see `onDied`). */
   private lockOwners: string[] = [];
@@ -131,6 +122,22 @@ export class SandboxProcess {
     private readonly selfFetch?: SelfFetch,
     private readonly objects?: ObjectCache,
   ) {
+    this.held = new HeldJobs(
+      {
+        pid,
+        logger,
+        took: (job) => selfFetch?.onHeld(this, job),
+        began: (job) => {
+          this.tasksRun++;
+          this.lastRun = { jobId: job.jobId, task: job.task };
+        },
+        released: (job, outcome) => selfFetch?.onReleased(this, job, outcome),
+        sendAbort: (jobId, reason) => this.send({ type: 'abort-job', jobId, reason }),
+        retire: () => (this.retireAfterRun = true),
+        kill: () => this.kill(),
+      },
+      { killGraceMs: selfFetch?.killGraceMs ?? 1_000, sampleMs: RSS_SAMPLE_MS, ...(selfFetch?.maxRssMb !== undefined && { maxRssMb: selfFetch.maxRssMb }) },
+    );
     this.exitPromise = once(child, 'exit').then(() => undefined);
     child.stderr?.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
@@ -191,7 +198,7 @@ export class SandboxProcess {
 
   /** The jobs a self-fetching sandbox holds. */
   get heldJobs(): HeldJob[] {
-    return [...this.held.values()].map((w) => w.job);
+    return this.held.jobs;
   }
 
   /**
@@ -199,57 +206,8 @@ export class SandboxProcess {
    * and records the failure (`reason`), and takes no more jobs; `graceMs` later the process is SIGKILLed if it
    * still holds the job (then the supervisor records it). Over the memory cap (`oom`), at once.
    */
-  abortJob(jobId: string, reason: AbortReason, graceMs = this.selfFetch?.killGraceMs ?? 1_000): void {
-    const watched = this.held.get(jobId);
-    if (!watched || watched.aborted) return;
-    watched.aborted = reason;
-    this.retireAfterRun = true;
-    if (reason !== 'oom') this.send({ type: 'abort-job', jobId, reason });
-    const kill = (): void => {
-      if (this.held.get(jobId) === watched) this.kill();
-    };
-    if (graceMs <= 0) kill();
-    else watched.timers.push(setTimeout(kill, graceMs));
-  }
-
-  /** Self-fetching: a job the sandbox took, or began running. */
-  private onHeld(job: HeldJob): void {
-    const fetch = this.selfFetch;
-    if (!fetch) return;
-    let watched = this.held.get(job.jobId);
-    if (!watched) {
-      watched = { job, startedAt: performance.now(), timers: [], running: false };
-      this.held.set(job.jobId, watched);
-      fetch.onHeld(this, job);
-    }
-    if (!job.started || watched.running) return;
-    watched.running = true;
-    watched.job = job;
-    watched.startedAt = performance.now();
-    this.tasksRun++;
-    this.lastRun = { jobId: job.jobId, task: job.task };
-    if (job.timeoutMs !== undefined) watched.timers.push(setTimeout(() => this.abortJob(job.jobId, 'timeout'), job.timeoutMs));
-    const cap = fetch.maxRssMb;
-    if (cap !== undefined) {
-      watched.timers.push(
-        setInterval(() => {
-          const rss = readRssMb(this.pid);
-          if (rss !== undefined && rss > cap) {
-            this.logger.warn({ event: 'sandbox:over-memory', jobId: job.jobId, rssMb: Math.round(rss), maxRssMb: cap });
-            this.abortJob(job.jobId, 'oom', 0);
-          }
-        }, RSS_SAMPLE_MS),
-      );
-    }
-  }
-
-  /** Self-fetching: the sandbox recorded a job's outcome. */
-  private onReleased(jobId: string, outcome: 'done' | 'failed' | 'none'): void {
-    const watched = this.held.get(jobId);
-    if (!watched) return;
-    this.held.delete(jobId);
-    for (const timer of watched.timers) clearTimeout(timer);
-    this.selfFetch?.onReleased(this, watched.job, outcome);
+  abortJob(jobId: string, reason: AbortReason, graceMs?: number): void {
+    this.held.abort(jobId, reason, graceMs);
   }
 
   /** Runs one task; rejects with an {@link AttemptFailure} if the handler fails or the process dies. */
@@ -310,18 +268,14 @@ export class SandboxProcess {
 
   /** The job id of the running task, if any. */
   get runningJobId(): string | undefined {
-    return this.running?.jobId ?? this.runningHeld()?.job.jobId;
+    return this.running?.jobId ?? this.held.running()?.job.jobId;
   }
 
   /** The name of the running task, if any. */
   get runningTask(): string | undefined {
-    return this.running?.task ?? this.runningHeld()?.job.task;
+    return this.running?.task ?? this.held.running()?.job.task;
   }
 
-  private runningHeld(): Watched | undefined {
-    for (const watched of this.held.values()) if (watched.running) return watched;
-    return undefined;
-  }
 
   /** True once the process should not take another task (aborted run, recycling). */
   retireAfterRun = false;
@@ -359,7 +313,7 @@ export class SandboxProcess {
    * killed, so the pool replaces it.
    */
   private onChannelError(error: Error): void {
-    this.logger.error({ event: 'sandbox:error', err: error, jobId: this.running?.jobId ?? this.runningHeld()?.job.jobId }, `Sandbox channel error: ${error.message}`);
+    this.logger.error({ event: 'sandbox:error', err: error, jobId: this.running?.jobId ?? this.held.running()?.job.jobId }, `Sandbox channel error: ${error.message}`);
     const unreachable: SerializedError = {
       name: 'SandboxCrashError',
       code: 'SANDBOX_UNREACHABLE',
@@ -437,12 +391,13 @@ export class SandboxProcess {
         break;
       case 'job': {
         const { type: _type, releases, ...job } = message;
-        if (releases) this.onReleased(releases.jobId, releases.outcome);
-        this.onHeld(job);
+        if (releases) this.held.onReleased(releases.jobId, releases.outcome);
+        // Only a self-fetching sandbox holds jobs of its own.
+        if (this.selfFetch) this.held.onHeld(job);
         break;
       }
       case 'released':
-        this.onReleased(message.jobId, message.outcome);
+        this.held.onReleased(message.jobId, message.outcome);
         break;
       case 'drained':
         this.drained?.();
@@ -465,7 +420,7 @@ export class SandboxProcess {
   /** The queue of a job this sandbox runs or holds (whose `ctx.put` it serves). */
   private queueOf(jobId: string): string | undefined {
     if (this.running?.jobId === jobId) return this.running.queue;
-    return this.held.get(jobId)?.job.queue;
+    return this.held.queueOf(jobId);
   }
 
   private finish(running: Running): void {
@@ -498,15 +453,13 @@ export class SandboxProcess {
     } else if (this.held.size === 0) {
       this.logger.debug({ event: 'sandbox:exit', code, signal });
     }
-    for (const watched of this.held.values()) {
-      for (const timer of watched.timers) clearTimeout(timer);
+    this.held.drain((watched) => {
       const crash = this.unreachable ?? this.crashOf(code, signal);
       const error = watched.aborted ? { ...abortedError(watched.aborted, this.pid), cause: crash } : crash;
       const { jobId, task } = watched.job;
       this.logger.warn({ event: 'sandbox:crash', jobId, task, code, signal, reason: error.reason, errorCode: error.code, durationMs: Math.round(performance.now() - watched.startedAt) }, error.message);
       this.selfFetch?.onLost(this, watched.job, error);
-    }
-    this.held.clear();
+    });
     if (this.lockOwners.length > 0) this.selfFetch?.onDied(this, this.lockOwners, this.unreachable ?? this.crashOf(code, signal));
   }
 }
