@@ -7,7 +7,7 @@ import { sameStoredData } from '../client/sameStoredData.ts';
 import { queueOf } from '../defineTask.ts';
 import { IdempotencyConflictError } from '../errors.ts';
 import { assertJobSize, taskJobData } from '../store/jobData.ts';
-import { claimCheck, type ClaimCheckTarget } from '../objects/claimCheck.ts';
+import { claimCheck, retriedTarget, type ClaimCheckTarget } from '../objects/claimCheck.ts';
 import { readStoredData } from '../store/jobReads.ts';
 import { retryOnDisconnect, type RetryOnDisconnectOptions } from '../client/retryOnDisconnect.ts';
 
@@ -52,7 +52,8 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
   const retried = <T>(call: () => Promise<T>): Promise<T> => retryOnDisconnect(call, request.retry);
   // A big input is stored as an object owned by its job, and the job carries the reference (the claim check).
   const queueName = queue.name;
-  const data = await Promise.all(inputs.values.map(async (input, i) => taskJobData(await retried(() => claimCheck(input, request.objects, { queue: queueName, jobId: ids[i]! })))));
+  const target = retriedTarget(request.objects, retried);
+  const data = await Promise.all(inputs.values.map(async (input, i) => taskJobData(await claimCheck(input, target, { queue: queueName, jobId: ids[i]! }))));
   data.forEach((item, i) => assertJobSize(`input ${i} of task ${task.name}`, item, request.maxJobBytes));
   const stored = idempotencyKeys ? await retried(() => readStoredData(redis, ids.map((id) => queue.toKey(id)))) : ids.map(() => null);
   stored.forEach((text, i) => {

@@ -25,7 +25,7 @@ import { addWorkflowOnce, idempotentWorkflowId, type RunOptions } from './idempo
 import { compileWorkflow } from '../workflow/compileWorkflow.ts';
 import { materialize } from '../workflow/stepTemplate.ts';
 import { sameStoredData, storesRef } from './sameStoredData.ts';
-import { oversizeBytes } from '../objects/claimCheck.ts';
+import { claimCheck, retriedTarget } from '../objects/claimCheck.ts';
 import { claimCheckFlow } from './claimCheckFlow.ts';
 import type { Bound, Workflow } from '../workflow/workflow.ts';
 import { CountedFlowProducer } from '../store/countedQueue.ts';
@@ -173,6 +173,8 @@ export function createClient(options: ClientOptions): TaskpoolClient {
   /** Runs a write that may be repeated (its job ids are fixed) again while Redis is unreachable, for up to `submitRetryMs`. */
   const retried = <T>(write: () => Promise<T>): Promise<T> => retryOnDisconnect(write, { forMs: submitRetryMs, stopped: () => closed, connection });
 
+  /** Where a big input goes (the claim check): stored, retried while Redis is unreachable, as the add is. */
+  const claimTarget = retriedTarget(objects, retried);
   const replicas = new ReplicaConfirmer(() => createRedisConnection(options.redisUrl, 'producer'), prefix);
   const flows = new CountedFlowProducer({ connection: queueRedis, counts: redis, prefix });
   flows.on('error', () => undefined);
@@ -203,9 +205,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       const jobId = key === undefined ? randomUUID() : idempotentJobId(task.name, key);
       // Checked, and stored as given but for what the schema drops: the sandbox parses it, once. A big input
       // is stored as an object owned by the job, and the job carries its reference (the claim check).
-      const encoded = prepareInput(task, input);
-      const big = oversizeBytes(encoded, objects.inlineMaxBytes);
-      const carried = big ? { ref: await retried(() => objects.putBytes(big, 'value', { owner: { queue: name, jobId } })) } : encoded;
+      const carried = await claimCheck(prepareInput(task, input), claimTarget, { queue: name, jobId });
       const data = taskJobData(carried);
       assertJobSize(`input of task ${task.name}`, data, maxJobBytes);
       queue(name); // known to getJob at once
@@ -265,7 +265,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       // Every step's id is fixed by materialize, and the flow is one MULTI: a repeat adds no step twice.
       // Big bound inputs go by reference (the claim check), stored only when the flow is about to be added.
       const add = async (job: FlowJob) => {
-        const checked = await retried(() => claimCheckFlow(job, objects));
+        const checked = await claimCheckFlow(job, claimTarget);
         assertFlowSize(checked, maxJobBytes);
         return retried(() => flows.add(checked));
       };

@@ -5,7 +5,7 @@ import { JobNotFoundError, PayloadTooLargeError, TaskpoolError, ValidationError 
 import type { ItemOutcome } from '../itemOutcome.ts';
 import { assertJobSize, chunkJobData, jobOutput, jobRunMs, outputRefOf, readJobOutput, taskJobData, type JobData } from '../store/jobData.ts';
 import type { Ref } from '../objects/objectRef.ts';
-import { oversizeBytes, type ClaimCheckTarget } from '../objects/claimCheck.ts';
+import { claimCheck, type ClaimCheckTarget } from '../objects/claimCheck.ts';
 import { serializeError } from '../serializeError.ts';
 import { checkInputs } from '../parseTaskIO.ts';
 import { encodeValue, type EncodedValue } from '../valueCodec.ts';
@@ -309,8 +309,7 @@ export class MapExecution {
     for (const slot of jobs) {
       if (!slot.input) continue;
       // A big input is stored (owned by its job) before the job is added; the others are carried as they are.
-      const big = oversizeBytes(slot.input, this.host.objects.inlineMaxBytes);
-      slot.data = taskJobData(big ? { ref: await this.host.objects.putBytes(big, 'value', { owner: { queue: this.plan.queue, jobId: slot.jobId! } }) } : slot.input);
+      slot.data = taskJobData(await claimCheck(slot.input, this.host.objects, { queue: this.plan.queue, jobId: slot.jobId! }));
       assertJobSize(`map job of task ${this.plan.task.name}`, slot.data, this.plan.maxJobBytes);
       slot.input = undefined;
     }

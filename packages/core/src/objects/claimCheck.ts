@@ -16,11 +16,17 @@ export interface ClaimCheckTarget {
  * value whose JSON takes more than `inlineMaxBytes` is stored as an object (kind `value`: its encoded JSON, so
  * a `Date` or a `Map` in it comes back as one) owned by the job `owner`, and the job carries the reference;
  * a smaller one is carried as it is. Above the store's largest object it throws `PayloadTooLargeError` and
- * nothing is written. The measure costs one `JSON.stringify` of the value, which a submit makes anyway.
+ * nothing is written. The measure costs one `JSON.stringify` of the value; a value that fits is given back
+ * at once, not in a promise (the common case, on every submit's path).
  */
-export async function claimCheck(encoded: EncodedValue, target: ClaimCheckTarget, owner: JobOwner): Promise<EncodedValue | RefCarried> {
+export function claimCheck(encoded: EncodedValue, target: ClaimCheckTarget, owner: JobOwner): EncodedValue | Promise<RefCarried> {
   const bytes = oversizeBytes(encoded, target.inlineMaxBytes);
-  return bytes ? { ref: await target.putBytes(bytes, 'value', { owner }) } : encoded;
+  return bytes ? target.putBytes(bytes, 'value', { owner }).then((ref) => ({ ref })) : encoded;
+}
+
+/** A target whose stores are retried by `retried` (a submit's: while Redis is unreachable, as its add is). */
+export function retriedTarget(target: ClaimCheckTarget, retried: <T>(call: () => Promise<T>) => Promise<T>): ClaimCheckTarget {
+  return { inlineMaxBytes: target.inlineMaxBytes, putBytes: (bytes, kind, options) => retried(() => target.putBytes(bytes, kind, options)) };
 }
 
 /** The bytes of an encoded value whose JSON takes more than `inlineMaxBytes`, or undefined when it fits inline. */

@@ -101,13 +101,13 @@ export function createObjectAccess(redis: RedisClient, prefix: string, options: 
     const store = inDir && bytes.byteLength > fsFromBytes ? inDir : inRedis;
     const { owner, ...rest } = putOptions;
     // The owner first: an object is never stored without it, and the sweep leaves an entry alone until its job may exist.
-    const ref = await storeBytes(store, bytes, kind, rest, async (id) => {
+    return storeBytes(store, bytes, kind, rest, async (id) => {
       if (owner !== undefined) await recordOwner(redis, prefix, id, { job: jobKey(prefix, owner.queue, owner.jobId), store: store.kind });
     });
-    return ref;
   };
+  const stores = inDir ? [inRedis, inDir] : [inRedis];
   return {
-    stores: inDir ? [inRedis, inDir] : [inRedis],
+    stores,
     maxBytes,
     inlineMaxBytes: options.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES,
     putBytes,
@@ -119,7 +119,7 @@ export function createObjectAccess(redis: RedisClient, prefix: string, options: 
     get: (ref) => getObject(storeOf(ref), ref),
     delete: (ref) => storeOf(ref).delete(ref.id),
     async bytesOf(id) {
-      for (const store of inDir ? [inRedis, inDir] : [inRedis]) {
+      for (const store of stores) {
         const found = await store.get(id);
         if (!found) continue;
         verifyBytes({ id, ...found.meta }, found.bytes);

@@ -19,8 +19,11 @@ export const DEFAULT_OBJECT_CACHE_MAX_BYTES = 2 * 1024 * 1024 * 1024;
 
 /** Options of an {@link ObjectCache}. */
 export interface ObjectCacheOptions {
-  /** The stores references may name, by their `kind` (`'redis'`, `'fs'`). */
-  stores: readonly ObjectStore[];
+  /**
+   * The stores references may name, by their `kind` (`'redis'`, `'fs'`), for a cache that only reads; a worker's
+   * cache reads from its writer's stores (see {@link ObjectCache.writer}).
+   */
+  stores?: readonly ObjectStore[];
   /** A directory of this machine; every worker of the machine may share it. Default: {@link DEFAULT_OBJECT_CACHE_DIR}. */
   dir?: string;
   /** Bytes kept before the least recently used objects go. Default: {@link DEFAULT_OBJECT_CACHE_MAX_BYTES}. */
@@ -32,8 +35,8 @@ export interface ObjectCacheOptions {
   maxObjectBytes?: number;
 }
 
-/** Where the cache stores what tasks put (`ctx.put`, a big output): set once the worker's Redis connection exists. */
-export type CacheWriter = Pick<ObjectWriter, 'putBytes'>;
+/** The stores the cache fetches from and stores what tasks put to (`ctx.put`, a big output). */
+export type CacheWriter = Pick<ObjectWriter, 'putBytes' | 'stores'>;
 
 /**
  * The objects a machine's tasks read by reference, fetched from their store once per machine: one file per
@@ -51,7 +54,7 @@ export class ObjectCache {
   fetches = 0;
   /** What this process's inline tasks have read (see `ObjectMemo`). */
   private readonly memo = new ObjectMemo();
-  /** Stores what tasks put; none: a `put` fails. */
+  /** The stores, set once the worker's Redis connection exists; none: a `put` fails, a fetch reads `options.stores`. */
   writer: CacheWriter | undefined;
 
   constructor(private readonly options: ObjectCacheOptions) {
@@ -127,7 +130,7 @@ export class ObjectCache {
   }
 
   private async fetch(ref: Ref, path: string): Promise<string> {
-    const store = this.options.stores.find((s) => s.kind === ref.store);
+    const store = (this.writer?.stores ?? this.options.stores ?? []).find((s) => s.kind === ref.store);
     if (!store) throw new ConfigError(`Object ${ref.id} is in a '${ref.store}' store, which this worker has not been given (TASKPOOL_OBJECTS_DIR)`);
     const found = await store.get(ref.id);
     if (!found) throw new ObjectNotFoundError(ref.id);

@@ -23,7 +23,6 @@ import { BULLMQ_MAX_STALLED_COUNT, createStalledFailures, DEFAULT_MAX_STALLS } f
 import { InlineExecutor } from './inlineExecutor.ts';
 import { ObjectCache } from './objectCache.ts';
 import { createObjectAccess, DEFAULT_INLINE_MAX_BYTES, DEFAULT_MAX_OBJECT_BYTES, type ObjectOptions } from '../objects/objectAccess.ts';
-import type { ObjectStore } from '../objects/objectStore.ts';
 import type { Ref } from '../objects/objectRef.ts';
 import { DEFAULT_OBJECT_SWEEP_MS, startObjectSweeper } from './objectSweeper.ts';
 import { PartitionGuard } from './partitionGuard.ts';
@@ -175,11 +174,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const queues = options.queues ?? [...new Set([...mod.tasks.values()].map(queueOf))];
   const limiters = rateLimitsByQueue(mod.tasks);
   const isolation = isolationByQueue(mod.tasks);
-  // The stores `ctx.get` reads from and `ctx.put` writes to: set once the Redis connection exists (below).
-  const objectStores: ObjectStore[] = [];
+  // The stores `ctx.get` reads from and `ctx.put` writes to are the cache's writer, set once the Redis connection exists (below).
   const { cacheDir, cacheMaxBytes, sweepMs = DEFAULT_OBJECT_SWEEP_MS, sweepGraceMs, ...objectOptions } = options.objects ?? {};
   const objects = new ObjectCache({
-    stores: objectStores,
     logger,
     ...(cacheDir !== undefined && { dir: cacheDir }),
     ...(cacheMaxBytes !== undefined && { maxBytes: cacheMaxBytes }),
@@ -250,7 +247,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const redis = createRedisConnection(options.redisUrl, 'worker', logger);
   const queueRedis = createRedisConnection(options.redisUrl, 'worker', logger);
   const objectWriter = createObjectAccess(redis, prefix, objectOptions);
-  objectStores.push(...objectWriter.stores);
   objects.writer = objectWriter;
   // Objects made for jobs go once their jobs are removed: one worker at a time sweeps.
   const sweeper = startObjectSweeper(redis, prefix, objectWriter.stores, { everyMs: sweepMs, logger, ...(sweepGraceMs !== undefined && { graceMs: sweepGraceMs }) });
