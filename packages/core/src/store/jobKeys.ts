@@ -4,8 +4,12 @@
  * takes its key names from here.
  */
 
-/** BullMQ's structures of a queue that taskpool reads: lists `wait`, `paused`, `active`; sorted sets the rest. */
-export type QueueStructure = 'wait' | 'paused' | 'active' | 'delayed' | 'prioritized' | 'waiting-children' | 'completed' | 'failed' | 'events';
+/**
+ * BullMQ's structures of a queue that taskpool reads: lists `wait`, `paused`, `active`; the stream `events`; the
+ * hash `meta` (paused flag, global concurrency and rate limit, event stream length); the set `stalled` (jobs
+ * its stalled check marked); sorted sets the rest (`marker`: what blocked workers wait on).
+ */
+export type QueueStructure = 'wait' | 'paused' | 'active' | 'delayed' | 'prioritized' | 'waiting-children' | 'completed' | 'failed' | 'events' | 'meta' | 'stalled' | 'marker';
 
 /** The Redis key of one of a queue's structures (`prefix:queue:wait`, ...). */
 export function queueKey(prefix: string, queue: string, structure: QueueStructure): string {

@@ -23,3 +23,15 @@ export function abortedError(reason: AbortReason, pid: number): SerializedError 
     fields: { pid },
   };
 }
+
+/**
+ * A run whose sandbox died while it held several (sent ahead while tasks are short, see `SandboxPool.depth`):
+ * which one the death is due to is not known for sure, so it is blamed on none. It is no attempt: the job runs
+ * again at once, alone in a sandbox, where a fault is its own.
+ */
+export class RunNotStarted extends Error {
+  override name = 'RunNotStarted';
+  constructor(readonly failure: SerializedError) {
+    super(`The run was not finished by its sandbox, which held several (${failure.message}): it runs again, alone`);
+  }
+}

@@ -16,7 +16,8 @@ export interface TaskSlot {
 
 /** Hands out slots to run jobs in. */
 export interface Executor {
-  acquire(): Promise<TaskSlot>;
+  /** `solo`: a slot alone in its process (see `SandboxPool`); the inline executor's slots always are. */
+  acquire(options?: { solo?: boolean }): Promise<TaskSlot>;
   release(slot: TaskSlot): void;
 }
 

@@ -8,7 +8,7 @@ import { CANCELLED_BEFORE_START, countCrash, writeJobError } from '../store/jobE
 import { serializeError, type FailureReason, type SerializedError } from '../serializeError.ts';
 import { syncJobCounts } from '../store/taskCounts.ts';
 import { SandboxUnavailableError } from '../errors.ts';
-import { AttemptFailure } from './attemptFailure.ts';
+import { AttemptFailure, RunNotStarted } from './attemptFailure.ts';
 import { ProgressCoalescer } from './progressCoalescer.ts';
 import type { CancelBook } from './cancelBook.ts';
 import type { Executor } from './inlineExecutor.ts';
@@ -115,18 +115,35 @@ export function createJobProcessor(ctx: ProcessorContext): (job: Job, token?: st
     log.debug({ event: 'job:start', sandboxPid: sandbox.pid });
     try {
       const timeoutMs = (job.opts as { timeoutMs?: number }).timeoutMs ?? task.defaults.timeoutMs;
-      const result = (await sandbox.run({
+      const request = {
         task: job.name,
         queue: job.queueName,
         input,
         jobId,
         attempt,
-        onProgress: (value) => progress.push(value),
+        onProgress: (value: number | object) => progress.push(value),
         killGraceMs: limits.killGraceMs,
         ...(timeoutMs !== undefined && { timeoutMs }),
         ...(limits.maxRssMb !== undefined && { maxRssMb: limits.maxRssMb }),
-      })) as RunResult;
-      ctx.ran?.(elapsed());
+      };
+      let result: RunResult;
+      try {
+        result = (await sandbox.run(request)) as RunResult;
+      } catch (error) {
+        if (!(error instanceof RunNotStarted)) throw error;
+        // Its sandbox failed holding several runs (see SandboxProcess): this one runs again at once, alone.
+        log.debug({ event: 'job:rerun-alone', sandboxPid: sandbox.pid, cause: error.failure.message });
+        pool.release(sandbox);
+        sandbox = await pool.acquire({ solo: true });
+        if (ctx.cancels.isCancelled(jobId)) throw new AttemptFailure(CANCELLED_BEFORE_START);
+        ctx.cancels.attach(jobId, sandbox);
+        result = (await sandbox.run(request).catch((again: unknown) => {
+          throw again instanceof RunNotStarted ? new AttemptFailure(again.failure) : again;
+        })) as RunResult;
+      }
+      // The handler's own time, as the sandbox measured it (decode to encode): what the governor sizes the
+      // pipeline by (the time seen from here also counts the wait behind the runs sent before it).
+      ctx.ran?.(('runMs' in result && result.runMs) || elapsed());
       await progress.flush();
       dropIfLost();
       ctx.counts.done++;

@@ -4,7 +4,7 @@ import { PrefetchGovernor } from './prefetchGovernor.ts';
 describe('PrefetchGovernor', () => {
   it('holds one job per sandbox, plus the prefetch while the mean run time is under the limit', () => {
     const workers = [{ concurrency: 0 }, { concurrency: 0 }];
-    const governor = new PrefetchGovernor(workers, 4, 2, 100);
+    const governor = new PrefetchGovernor(workers, { poolSize: 4, prefetch: 2, maxTaskMs: 100 });
     // Off until a run was measured.
     expect(workers.map((w) => w.concurrency)).toEqual([4, 4]);
     governor.ran(5);
@@ -20,8 +20,32 @@ describe('PrefetchGovernor', () => {
 
   it('starts from the first run time', () => {
     const workers = [{ concurrency: 0 }];
-    const governor = new PrefetchGovernor(workers, 1, 1, 100);
+    const governor = new PrefetchGovernor(workers, { poolSize: 1, prefetch: 1, maxTaskMs: 100 });
     governor.ran(150);
     expect(workers[0]!.concurrency).toBe(1);
+  });
+
+  it('sends runs ahead to each sandbox while the mean run time times the depth fits the budget', () => {
+    const workers = [{ concurrency: 0 }];
+    const pool = { depth: 1 };
+    const governor = new PrefetchGovernor(workers, { poolSize: 2, prefetch: 1, maxTaskMs: 100, pipelineDepth: 8, pool });
+    expect([workers[0]!.concurrency, pool.depth]).toEqual([2, 1]);
+    // 0.1 ms per run: 2 ms / 0.1 = 20 runs, capped at 8.
+    governor.ran(0.1);
+    expect([workers[0]!.concurrency, pool.depth]).toEqual([2 * 8 + 1, 8]);
+    // Mean 0.1 + 0.2 × (3 - 0.1) = 0.68 ms: 2 runs.
+    governor.ran(3);
+    expect([workers[0]!.concurrency, pool.depth]).toEqual([2 * 2 + 1, 2]);
+    // Mean 0.68 + 0.2 × (20 - 0.68) ≈ 4.5 ms: one at a time, with the prefetch.
+    governor.ran(20);
+    expect([workers[0]!.concurrency, pool.depth]).toEqual([3, 1]);
+  });
+
+  it('never sends runs ahead with a depth of 1', () => {
+    const workers = [{ concurrency: 0 }];
+    const pool = { depth: 1 };
+    const governor = new PrefetchGovernor(workers, { poolSize: 2, prefetch: 1, maxTaskMs: 100, pipelineDepth: 1, pool });
+    governor.ran(0.01);
+    expect([workers[0]!.concurrency, pool.depth]).toEqual([3, 1]);
   });
 });

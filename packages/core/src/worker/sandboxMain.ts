@@ -12,20 +12,39 @@ import { runTask } from './runTask.ts';
 import type { JobLoop } from './sandboxFetch.ts';
 import { NO_OBJECTS, type FromSandbox, type SandboxSettings, type ToSandbox } from './sandboxProtocol.ts';
 import type { Ref } from '../objects/objectRef.ts';
+import { MessageBatcher, unbatch, type MessageBatch } from './messageBatcher.ts';
 
 const inThread = !isMainThread && parentPort !== null;
 
-const send = (message: FromSandbox): void => {
+/** The messages of one turn leave in one write (see messageBatcher.ts). */
+const outbox = new MessageBatcher<FromSandbox>((message) => {
   if (inThread) parentPort?.postMessage(message);
   else process.send?.(message);
+});
+const send = (message: FromSandbox): void => outbox.send(message);
+/** At once: what a self-fetching sandbox tells of its jobs must leave before a handler may hold the event loop. */
+const sendNow = (message: FromSandbox): void => {
+  outbox.send(message);
+  outbox.flush();
 };
 
 const onMessage = (listener: (message: ToSandbox) => void): void => {
-  if (inThread) parentPort?.on('message', listener);
-  else process.on('message', listener);
+  const each = (message: ToSandbox | MessageBatch<ToSandbox>): void => {
+    for (const one of unbatch(message)) listener(one);
+  };
+  if (inThread) parentPort?.on('message', each);
+  else process.on('message', each);
 };
 
+type RunMessage = Extract<ToSandbox, { type: 'run' }>;
+/** The run in progress (one at a time) and its signal. */
 const running = new Map<number, LazySignal>();
+/**
+ * Runs sent ahead by the supervisor (while tasks are short it keeps several in flight per sandbox), run in the
+ * order sent, one at a time: the next starts as soon as one ends and is answered, without waiting for the supervisor.
+ */
+const queued: RunMessage[] = [];
+let pumping = false;
 /** What the worker told this sandbox when it started it. */
 const settings = (inThread ? (workerData as { settings?: SandboxSettings }).settings : parseSettings(process.argv[3])) ?? { objects: NO_OBJECTS };
 /** `ctx.get(ref)`: asks the supervisor for the object's local file; `ctx.put` writes one and asks it to store it. */
@@ -46,6 +65,7 @@ process.on('disconnect', () => process.exit(0));
 
 function die(error: unknown): void {
   send({ type: 'fatal', error: serializeError(error) });
+  outbox.flush();
   // Let the IPC message leave before exiting.
   setImmediate(() => process.exit(70));
 }
@@ -59,22 +79,52 @@ async function main(): Promise<void> {
     await mod.setup?.();
   } catch (error) {
     send({ type: 'setup-failed', error: serializeError(error) });
+    outbox.flush();
     setImmediate(() => process.exit(78));
     return;
   }
   onMessage((message) => {
-    if (message.type === 'run') void run(mod, message);
-    else if (message.type === 'object-ready' || message.type === 'object-stored' || message.type === 'object-failed') objects.onReply(message);
-    else if (message.type === 'abort') running.get(message.runId)?.abort(message.reason);
+    if (message.type === 'run') {
+      queued.push(message);
+      void pump(mod);
+    } else if (message.type === 'object-ready' || message.type === 'object-stored' || message.type === 'object-failed') objects.onReply(message);
+    else if (message.type === 'abort') abort(message.runId, message.reason);
     else if (message.type === 'shutdown') void shutdown(mod);
-    else if (message.type === 'serve') jobLoop ??= import('./sandboxFetch.ts').then((loop) => loop.serveJobs(mod, message.config, send, taskObjects));
+    else if (message.type === 'serve') jobLoop ??= import('./sandboxFetch.ts').then((loop) => loop.serveJobs(mod, message.config, sendNow, taskObjects));
     else if (message.type === 'abort-job') void jobLoop?.then((loop) => loop.abort(message.jobId, message.reason));
     else if (message.type === 'drain') void (jobLoop ?? Promise.resolve(undefined)).then((loop) => loop?.drain()).then(() => send({ type: 'drained' }));
   });
   send({ type: 'ready', pid: process.pid });
 }
 
-async function run(mod: TaskModule, message: Extract<ToSandbox, { type: 'run' }>): Promise<void> {
+/** Runs the queued runs in order, one at a time. */
+async function pump(mod: TaskModule): Promise<void> {
+  if (pumping) return;
+  pumping = true;
+  try {
+    for (let next = queued.shift(); next; next = queued.shift()) {
+      await run(mod, next);
+      // The answer leaves before the next run starts: a long run must not hold back the result of a short one
+      // (nor make the supervisor time the wrong run).
+      if (queued.length > 0) outbox.flush();
+    }
+  } finally {
+    pumping = false;
+  }
+}
+
+/** The supervisor stops a run: a queued one is dropped and answered as failed; a running one's signal fires. */
+function abort(runId: number, reason: 'timeout' | 'cancelled' | 'shutdown'): void {
+  const at = queued.findIndex((message) => message.runId === runId);
+  if (at < 0) {
+    running.get(runId)?.abort(reason);
+    return;
+  }
+  queued.splice(at, 1);
+  send({ type: 'failed', runId, error: { name: 'AbortError', message: `The run was stopped (${reason}) before it started` } });
+}
+
+async function run(mod: TaskModule, message: RunMessage): Promise<void> {
   const { runId } = message;
   const abortion = new LazySignal();
   running.set(runId, abortion);
@@ -85,7 +135,8 @@ async function run(mod: TaskModule, message: Extract<ToSandbox, { type: 'run' }>
       get signal() {
         return abortion.signal;
       },
-      progress: (value) => send({ type: 'progress', runId, value }),
+      // At once: a handler busy on the CPU reports progress while it works.
+      progress: (value) => sendNow({ type: 'progress', runId, value }),
       get: <T>(ref: Ref<T>) => objects.get(ref) as Promise<T>,
       putBytes: (bytes, kind) => objects.put(bytes, kind, message.jobId),
       inlineMaxBytes: objects.inlineMaxBytes,

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import { SandboxUnavailableError } from '../errors.ts';
 import { readRssMb } from './processStats.ts';
-import { SandboxProcess, SandboxStartKilled, type SandboxOptions } from './sandboxProcess.ts';
+import type { AbortReason } from './attemptFailure.ts';
+import type { Executor, TaskSlot } from './inlineExecutor.ts';
+import { SandboxProcess, SandboxStartKilled, type SandboxOptions, type SandboxRequest } from './sandboxProcess.ts';
 
 /** Options of a {@link SandboxPool}. */
 export interface SandboxPoolOptions extends SandboxOptions {
@@ -32,18 +34,32 @@ export interface PoolHealth {
   lastStartError?: string;
 }
 
+/** How a job asks for a sandbox. */
+export interface AcquireOptions {
+  /** Alone: a sandbox with no other run, which takes no other until this one ends. Default: false. */
+  solo?: boolean;
+}
+
 /**
- * A fixed number of sandbox processes. A process that dies is replaced (with backoff while processes keep
+ * A fixed number of sandbox processes. Each runs one task at a time; while tasks are short the pool may send
+ * each process up to {@link depth} runs at once (they run in order, their messages sharing writes), so that a
+ * process never waits for its supervisor between two tasks. A process that dies is replaced (with backoff while processes keep
  * failing to start, e.g. a failing `setup()` or a fork the OS refuses; at once when a start was killed from
  * outside, which says nothing about the module), so one crash never breaks the pool.
  * Processes are recycled between tasks, one at a time, never while they run one. While no process is alive
  * and starts keep failing the pool is unhealthy: `acquire()` rejects with {@link SandboxUnavailableError}
  * (so a fetched job is given back instead of waiting for ever) and `onHealthChange` listeners hear it.
  */
-export class SandboxPool {
-  private readonly idle: SandboxProcess[] = [];
+export class SandboxPool implements Executor {
   private readonly all = new Set<SandboxProcess>();
-  private readonly waiters: { resolve: (sandbox: SandboxProcess) => void; reject: (error: Error) => void }[] = [];
+  /** The runs handed out per process that can take runs (adopted, alive, not retiring). */
+  private readonly load = new Map<SandboxProcess, number>();
+  /** Processes running a solo run. */
+  private readonly alone = new Set<SandboxProcess>();
+  /** Processes that take no more runs: recycled once their runs end (`why`). */
+  private readonly retiring = new Map<SandboxProcess, string>();
+  private readonly waiters: { solo: boolean; resolve: (slot: SandboxSlot) => void; reject: (error: Error) => void }[] = [];
+  #depth = 1;
   private closing = false;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private recycling = false;
@@ -104,34 +120,95 @@ export class SandboxPool {
     return [...this.all].filter((s) => s.busy).length;
   }
 
-  /** Waits for an idle process; rejects with {@link SandboxUnavailableError} while the pool is unhealthy. */
-  acquire(): Promise<SandboxProcess> {
-    const sandbox = this.idle.pop();
-    if (sandbox) return Promise.resolve(sandbox);
-    if (!this.health.healthy) return Promise.reject(this.unavailable());
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  /**
+   * Runs each process may hold at once: 1 (the default) sends a run only to an idle process; more sends runs
+   * ahead, to the least loaded process (the worker sets it from the tasks' run times, see prefetchGovernor.ts).
+   */
+  get depth(): number {
+    return this.#depth;
   }
 
-  /** Gives a process back after a task: a dead one is replaced, a worn one recycled. */
-  release(sandbox: SandboxProcess): void {
+  set depth(depth: number) {
+    this.#depth = Math.max(1, Math.floor(depth));
+    this.serveWaiters();
+  }
+
+  /**
+   * A slot for one run: in an idle process, or (below {@link depth}) behind the runs of the least loaded one.
+   * Waits while none has room; rejects with {@link SandboxUnavailableError} while the pool is unhealthy.
+   */
+  acquire(options: AcquireOptions = {}): Promise<SandboxSlot> {
+    const solo = options.solo ?? false;
+    const sandbox = this.waiters.length === 0 ? this.pick(solo) : undefined;
+    if (sandbox) return Promise.resolve(this.lease(sandbox, solo));
+    if (!this.health.healthy) return Promise.reject(this.unavailable());
+    return new Promise((resolve, reject) => this.waiters.push({ solo, resolve, reject }));
+  }
+
+  /** Gives a slot back after its run: a dead process is replaced, a worn one recycled once its runs end. */
+  release(slot: TaskSlot): void {
+    const { sandbox, solo } = slot as SandboxSlot;
+    const left = (this.load.get(sandbox) ?? 1) - 1;
+    if (solo) this.alone.delete(sandbox);
     if (!sandbox.alive) {
-      this.all.delete(sandbox);
-      this.healthChanged();
-      if (!this.closing) void this.spawn();
+      this.load.delete(sandbox);
+      this.retiring.delete(sandbox);
+      if (this.all.delete(sandbox)) {
+        this.healthChanged();
+        if (!this.closing) void this.spawn();
+      }
+      this.serveWaiters();
       return;
     }
+    if (this.load.has(sandbox)) this.load.set(sandbox, left);
     if (this.closing) {
-      void sandbox.stop();
+      if (left <= 0) void sandbox.stop();
       return;
     }
-    const why = sandbox.retireAfterRun ? 'aborted' : this.wornOut(sandbox);
-    if (why && (why === 'aborted' || !this.recycling)) {
+    if (!this.retiring.has(sandbox) && this.load.has(sandbox)) {
+      const why = sandbox.retireAfterRun ? 'aborted' : this.wornOut(sandbox);
+      if (why && (why === 'aborted' || !this.recycling)) this.retiring.set(sandbox, why);
+    }
+    const why = this.retiring.get(sandbox);
+    if (why !== undefined && left <= 0) {
+      this.retiring.delete(sandbox);
+      this.load.delete(sandbox);
       void this.recycle(sandbox, why);
-      return;
     }
-    const waiter = this.waiters.shift();
-    if (waiter) waiter.resolve(sandbox);
-    else this.idle.push(sandbox);
+    this.serveWaiters();
+  }
+
+  /** The process a run goes to now: the least loaded with room (for a solo run, an idle one). */
+  private pick(solo: boolean): SandboxProcess | undefined {
+    let best: SandboxProcess | undefined;
+    let bestLoad = Infinity;
+    for (const [sandbox, load] of this.load) {
+      if (!sandbox.alive || this.alone.has(sandbox) || this.retiring.has(sandbox)) continue;
+      if (this.options.maxTasksPerProcess !== undefined && sandbox.tasksRun >= this.options.maxTasksPerProcess) continue;
+      if (solo ? load > 0 : load >= this.#depth) continue;
+      if (load < bestLoad) {
+        best = sandbox;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
+  private lease(sandbox: SandboxProcess, solo: boolean): SandboxSlot {
+    this.load.set(sandbox, (this.load.get(sandbox) ?? 0) + 1);
+    if (solo) this.alone.add(sandbox);
+    return new SandboxSlot(sandbox, solo);
+  }
+
+  /** Hands slots to the waiting runs, in order, while there is room. */
+  private serveWaiters(): void {
+    while (this.waiters.length > 0 && !this.closing) {
+      const waiter = this.waiters[0]!;
+      const sandbox = this.pick(waiter.solo);
+      if (!sandbox) return;
+      this.waiters.shift();
+      waiter.resolve(this.lease(sandbox, waiter.solo));
+    }
   }
 
   /** Stops every process: `teardown()` then exit, SIGKILL after `graceMs`. */
@@ -141,7 +218,7 @@ export class SandboxPool {
     this.turnAwayWaiters();
     await Promise.all([...this.all].map((s) => s.stop(graceMs)));
     this.all.clear();
-    this.idle.length = 0;
+    this.load.clear();
   }
 
   /** SIGKILLs every process now; none is replaced after this. */
@@ -182,7 +259,7 @@ export class SandboxPool {
    * that is worn out, is replaced: it takes no more jobs, runs `teardown()` and exits while its successor starts.
    */
   afterJob(sandbox: SandboxProcess): void {
-    if (this.closing || !this.all.has(sandbox)) return;
+    if (this.closing || !this.all.has(sandbox) || !this.options.selfFetch) return;
     const why = sandbox.retireAfterRun ? 'aborted' : this.wornOut(sandbox);
     if (why) void this.recycle(sandbox, why);
   }
@@ -202,15 +279,15 @@ export class SandboxPool {
     }
     void sandbox.exited$().then(() => {
       // An idle process that died is dropped and replaced here; a busy one is replaced on release.
-      const at = this.idle.indexOf(sandbox);
-      if (at >= 0) {
-        this.idle.splice(at, 1);
-        this.all.delete(sandbox);
+      if ((this.load.get(sandbox) ?? 0) === 0 && this.all.delete(sandbox)) {
+        this.load.delete(sandbox);
+        this.retiring.delete(sandbox);
         this.healthChanged();
         if (!this.closing) void this.spawn();
       }
     });
-    this.release(sandbox);
+    this.load.set(sandbox, 0);
+    this.serveWaiters();
   }
 
   /** Starts one process; on failure retries with growing backoff until one starts or the pool closes. */
@@ -276,5 +353,29 @@ export class SandboxPool {
     }
     if (!health.healthy) for (const waiter of this.waiters.splice(0)) waiter.reject(this.unavailable());
     for (const listener of this.healthListeners) listener(health);
+  }
+}
+
+/** One run's slot in a sandbox process: what a job's cancel aborts. */
+export class SandboxSlot implements TaskSlot {
+  private runId: number | undefined;
+
+  constructor(
+    readonly sandbox: SandboxProcess,
+    readonly solo: boolean,
+  ) {}
+
+  get pid(): number {
+    return this.sandbox.pid;
+  }
+
+  run(request: SandboxRequest): Promise<unknown> {
+    const started = this.sandbox.start(request);
+    this.runId = started.runId;
+    return started.outcome;
+  }
+
+  abort(reason: AbortReason): void {
+    if (this.runId !== undefined) this.sandbox.abortRun(this.runId, reason);
   }
 }

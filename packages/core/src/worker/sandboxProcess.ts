@@ -4,7 +4,8 @@ import { HeldJobs } from './heldJobs.ts';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { SerializedError } from '../serializeError.ts';
-import { abortedError, AttemptFailure, type AbortReason } from './attemptFailure.ts';
+import { abortedError, AttemptFailure, RunNotStarted, type AbortReason } from './attemptFailure.ts';
+import { MessageBatcher, unbatch, type MessageBatch } from './messageBatcher.ts';
 import { classifyExit } from './classifyExit.ts';
 import { forkSandbox, startSandboxThread, type SandboxChannel } from './sandboxChannel.ts';
 import { logSandboxOutput } from './sandboxOutput.ts';
@@ -80,7 +81,7 @@ export type { AbortReason };
 
 interface Running {
   runId: number;
-  /** Monotonic ms when the run started. */
+  /** Monotonic ms when the run started (became the head of the sandbox's runs); 0 while it waits behind others. */
   startedAt: number;
   jobId: string;
   task: string;
@@ -88,17 +89,36 @@ interface Running {
   /** Set once the supervisor has aborted the run: it decides the failure's reason. */
   aborted?: AbortReason;
   timers: NodeJS.Timeout[];
+  timeoutMs?: number;
+  maxRssMb?: number;
+  killGraceMs: number;
   resolve: (output: unknown) => void;
-  reject: (error: AttemptFailure) => void;
+  reject: (error: Error) => void;
   onProgress?: (value: number | object) => void;
 }
 
-/** A supervised child process that runs one task at a time. */
+/** One run of a sandbox, as its pool hands it out (a job's slot: what a cancel aborts). */
+export interface StartedRun {
+  runId: number;
+  outcome: Promise<unknown>;
+}
+
+/**
+ * A supervised child process (or thread) that runs one task at a time. Its pool may send it several runs at
+ * once while tasks are short (`SandboxPool.depth`): the sandbox runs them in order and answers each as it ends,
+ * and the runs sent in one turn share a write (messageBatcher.ts). Limits apply to the run at the head, which is
+ * the one running. A death while the sandbox holds several runs is blamed on none of them (the head's answer
+ * may have been on its way): each one the supervisor did not stop is rejected with {@link RunNotStarted} and
+ * runs again alone, where a fault is its own.
+ */
 export class SandboxProcess {
   /** Tasks this process has run. */
   tasksRun = 0;
-  private running: Running | undefined;
+  /** The runs sent, in order: the first one runs, the others wait behind it in the sandbox. */
+  private readonly runs: Running[] = [];
   private nextRunId = 1;
+  /** What is sent in one turn leaves in one write. */
+  private readonly outbox: MessageBatcher<ToSandbox>;
   private stderrTail = '';
   private fatal: SerializedError | undefined;
   private exited = false;
@@ -138,6 +158,7 @@ export class SandboxProcess {
       },
       { killGraceMs: selfFetch?.killGraceMs ?? 1_000, sampleMs: RSS_SAMPLE_MS, ...(selfFetch?.maxRssMb !== undefined && { maxRssMb: selfFetch.maxRssMb }) },
     );
+    this.outbox = new MessageBatcher<ToSandbox>((message) => this.sendNow(message));
     this.exitPromise = once(child, 'exit').then(() => undefined);
     child.stderr?.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
@@ -153,7 +174,9 @@ export class SandboxProcess {
       }, DISCONNECT_GRACE_MS);
       void this.exitPromise.then(() => clearTimeout(timer));
     });
-    child.on('message', (message: FromSandbox) => this.onMessage(message));
+    child.on('message', (message: FromSandbox | MessageBatch<FromSandbox>) => {
+      for (const one of unbatch(message)) this.onMessage(one);
+    });
     child.on('thread-error', (text: string) => {
       this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
     });
@@ -180,7 +203,12 @@ export class SandboxProcess {
 
   /** True while a task runs (or, self-fetching, while the sandbox holds a job). */
   get busy(): boolean {
-    return this.running !== undefined || this.held.size > 0;
+    return this.runs.length > 0 || this.held.size > 0;
+  }
+
+  /** Runs sent and not answered. */
+  get inFlight(): number {
+    return this.runs.length;
   }
 
   /** Self-fetching: tells the sandbox to take jobs from Redis itself. */
@@ -212,74 +240,95 @@ export class SandboxProcess {
 
   /** Runs one task; rejects with an {@link AttemptFailure} if the handler fails or the process dies. */
   run(request: SandboxRequest): Promise<unknown> {
-    if (this.running) return Promise.reject(new Error(`Sandbox ${this.pid} is busy`));
-    if (this.exited) return Promise.reject(new Error(`Sandbox ${this.pid} has exited`));
+    return this.start(request).outcome;
+  }
+
+  /**
+   * Sends a run. It starts at once if the sandbox runs nothing, else after the runs sent before it. The outcome
+   * rejects with an {@link AttemptFailure} if the handler fails or the process dies while it runs alone, and
+   * with {@link RunNotStarted} if the process failed while it held several runs.
+   */
+  start(request: SandboxRequest): StartedRun {
     const runId = this.nextRunId++;
+    if (this.exited) return { runId, outcome: Promise.reject(new Error(`Sandbox ${this.pid} has exited`)) };
     this.tasksRun++;
-    return new Promise((resolve, reject) => {
+    const outcome = new Promise<unknown>((resolve, reject) => {
       const running: Running = {
         runId,
-        startedAt: performance.now(),
+        startedAt: 0,
         jobId: request.jobId,
         task: request.task,
         queue: request.queue,
         resolve,
         reject,
         timers: [],
+        killGraceMs: request.killGraceMs ?? 1_000,
+        ...(request.timeoutMs !== undefined && { timeoutMs: request.timeoutMs }),
+        ...(request.maxRssMb !== undefined && { maxRssMb: request.maxRssMb }),
         ...(request.onProgress && { onProgress: request.onProgress }),
       };
-      this.running = running;
-      this.lastRun = { jobId: request.jobId, task: request.task };
-      this.killGraceMs = request.killGraceMs ?? 1_000;
-      if (request.timeoutMs !== undefined) {
-        running.timers.push(setTimeout(() => this.abort('timeout'), request.timeoutMs));
-      }
-      if (request.maxRssMb !== undefined) {
-        const cap = request.maxRssMb;
-        running.timers.push(
-          setInterval(() => {
-            const rss = readRssMb(this.pid);
-            if (rss !== undefined && rss > cap) {
-              this.logger.warn({ event: 'sandbox:over-memory', jobId: request.jobId, rssMb: Math.round(rss), maxRssMb: cap });
-              this.abort('oom', 0);
-            }
-          }, RSS_SAMPLE_MS),
-        );
-      }
+      this.runs.push(running);
       this.send({ type: 'run', runId, task: request.task, input: request.input, jobId: request.jobId, attempt: request.attempt });
+      if (this.runs.length === 1) this.begin(running);
     });
+    return { runId, outcome };
+  }
+
+  /** The head run starts: its limits apply from now. */
+  private begin(running: Running): void {
+    running.startedAt = performance.now();
+    this.lastRun = { jobId: running.jobId, task: running.task };
+    if (running.aborted) {
+      // Aborted while it waited: the sandbox drops it or fires its signal; a handler that ignores it is killed.
+      running.timers.push(setTimeout(() => this.kill(), running.killGraceMs));
+      return;
+    }
+    if (running.timeoutMs !== undefined) running.timers.push(setTimeout(() => this.abortRun(running.runId, 'timeout'), running.timeoutMs));
+    if (running.maxRssMb !== undefined) {
+      const cap = running.maxRssMb;
+      running.timers.push(
+        setInterval(() => {
+          const rss = readRssMb(this.pid);
+          if (rss === undefined || rss <= cap) return;
+          this.logger.warn({ event: 'sandbox:over-memory', jobId: running.jobId, rssMb: Math.round(rss), maxRssMb: cap });
+          this.abortRun(running.runId, 'oom', 0);
+        }, RSS_SAMPLE_MS),
+      );
+    }
   }
 
   /**
-   * Stops the running task: its handler's signal fires at once, and the process is SIGKILLed `graceMs`
-   * later unless the handler has given up by then. The run fails with `reason` as its failure reason.
+   * Stops a run: its handler's signal fires at once (a run still waiting is dropped by the sandbox), and the
+   * process is SIGKILLed `graceMs` after the run has started unless the handler has given up by then. The run
+   * fails with `reason` as its failure reason.
    */
-  abort(reason: AbortReason, graceMs = this.killGraceMs): void {
-    const running = this.running;
+  abortRun(runId: number, reason: AbortReason, graceMs?: number): void {
+    const running = this.runs.find((r) => r.runId === runId);
     if (!running || running.aborted) return;
     running.aborted = reason;
-    if (reason !== 'oom') this.send({ type: 'abort', runId: running.runId, reason: reason === 'cancelled' ? 'cancelled' : 'timeout' });
+    if (reason !== 'oom') this.send({ type: 'abort', runId, reason: reason === 'cancelled' ? 'cancelled' : 'timeout' });
+    if (running !== this.runs[0]) return;
     // Even a handler that honours the signal leaves its process suspect (timers, sockets): kill it anyway.
     // Over its memory cap, at once: a process near its heap limit may spend many seconds in GC.
-    if (graceMs <= 0) this.kill();
-    else running.timers.push(setTimeout(() => this.kill(), graceMs));
+    const grace = graceMs ?? running.killGraceMs;
+    if (grace <= 0) this.kill();
+    else running.timers.push(setTimeout(() => this.kill(), grace));
     this.retireAfterRun = true;
   }
 
   /** The job id of the running task, if any. */
   get runningJobId(): string | undefined {
-    return this.running?.jobId ?? this.held.running()?.job.jobId;
+    return this.runs[0]?.jobId ?? this.held.running()?.job.jobId;
   }
 
   /** The name of the running task, if any. */
   get runningTask(): string | undefined {
-    return this.running?.task ?? this.held.running()?.job.task;
+    return this.runs[0]?.task ?? this.held.running()?.job.task;
   }
 
 
   /** True once the process should not take another task (aborted run, recycling). */
   retireAfterRun = false;
-  private killGraceMs = 1_000;
 
   /** Asks the process to run `teardown()` and exit; kills it after `graceMs`. */
   async stop(graceMs = 5_000): Promise<void> {
@@ -302,9 +351,13 @@ export class SandboxProcess {
     return this.exitPromise;
   }
 
-  /** Sends a message; one that cannot be sent fails the running task (see {@link onChannelError}). */
+  /** Sends a message with the others of this turn; one that cannot be sent fails the running task (see {@link onChannelError}). */
   private send(message: ToSandbox): void {
-    if (this.child.connected) this.child.send(message, (error) => this.onChannelError(error));
+    this.outbox.send(message);
+  }
+
+  private sendNow(message: ToSandbox | MessageBatch<ToSandbox>): void {
+    if (this.child.connected) this.child.send(message as ToSandbox, (error) => this.onChannelError(error));
   }
 
   /**
@@ -313,7 +366,7 @@ export class SandboxProcess {
    * killed, so the pool replaces it.
    */
   private onChannelError(error: Error): void {
-    this.logger.error({ event: 'sandbox:error', err: error, jobId: this.running?.jobId ?? this.held.running()?.job.jobId }, `Sandbox channel error: ${error.message}`);
+    this.logger.error({ event: 'sandbox:error', err: error, jobId: this.runs[0]?.jobId ?? this.held.running()?.job.jobId }, `Sandbox channel error: ${error.message}`);
     const unreachable: SerializedError = {
       name: 'SandboxCrashError',
       code: 'SANDBOX_UNREACHABLE',
@@ -324,8 +377,8 @@ export class SandboxProcess {
     };
     // Self-fetching: the jobs it holds are recorded with this error once it has exited.
     this.unreachable ??= unreachable;
-    const running = this.running;
-    if (running && !running.aborted) {
+    const running = this.runs[0];
+    if (this.runs.length === 1 && running && !running.aborted) {
       this.finish(running);
       this.retireAfterRun = true;
       running.reject(new AttemptFailure(unreachable));
@@ -367,24 +420,22 @@ export class SandboxProcess {
   }
 
   private onMessage(message: FromSandbox): void {
-    const running = this.running;
     switch (message.type) {
-      case 'done':
-        if (running?.runId === message.runId) {
-          this.finish(running);
-          if (running.aborted) running.reject(new AttemptFailure(abortedError(running.aborted, this.pid)));
-          else running.resolve(message.output);
-        }
+      case 'done': {
+        const running = this.answered(message.runId);
+        if (running?.aborted) running.reject(new AttemptFailure(abortedError(running.aborted, this.pid)));
+        else running?.resolve(message.output);
         break;
-      case 'failed':
-        if (running?.runId === message.runId) {
-          this.finish(running);
-          const error = running.aborted ? { ...abortedError(running.aborted, this.pid), cause: message.error } : { reason: 'error' as const, ...message.error };
-          running.reject(new AttemptFailure(error));
-        }
+      }
+      case 'failed': {
+        const running = this.answered(message.runId);
+        if (!running) break;
+        const error = running.aborted ? { ...abortedError(running.aborted, this.pid), cause: message.error } : { reason: 'error' as const, ...message.error };
+        running.reject(new AttemptFailure(error));
         break;
+      }
       case 'progress':
-        if (running?.runId === message.runId) running.onProgress?.(message.value);
+        this.runs.find((r) => r.runId === message.runId)?.onProgress?.(message.value);
         break;
       case 'fatal':
         this.fatal = message.error;
@@ -419,13 +470,23 @@ export class SandboxProcess {
 
   /** The queue of a job this sandbox runs or holds (whose `ctx.put` it serves). */
   private queueOf(jobId: string): string | undefined {
-    if (this.running?.jobId === jobId) return this.running.queue;
-    return this.held.queueOf(jobId);
+    return this.runs.find((r) => r.jobId === jobId)?.queue ?? this.held.queueOf(jobId);
+  }
+
+  /** A run the sandbox answered, taken off the runs; the next one starts if it was the head. */
+  private answered(runId: number): Running | undefined {
+    const running = this.runs.find((r) => r.runId === runId);
+    if (running) this.finish(running);
+    return running;
   }
 
   private finish(running: Running): void {
-    this.running = undefined;
+    const at = this.runs.indexOf(running);
+    if (at < 0) return;
+    this.runs.splice(at, 1);
     for (const timer of running.timers) clearTimeout(timer);
+    const next = this.runs[0];
+    if (at === 0 && next && !this.exited) this.begin(next);
   }
 
   /** How the process's death reads, for the job it ran. */
@@ -442,10 +503,19 @@ export class SandboxProcess {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exited = true;
-    const running = this.running;
-    if (running) this.finish(running);
-    if (running) {
-      const crash = this.crashOf(code, signal);
+    const runs = this.runs.splice(0);
+    for (const running of runs) for (const timer of running.timers) clearTimeout(timer);
+    const crash = runs.length > 0 ? this.crashOf(code, signal) : undefined;
+    if (crash && runs.length > 1) {
+      // Several runs held. One the supervisor stopped (timeout, cancel, memory cap) fails for that; no other is
+      // blamed for the death (the head's answer may have been on its way): each runs again, alone.
+      this.logger.warn({ event: 'sandbox:crash', jobIds: runs.map((r) => r.jobId), code, signal, reason: crash.reason, errorCode: crash.code, runsHeld: runs.length }, `${crash.message} (holding ${runs.length} runs: those not stopped run again alone)`);
+      for (const running of runs) {
+        if (running.aborted) running.reject(new AttemptFailure({ ...abortedError(running.aborted, this.pid), cause: crash }));
+        else running.reject(new RunNotStarted(crash));
+      }
+    } else if (crash) {
+      const running = runs[0]!;
       const error = running.aborted ? { ...abortedError(running.aborted, this.pid), cause: crash } : crash;
       const durationMs = Math.round(performance.now() - running.startedAt);
       this.logger.warn({ event: 'sandbox:crash', jobId: running.jobId, task: running.task, code, signal, reason: error.reason, errorCode: error.code, durationMs }, error.message);

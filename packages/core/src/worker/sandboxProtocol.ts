@@ -32,7 +32,9 @@ export interface ServeConfig {
 
 /** What the supervisor sends to a sandbox process. */
 export type ToSandbox =
+  /** Run a task; a sandbox runs the runs it is sent in order, one at a time. */
   | { type: 'run'; runId: number; task: string; input: RunInput; jobId: string; attempt: number }
+  /** Stop a run: if it has not started, drop it and answer `failed`; if it runs, fire its signal. */
   | { type: 'abort'; runId: number; reason: 'timeout' | 'cancelled' | 'shutdown' }
   | { type: 'shutdown' }
   /** Take jobs from Redis yourself from now on. */

@@ -11,7 +11,7 @@ import { CountedFlowProducer } from '../store/countedQueue.ts';
 import { CancelBook } from './cancelBook.ts';
 import { listenForCancels } from './cancelListener.ts';
 import { countJobMoves } from './countJobMoves.ts';
-import { DEFAULT_PREFETCH, DEFAULT_PREFETCH_MAX_TASK_MS, PrefetchGovernor } from './prefetchGovernor.ts';
+import { DEFAULT_PIPELINE_DEPTH, DEFAULT_PREFETCH, DEFAULT_PREFETCH_MAX_TASK_MS, PrefetchGovernor } from './prefetchGovernor.ts';
 import { createJobProcessor } from './jobProcessor.ts';
 import { recheckStalledOnReconnect } from './recheckStalledOnReconnect.ts';
 import { sandboxHeapLimitMb } from './memoryCap.ts';
@@ -21,6 +21,7 @@ import type { ServeConfig } from './sandboxProtocol.ts';
 import { SelfFetchSupervisor } from './selfFetchSupervisor.ts';
 import { BULLMQ_MAX_STALLED_COUNT, createStalledFailures, DEFAULT_MAX_STALLS } from './stalledFailure.ts';
 import { InlineExecutor } from './inlineExecutor.ts';
+import { LeanWorker } from './leanWorker.ts';
 import { ObjectCache } from './objectCache.ts';
 import { createObjectAccess, DEFAULT_INLINE_MAX_BYTES, DEFAULT_MAX_OBJECT_BYTES, type ObjectOptions } from '../objects/objectAccess.ts';
 import type { Ref } from '../objects/objectRef.ts';
@@ -123,6 +124,21 @@ export interface StartWorkerOptions {
    * {@link DEFAULT_PREFETCH_MAX_TASK_MS} (100 ms).
    */
   prefetchMaxTaskMs?: number;
+  /**
+   * Most runs each sandbox holds at once while tasks are very short: the mean run time times the depth stays
+   * within `PIPELINE_BUDGET_MS` (2 ms), so a job waits at most that behind the runs sent before it. Runs
+   * sent ahead start without waiting for the supervisor, and their messages share writes. A fault while a
+   * sandbox holds several runs (it dies, times out, goes over its memory cap) is blamed on none: each runs again
+   * at once, alone in a sandbox, where a fault is its own (a run that had finished may so run twice). 1: one run
+   * at a time. The worker app reads `TASKPOOL_PIPELINE_DEPTH`. Default: {@link DEFAULT_PIPELINE_DEPTH} (8).
+   */
+  pipelineDepth?: number;
+  /**
+   * Take and complete plain jobs K at a time (the lean lane, see `LeanWorker`): a fetch takes as many jobs as
+   * there are free slots in one call, and the completions of one turn go to Redis in one call, on BullMQ's own
+   * structures. Off: BullMQ's per-job calls. The worker app reads `TASKPOOL_LEAN_LANE`. Default: true.
+   */
+  leanLane?: boolean;
 }
 
 /** Who takes the jobs of `process` queues from Redis (see `StartWorkerOptions.fetch`). */
@@ -312,7 +328,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   const workers = fetchedHere.map((queue) => {
     const limiter = limiters.get(queue);
     const mode = isolation.get(queue) ?? 'process';
-    return new Worker(queue, processors[mode], {
+    const workerOptions = {
       connection: queueRedis,
       prefix,
       concurrency: mode === 'inline' ? inlineConcurrency : concurrency,
@@ -322,13 +338,22 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
       stalledInterval,
       // Our own stall budget applies, in the processor (see stalledFailure.ts).
       maxStalledCount: BULLMQ_MAX_STALLED_COUNT,
-    });
+    };
+    return options.leanLane === false ? new Worker(queue, processors[mode], workerOptions) : new LeanWorker(queue, processors[mode], workerOptions, { redis: queueRedis, prefix });
   });
   const prefetch = options.prefetch ?? DEFAULT_PREFETCH;
   for (const mode of ['process', 'thread'] as const) {
     const served = workers.filter((_, i) => (isolation.get(fetchedHere[i]!) ?? 'process') === mode);
-    if (pools[mode] && served.length > 0 && prefetch > 0) {
-      governors[mode] = new PrefetchGovernor(served, concurrency, prefetch, options.prefetchMaxTaskMs ?? DEFAULT_PREFETCH_MAX_TASK_MS);
+    const pool = pools[mode];
+    const pipelineDepth = options.pipelineDepth ?? DEFAULT_PIPELINE_DEPTH;
+    if (pool && served.length > 0 && (prefetch > 0 || pipelineDepth > 1)) {
+      governors[mode] = new PrefetchGovernor(served, {
+        poolSize: concurrency,
+        prefetch,
+        maxTaskMs: options.prefetchMaxTaskMs ?? DEFAULT_PREFETCH_MAX_TASK_MS,
+        pipelineDepth,
+        pool,
+      });
     }
   }
   recheckStalledOnReconnect(queueRedis, [...workers, ...(supervision?.workers ?? [])], logger);
