@@ -10,6 +10,7 @@ export { CANCEL_FIELD, COUNTED_FIELD, CRASHES_FIELD, JOB_ERROR_FIELD } from './s
 export { storedFailure } from './store/jobError.ts';
 export { flagCancel } from './store/flagCancel.ts';
 export { jobKey, queueKey } from './store/jobKeys.ts';
+export { finishJobs, takeJobs, type FinishedJob, type LeanQueue, type Take, type TakenJob } from './store/leanLane.ts';
 export { minuteStatsKey, readLastHour, type HourStats, type MinuteStats } from './store/minuteStats.ts';
 export { readJobOutcome, type JobOutcome } from './store/readJobOutcome.ts';
 export { countAdded, countCompleted, countSetKey, readTaskCounts, syncJobCounts, type CountedJob } from './store/taskCounts.ts';

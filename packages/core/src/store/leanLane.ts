@@ -6,7 +6,8 @@
  * reader see what BullMQ's own `moveToActive` and `moveToFinished` would have left. What those do besides is
  * left to them: a paused queue, a global concurrency or rate limit, a due delayed job, prioritized jobs, a
  * failure, a job with a parent or a deduplication id (the worker falls back to BullMQ's calls for those).
- * Every key is declared: the ids to take are read first (`LRANGE`, or the candidates the last call gave back).
+ * Every key is declared: the ids a take tries are the candidates the previous take or finish gave back (the oldest
+ * ids of `wait` then); one that is gone by now is skipped.
  */
 import type { RedisClient } from '../redisConnection.ts';
 import { jobKey, lockKey, queueKey } from './jobKeys.ts';
@@ -31,7 +32,11 @@ local taken = {}
 for i = 6, #ARGV do
   local id = ARGV[i]
   local key = KEYS[5 + 2 * (i - 5)]
-  if redis.call('LREM', KEYS[1], -1, id) == 1 and redis.call('EXISTS', key) == 1 then
+  -- The candidates are the oldest ids, oldest first: each is the tail of wait unless another worker took it
+  -- (then the others are likely gone too). O(1) per job, where LREM would scan a long wait list.
+  if redis.call('LINDEX', KEYS[1], -1) ~= id then break end
+  redis.call('RPOP', KEYS[1])
+  if redis.call('EXISTS', key) == 1 then
     redis.call('LPUSH', KEYS[2], id)
     redis.call('SET', KEYS[6 + 2 * (i - 5)], ARGV[4], 'PX', ARGV[2])
     redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxLen, '*', 'event', 'active', 'jobId', id, 'prev', 'waiting')
@@ -105,13 +110,8 @@ export interface LeanQueue {
   queue: string;
 }
 
-/** The ids at the old end of `wait`, oldest first: what the next take may find there. */
-export async function waitingCandidates(lane: LeanQueue, count: number): Promise<string[]> {
-  return oldestFirst(await lane.redis.lrange(queueKey(lane.prefix, lane.queue, 'wait'), -count, -1));
-}
-
 /**
- * Takes from `wait` those of `candidates` (oldest first) still there, each locked with `token` for `lockMs`
+ * Takes from the old end of `wait` the `candidates` (oldest first) still there in that order, each locked with `token` for `lockMs`
  * (as BullMQ's `moveToActive` does one job), and gives back the next candidates, `count` of them.
  */
 export async function takeJobs(lane: LeanQueue, candidates: readonly string[], options: { token: string; lockMs: number; workerName: string; count: number }): Promise<Take> {

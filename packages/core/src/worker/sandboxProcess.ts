@@ -1,10 +1,10 @@
 import { once } from 'node:events';
-import { readRssMb } from './processStats.ts';
 import { HeldJobs } from './heldJobs.ts';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { SerializedError } from '../serializeError.ts';
-import { abortedError, AttemptFailure, RunNotStarted, type AbortReason } from './attemptFailure.ts';
+import { abortedError, AttemptFailure, type AbortReason } from './attemptFailure.ts';
+import { SandboxRuns, type StartedRun } from './sandboxRuns.ts';
 import { MessageBatcher, unbatch, type MessageBatch } from './messageBatcher.ts';
 import { classifyExit } from './classifyExit.ts';
 import { forkSandbox, startSandboxThread, type SandboxChannel } from './sandboxChannel.ts';
@@ -79,44 +79,19 @@ export interface SandboxRequest {
 /** Why the supervisor stopped a running task. */
 export type { AbortReason };
 
-interface Running {
-  runId: number;
-  /** Monotonic ms when the run started (became the head of the sandbox's runs); 0 while it waits behind others. */
-  startedAt: number;
-  jobId: string;
-  task: string;
-  queue: string;
-  /** Set once the supervisor has aborted the run: it decides the failure's reason. */
-  aborted?: AbortReason;
-  timers: NodeJS.Timeout[];
-  timeoutMs?: number;
-  maxRssMb?: number;
-  killGraceMs: number;
-  resolve: (output: unknown) => void;
-  reject: (error: Error) => void;
-  onProgress?: (value: number | object) => void;
-}
-
-/** One run of a sandbox, as its pool hands it out (a job's slot: what a cancel aborts). */
-export interface StartedRun {
-  runId: number;
-  outcome: Promise<unknown>;
-}
-
 /**
  * A supervised child process (or thread) that runs one task at a time. Its pool may send it several runs at
  * once while tasks are short (`SandboxPool.depth`): the sandbox runs them in order and answers each as it ends,
  * and the runs sent in one turn share a write (messageBatcher.ts). Limits apply to the run at the head, which is
  * the one running. A death while the sandbox holds several runs is blamed on none of them (the head's answer
- * may have been on its way): each one the supervisor did not stop is rejected with {@link RunNotStarted} and
+ * may have been on its way): each one the supervisor did not stop is rejected with `RunNotStarted` and
  * runs again alone, where a fault is its own.
  */
 export class SandboxProcess {
   /** Tasks this process has run. */
   tasksRun = 0;
   /** The runs sent, in order: the first one runs, the others wait behind it in the sandbox. */
-  private readonly runs: Running[] = [];
-  private nextRunId = 1;
+  private readonly runs: SandboxRuns;
   /** What is sent in one turn leaves in one write. */
   private readonly outbox: MessageBatcher<ToSandbox>;
   private stderrTail = '';
@@ -159,6 +134,17 @@ export class SandboxProcess {
       { killGraceMs: selfFetch?.killGraceMs ?? 1_000, sampleMs: RSS_SAMPLE_MS, ...(selfFetch?.maxRssMb !== undefined && { maxRssMb: selfFetch.maxRssMb }) },
     );
     this.outbox = new MessageBatcher<ToSandbox>((message) => this.sendNow(message));
+    this.runs = new SandboxRuns(
+      {
+        pid,
+        logger,
+        send: (message) => this.send(message),
+        kill: () => this.kill(),
+        retire: () => (this.retireAfterRun = true),
+        began: (run) => (this.lastRun = { jobId: run.jobId, task: run.task }),
+      },
+      RSS_SAMPLE_MS,
+    );
     this.exitPromise = once(child, 'exit').then(() => undefined);
     child.stderr?.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
@@ -203,12 +189,12 @@ export class SandboxProcess {
 
   /** True while a task runs (or, self-fetching, while the sandbox holds a job). */
   get busy(): boolean {
-    return this.runs.length > 0 || this.held.size > 0;
+    return this.runs.size > 0 || this.held.size > 0;
   }
 
   /** Runs sent and not answered. */
   get inFlight(): number {
-    return this.runs.length;
+    return this.runs.size;
   }
 
   /** Self-fetching: tells the sandbox to take jobs from Redis itself. */
@@ -246,84 +232,27 @@ export class SandboxProcess {
   /**
    * Sends a run. It starts at once if the sandbox runs nothing, else after the runs sent before it. The outcome
    * rejects with an {@link AttemptFailure} if the handler fails or the process dies while it runs alone, and
-   * with {@link RunNotStarted} if the process failed while it held several runs.
+   * with `RunNotStarted` if the process died while it held several runs.
    */
   start(request: SandboxRequest): StartedRun {
-    const runId = this.nextRunId++;
-    if (this.exited) return { runId, outcome: Promise.reject(new Error(`Sandbox ${this.pid} has exited`)) };
+    if (this.exited) return { runId: 0, outcome: Promise.reject(new Error(`Sandbox ${this.pid} has exited`)) };
     this.tasksRun++;
-    const outcome = new Promise<unknown>((resolve, reject) => {
-      const running: Running = {
-        runId,
-        startedAt: 0,
-        jobId: request.jobId,
-        task: request.task,
-        queue: request.queue,
-        resolve,
-        reject,
-        timers: [],
-        killGraceMs: request.killGraceMs ?? 1_000,
-        ...(request.timeoutMs !== undefined && { timeoutMs: request.timeoutMs }),
-        ...(request.maxRssMb !== undefined && { maxRssMb: request.maxRssMb }),
-        ...(request.onProgress && { onProgress: request.onProgress }),
-      };
-      this.runs.push(running);
-      this.send({ type: 'run', runId, task: request.task, input: request.input, jobId: request.jobId, attempt: request.attempt });
-      if (this.runs.length === 1) this.begin(running);
-    });
-    return { runId, outcome };
+    return this.runs.start(request);
   }
 
-  /** The head run starts: its limits apply from now. */
-  private begin(running: Running): void {
-    running.startedAt = performance.now();
-    this.lastRun = { jobId: running.jobId, task: running.task };
-    if (running.aborted) {
-      // Aborted while it waited: the sandbox drops it or fires its signal; a handler that ignores it is killed.
-      running.timers.push(setTimeout(() => this.kill(), running.killGraceMs));
-      return;
-    }
-    if (running.timeoutMs !== undefined) running.timers.push(setTimeout(() => this.abortRun(running.runId, 'timeout'), running.timeoutMs));
-    if (running.maxRssMb !== undefined) {
-      const cap = running.maxRssMb;
-      running.timers.push(
-        setInterval(() => {
-          const rss = readRssMb(this.pid);
-          if (rss === undefined || rss <= cap) return;
-          this.logger.warn({ event: 'sandbox:over-memory', jobId: running.jobId, rssMb: Math.round(rss), maxRssMb: cap });
-          this.abortRun(running.runId, 'oom', 0);
-        }, RSS_SAMPLE_MS),
-      );
-    }
-  }
-
-  /**
-   * Stops a run: its handler's signal fires at once (a run still waiting is dropped by the sandbox), and the
-   * process is SIGKILLed `graceMs` after the run has started unless the handler has given up by then. The run
-   * fails with `reason` as its failure reason.
-   */
+  /** Stops a run (see `SandboxRuns.abort`): its signal fires; SIGKILL `graceMs` after it started unless it gave up. */
   abortRun(runId: number, reason: AbortReason, graceMs?: number): void {
-    const running = this.runs.find((r) => r.runId === runId);
-    if (!running || running.aborted) return;
-    running.aborted = reason;
-    if (reason !== 'oom') this.send({ type: 'abort', runId, reason: reason === 'cancelled' ? 'cancelled' : 'timeout' });
-    if (running !== this.runs[0]) return;
-    // Even a handler that honours the signal leaves its process suspect (timers, sockets): kill it anyway.
-    // Over its memory cap, at once: a process near its heap limit may spend many seconds in GC.
-    const grace = graceMs ?? running.killGraceMs;
-    if (grace <= 0) this.kill();
-    else running.timers.push(setTimeout(() => this.kill(), grace));
-    this.retireAfterRun = true;
+    this.runs.abort(runId, reason, graceMs);
   }
 
   /** The job id of the running task, if any. */
   get runningJobId(): string | undefined {
-    return this.runs[0]?.jobId ?? this.held.running()?.job.jobId;
+    return this.runs.head?.jobId ?? this.held.running()?.job.jobId;
   }
 
   /** The name of the running task, if any. */
   get runningTask(): string | undefined {
-    return this.runs[0]?.task ?? this.held.running()?.job.task;
+    return this.runs.head?.task ?? this.held.running()?.job.task;
   }
 
 
@@ -366,7 +295,7 @@ export class SandboxProcess {
    * killed, so the pool replaces it.
    */
   private onChannelError(error: Error): void {
-    this.logger.error({ event: 'sandbox:error', err: error, jobId: this.runs[0]?.jobId ?? this.held.running()?.job.jobId }, `Sandbox channel error: ${error.message}`);
+    this.logger.error({ event: 'sandbox:error', err: error, jobId: this.runningJobId }, `Sandbox channel error: ${error.message}`);
     const unreachable: SerializedError = {
       name: 'SandboxCrashError',
       code: 'SANDBOX_UNREACHABLE',
@@ -377,12 +306,7 @@ export class SandboxProcess {
     };
     // Self-fetching: the jobs it holds are recorded with this error once it has exited.
     this.unreachable ??= unreachable;
-    const running = this.runs[0];
-    if (this.runs.length === 1 && running && !running.aborted) {
-      this.finish(running);
-      this.retireAfterRun = true;
-      running.reject(new AttemptFailure(unreachable));
-    }
+    this.runs.unreachable(unreachable);
     this.kill();
   }
 
@@ -421,21 +345,14 @@ export class SandboxProcess {
 
   private onMessage(message: FromSandbox): void {
     switch (message.type) {
-      case 'done': {
-        const running = this.answered(message.runId);
-        if (running?.aborted) running.reject(new AttemptFailure(abortedError(running.aborted, this.pid)));
-        else running?.resolve(message.output);
+      case 'done':
+        this.runs.done(message.runId, message.output);
         break;
-      }
-      case 'failed': {
-        const running = this.answered(message.runId);
-        if (!running) break;
-        const error = running.aborted ? { ...abortedError(running.aborted, this.pid), cause: message.error } : { reason: 'error' as const, ...message.error };
-        running.reject(new AttemptFailure(error));
+      case 'failed':
+        this.runs.failed(message.runId, message.error);
         break;
-      }
       case 'progress':
-        this.runs.find((r) => r.runId === message.runId)?.onProgress?.(message.value);
+        this.runs.progress(message.runId, message.value);
         break;
       case 'fatal':
         this.fatal = message.error;
@@ -470,23 +387,7 @@ export class SandboxProcess {
 
   /** The queue of a job this sandbox runs or holds (whose `ctx.put` it serves). */
   private queueOf(jobId: string): string | undefined {
-    return this.runs.find((r) => r.jobId === jobId)?.queue ?? this.held.queueOf(jobId);
-  }
-
-  /** A run the sandbox answered, taken off the runs; the next one starts if it was the head. */
-  private answered(runId: number): Running | undefined {
-    const running = this.runs.find((r) => r.runId === runId);
-    if (running) this.finish(running);
-    return running;
-  }
-
-  private finish(running: Running): void {
-    const at = this.runs.indexOf(running);
-    if (at < 0) return;
-    this.runs.splice(at, 1);
-    for (const timer of running.timers) clearTimeout(timer);
-    const next = this.runs[0];
-    if (at === 0 && next && !this.exited) this.begin(next);
+    return this.runs.queueOf(jobId) ?? this.held.queueOf(jobId);
   }
 
   /** How the process's death reads, for the job it ran. */
@@ -503,26 +404,9 @@ export class SandboxProcess {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exited = true;
-    const runs = this.runs.splice(0);
-    for (const running of runs) for (const timer of running.timers) clearTimeout(timer);
-    const crash = runs.length > 0 ? this.crashOf(code, signal) : undefined;
-    if (crash && runs.length > 1) {
-      // Several runs held. One the supervisor stopped (timeout, cancel, memory cap) fails for that; no other is
-      // blamed for the death (the head's answer may have been on its way): each runs again, alone.
-      this.logger.warn({ event: 'sandbox:crash', jobIds: runs.map((r) => r.jobId), code, signal, reason: crash.reason, errorCode: crash.code, runsHeld: runs.length }, `${crash.message} (holding ${runs.length} runs: those not stopped run again alone)`);
-      for (const running of runs) {
-        if (running.aborted) running.reject(new AttemptFailure({ ...abortedError(running.aborted, this.pid), cause: crash }));
-        else running.reject(new RunNotStarted(crash));
-      }
-    } else if (crash) {
-      const running = runs[0]!;
-      const error = running.aborted ? { ...abortedError(running.aborted, this.pid), cause: crash } : crash;
-      const durationMs = Math.round(performance.now() - running.startedAt);
-      this.logger.warn({ event: 'sandbox:crash', jobId: running.jobId, task: running.task, code, signal, reason: error.reason, errorCode: error.code, durationMs }, error.message);
-      running.reject(new AttemptFailure(error));
-    } else if (this.held.size === 0) {
-      this.logger.debug({ event: 'sandbox:exit', code, signal });
-    }
+    const holding = this.runs.size > 0;
+    this.runs.exited(() => this.crashOf(code, signal), { code, signal });
+    if (!holding && this.held.size === 0) this.logger.debug({ event: 'sandbox:exit', code, signal });
     this.held.drain((watched) => {
       const crash = this.unreachable ?? this.crashOf(code, signal);
       const error = watched.aborted ? { ...abortedError(watched.aborted, this.pid), cause: crash } : crash;
