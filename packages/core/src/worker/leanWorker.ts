@@ -2,6 +2,9 @@ import { Queue, raw2NextJobData, Worker, type Job, type JobJson, type Processor,
 import type { RedisClient } from '../redisConnection.ts';
 import { finishJobs, takeJobs, type FinishedJob, type LeanQueue, type TakenJob } from '../store/leanLane.ts';
 
+/** What a completion made by the lane resolves with (one made by BullMQ's call gives the next job, or nothing). */
+const LEAN: unique symbol = Symbol('completed by the lane');
+
 /** Most jobs one take or one finish call carries. */
 export const LEAN_BATCH_MAX = 32;
 /** Completed jobs past their age are trimmed at most this often, ms (BullMQ trims at every completion). */
@@ -10,7 +13,8 @@ const TRIM_EVERY_MS = 200;
 const TRIM_LIMIT = 1_000;
 
 type Held = TakenJob & { token: string };
-type Finishing = FinishedJob & { resolve: () => void; reject: (error: Error) => void };
+/** A completion waiting for the others of its turn; `alone` completes it by BullMQ's own call (with the next job). */
+type Finishing = FinishedJob & { alone: () => Promise<Job | undefined>; resolve: (next: Job | undefined | typeof LEAN) => void; reject: (error: Error) => void };
 
 /** Where a {@link LeanWorker} runs its own calls. */
 export interface LeanOptions {
@@ -90,10 +94,13 @@ export class LeanWorker extends Worker {
   protected override async handleCompleted(result: unknown, job: Job, token: string, fetchNextCallback?: () => boolean, span?: Parameters<Worker['handleCompleted']>[4]): Promise<Job> {
     const ageMs = plainAgeMs(job);
     if (ageMs === false || this.closing) return super.handleCompleted(result, job, token, fetchNextCallback, span);
-    await new Promise<void>((resolve, reject) => {
-      this.#finishing.push({ id: job.id ?? '', token, returnValue: JSON.stringify(result ?? null), resolve, reject });
+    const alone = (): Promise<Job | undefined> => super.handleCompleted(result, job, token, fetchNextCallback, span);
+    const next = await new Promise<Job | undefined | typeof LEAN>((resolve, reject) => {
+      this.#finishing.push({ id: job.id ?? '', token, returnValue: JSON.stringify(result ?? null), alone, resolve, reject });
       if (!this.#flush) this.#flush = setImmediate(() => void this.#finish());
     });
+    if (next !== LEAN) return next as Job;
+    // Completed by the lane: what BullMQ's call would have told and done.
     if (ageMs !== undefined) this.#trimAgeMs = Math.max(this.#trimAgeMs ?? 0, ageMs);
     job.returnvalue = result;
     job.finishedOn = Date.now();
@@ -120,12 +127,18 @@ export class LeanWorker extends Worker {
     this.#flush = undefined;
     const jobs = this.#finishing.splice(0, LEAN_BATCH_MAX);
     if (this.#finishing.length > 0) this.#flush = setImmediate(() => void this.#finish());
+    // A lone completion gains nothing from the lane: BullMQ's call completes it and fetches the next job in one.
+    if (jobs.length === 1) {
+      const [job] = jobs as [Finishing];
+      job.alone().then(job.resolve, job.reject);
+      return;
+    }
     try {
       const { codes, candidates } = await finishJobs(this.#lane, jobs, LEAN_BATCH_MAX);
       this.#candidates = candidates;
       for (const [i, job] of jobs.entries()) {
         const code = codes[i] ?? 0;
-        if (code === 0) job.resolve();
+        if (code === 0) job.resolve(LEAN);
         else job.reject(finishError(code, job.id));
       }
     } catch (error) {
