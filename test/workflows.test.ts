@@ -92,7 +92,10 @@ describe('failure policies on a group of 100 with 3 failing members', () => {
     await eventually(async () => (await handle.status()).root.children.every((s) => ['completed', 'failed', 'unknown'].includes(s.state)), 'every member settled or removed');
     const children = (await handle.status()).root.children;
     expect(children.map((s) => s.id)).toEqual(Array.from({ length: 100 }, (_, n) => `${handle.id}.${n}`));
-    expect(children.filter((s) => s.state === 'unknown' && s.task === '').length).toBeGreaterThan(50);
+    // The members a worker already held when the failure landed still run: with runs sent ahead to sandboxes
+    // (2 sandboxes × pipelineDepth 8, plus the prefetch), up to 17 at a time, and as many again before the
+    // callback's own turn. The others (most of the group) are removed.
+    expect(children.filter((s) => s.state === 'unknown' && s.task === '').length).toBeGreaterThan(30);
   });
 
   it("'collect': the callback gets every outcome in order", async () => {
