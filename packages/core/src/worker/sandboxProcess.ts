@@ -4,12 +4,11 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { SerializedError } from '../serializeError.ts';
 import { abortedError, AttemptFailure, type AbortReason } from './attemptFailure.ts';
-import { SandboxRuns, type StartedRun } from './sandboxRuns.ts';
+import { SandboxRuns, type SandboxRequest, type StartedRun } from './sandboxRuns.ts';
 import { MessageBatcher, unbatch, type MessageBatch } from './messageBatcher.ts';
 import { classifyExit } from './classifyExit.ts';
 import { forkSandbox, startSandboxThread, type SandboxChannel } from './sandboxChannel.ts';
 import { logSandboxOutput } from './sandboxOutput.ts';
-import type { RunInput } from './runTask.ts';
 import { NO_OBJECTS, type FromSandbox, type HeldJob, type SandboxSettings, type ServeConfig, type ToSandbox } from './sandboxProtocol.ts';
 import { serveObject, type ObjectCache } from './objectCache.ts';
 const STDERR_TAIL_BYTES = 8_192;
@@ -59,22 +58,7 @@ export interface SelfFetch {
   onDied(sandbox: SandboxProcess, lockOwners: readonly string[], failure: SerializedError): void;
 }
 
-/** One task to run in a sandbox. */
-export interface SandboxRequest {
-  task: string;
-  /** The job's queue (what an object the task stores is owned by, with `jobId`). */
-  queue: string;
-  input: RunInput;
-  jobId: string;
-  attempt: number;
-  onProgress?: (value: number | object) => void;
-  /** Hard limit: the handler's signal fires, and `killGraceMs` later the process is SIGKILLed. Default: none. */
-  timeoutMs?: number;
-  /** Between the abort signal and SIGKILL (timeouts and cancels). Default: 1000 ms. */
-  killGraceMs?: number;
-  /** RSS cap of the process while the task runs, sampled every {@link RSS_SAMPLE_MS}; over it the process is SIGKILLed at once (`oom`). */
-  maxRssMb?: number;
-}
+export type { SandboxRequest } from './sandboxRuns.ts';
 
 /** Why the supervisor stopped a running task. */
 export type { AbortReason };

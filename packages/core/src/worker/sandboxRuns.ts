@@ -4,8 +4,25 @@ import type { SerializedError } from '../serializeError.ts';
 import { abortedError, AttemptFailure, RunNotStarted, type AbortReason } from './attemptFailure.ts';
 import { readRssMb } from './processStats.ts';
 import type { RunResult } from './runTask.ts';
-import type { SandboxRequest } from './sandboxProcess.ts';
+import type { RunInput } from './runTask.ts';
 import type { ToSandbox } from './sandboxProtocol.ts';
+
+/** One task to run in a sandbox. */
+export interface SandboxRequest {
+  task: string;
+  /** The job's queue (what an object the task stores is owned by, with `jobId`). */
+  queue: string;
+  input: RunInput;
+  jobId: string;
+  attempt: number;
+  onProgress?: (value: number | object) => void;
+  /** Hard limit: the handler's signal fires, and `killGraceMs` later the process is SIGKILLed. Default: none. */
+  timeoutMs?: number;
+  /** Between the abort signal and SIGKILL (timeouts and cancels). Default: 1000 ms. */
+  killGraceMs?: number;
+  /** RSS cap of the process while the task runs, sampled every `RSS_SAMPLE_MS`; over it the process is SIGKILLed at once (`oom`). */
+  maxRssMb?: number;
+}
 
 /** One run sent to a sandbox, as its supervisor watches it. */
 interface Running {
