@@ -87,7 +87,8 @@ export class LeanWorker extends Worker {
     // Another worker took them first: one fetch of BullMQ's own.
     if (!first) return super.moveToActive(token, name);
     this.#ready.push(...rest);
-    (this as unknown as { updateDelays(limitDelay: number, delayUntil: number): void }).updateDelays(0, 0);
+    // What BullMQ's own fetch does with a job in hand (no rate-limit delay, no delayed job to wait for).
+    (this as unknown as { updateDelays?(limitDelay: number, delayUntil: number): void }).updateDelays?.(0, 0);
     return this.#hand(first);
   }
 
