@@ -176,11 +176,6 @@ export class SandboxProcess {
     return this.runs.size > 0 || this.held.size > 0;
   }
 
-  /** Runs sent and not answered. */
-  get inFlight(): number {
-    return this.runs.size;
-  }
-
   /** Self-fetching: tells the sandbox to take jobs from Redis itself. */
   serve(): void {
     if (this.selfFetch) this.send({ type: 'serve', config: this.selfFetch.config });
@@ -200,17 +195,12 @@ export class SandboxProcess {
   }
 
   /**
-   * Self-fetching: stops a job the sandbox holds, as {@link abort} a run: the sandbox fires the handler's signal
+   * Self-fetching: stops a job the sandbox holds, as `abortRun` a run: the sandbox fires the handler's signal
    * and records the failure (`reason`), and takes no more jobs; `graceMs` later the process is SIGKILLed if it
    * still holds the job (then the supervisor records it). Over the memory cap (`oom`), at once.
    */
   abortJob(jobId: string, reason: AbortReason, graceMs?: number): void {
     this.held.abort(jobId, reason, graceMs);
-  }
-
-  /** Runs one task; rejects with an {@link AttemptFailure} if the handler fails or the process dies. */
-  run(request: SandboxRequest): Promise<unknown> {
-    return this.start(request).outcome;
   }
 
   /**
