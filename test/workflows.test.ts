@@ -81,11 +81,14 @@ describe('group and chord', () => {
 
 describe('failure policies on a group of 100 with 3 failing members', () => {
   const failing = new Set([10, 50, 90]);
-  const members = () => Array.from({ length: 100 }, (_, n) => maybeFail.with({ n, fail: failing.has(n) }));
+  const members = (ms?: number) => Array.from({ length: 100 }, (_, n) => maybeFail.with({ n, fail: failing.has(n), ...(ms && { ms }) }));
   const okSum = Array.from({ length: 100 }, (_, n) => (failing.has(n) ? 0 : n * n)).reduce((a, b) => a + b, 0);
 
   it("'fail' (the default): the workflow fails with a member's error", async () => {
-    const handle = await stack.client.run(chord(group(members()), sum));
+    // Members of 5 ms: no-op members would all have run before the failure could stop any (a worker holds up to
+    // 2 × 16 × 2 of them while tasks take microseconds, see prefetchGovernor.ts); at 5 ms it holds one per
+    // sandbox and one more, and the 100 take ~250 ms.
+    const handle = await stack.client.run(chord(group(members(5)), sum));
     const error = await rejectionOf(handle.result({ timeoutMs: 30_000 }), StepError);
     expect(failing.has(error.n)).toBe(true);
     // Promptly: the members not started were removed (in the tree as `unknown`), none is left waiting or running.
@@ -93,11 +96,9 @@ describe('failure policies on a group of 100 with 3 failing members', () => {
     const children = (await handle.status()).root.children;
     expect(children.map((s) => s.id)).toEqual(Array.from({ length: 100 }, (_, n) => `${handle.id}.${n}`));
     // Members still waiting are removed (`unknown` in the tree); those the worker already held and had not started
-    // fail as cancelled. How many ran first depends on the machine's load and on how many the worker held: with
-    // runs sent ahead to sandboxes (up to 2 × 8, plus the prefetch) a run alone removed 76–78 of 100, but as few
-    // as 8 in some runs and 26 in a loaded full suite (before runs were sent ahead, over 50). At least one is stopped.
+    // fail as cancelled. How many ran first depends on the machine's load: at least a third are stopped.
     const stopped = children.filter((s) => (s.state === 'unknown' && s.task === '') || (s.state === 'failed' && s.error?.reason === 'cancelled'));
-    expect(stopped.length).toBeGreaterThan(0);
+    expect(stopped.length).toBeGreaterThan(33);
   });
 
   it("'collect': the callback gets every outcome in order", async () => {

@@ -102,7 +102,7 @@ export interface StartWorkerOptions {
    * sent ahead start without waiting for the supervisor, and their messages share writes. A fault while a
    * sandbox holds several runs (it dies, times out, goes over its memory cap) is blamed on none: each runs again
    * at once, alone in a sandbox, where a fault is its own (a run that had finished may so run twice). 1: one run
-   * at a time. The worker app reads `TASKPOOL_PIPELINE_DEPTH`. Default: `DEFAULT_PIPELINE_DEPTH` (8).
+   * at a time. The worker app reads `TASKPOOL_PIPELINE_DEPTH`. Default: `DEFAULT_PIPELINE_DEPTH` (16).
    */
   pipelineDepth?: number;
   /**
