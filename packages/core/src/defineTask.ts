@@ -62,7 +62,7 @@ export interface TaskSpec<In extends z.ZodType, Out extends z.ZodType> {
   name: string;
   input: In;
   output: Out;
-  defaults?: TaskDefaults;
+  defaults?: TaskDefaults<z.output<In>>;
   run: (input: z.output<In>, ctx: TaskContext) => HandlerResult<z.input<Out>>;
 }
 
@@ -93,4 +93,4 @@ export function isTask(value: unknown): value is AnyTask {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'taskpool.task';
 }
 
-export { DEFAULT_QUEUE, isolationOf, queueOf, type Isolation, type TaskContract, type TaskDefaults } from './taskContract.ts';
+export { DEFAULT_QUEUE, isolationOf, queueOf, type DedupeOptions, type Isolation, type TaskContract, type TaskDefaults } from './taskContract.ts';

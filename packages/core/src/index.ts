@@ -7,6 +7,7 @@ export { MAX_PRIORITY, stepOptionsSchema, submitOptionsSchema, type JsonSubmitOp
 export { WorkflowHandle, type WorkflowCancelResult, type WorkflowStatus } from './client/workflowHandle.ts';
 export type { StepStatus } from './store/readWorkflowTree.ts';
 export { createClient, type ClientOptions, type RunOptions, type SubmitOptions, type TaskpoolClient } from './client/createClient.ts';
+export { DEFAULT_DEDUPE_TTL_MS, type DedupeOverride } from './client/dedupe.ts';
 export { TaskHandle, type ResultOptions } from './client/taskHandle.ts';
 export type { ByteStream, ObjectAccess, ObjectOptions, PutOptions, Stored } from './objects/objectAccess.ts';
 export type { DurableOptions } from './client/durableSubmit.ts';

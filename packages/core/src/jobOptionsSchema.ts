@@ -23,6 +23,12 @@ export const stepOptionsSchema = z.strictObject({
  */
 export const submitOptionsSchema = stepOptionsSchema.pick({ attempts: true, priority: true, timeoutMs: true }).extend({
   delayMs: z.number().int().min(0).optional().meta({ description: 'Run no sooner than this many ms from now' }),
+  dedupeKey: z
+    .string()
+    .regex(/^[\x20-\x7e]{1,255}$/, 'printable ASCII, 1 to 255 characters')
+    .optional()
+    .meta({ description: "Submits of this task with this key inside the window return the first one's job (deduplicated)" }),
+  dedupeTtlMs: z.number().int().min(1).optional().meta({ description: "The dedupe window from the key's first submit, ms (default: the task's, else 60000)" }),
 });
 
 /** The options {@link submitOptionsSchema} takes. */

@@ -12,8 +12,20 @@ export interface TaskContract<In extends z.ZodType = z.ZodType, Out extends z.Zo
   readonly defaults: Readonly<TaskDefaults>;
 }
 
-/** How a task runs and retries unless a submit overrides it. */
-export interface TaskDefaults {
+/**
+ * Deduplication of a task's submits (issue #16): a submit whose key is that of a job submitted less than `ttlMs`
+ * before (by any client or producer) enqueues nothing and returns that job's handle (BullMQ's deduplication id,
+ * `<task name>:<key>`). The window starts at the first submit and is not extended by the later ones.
+ */
+export interface DedupeOptions<In = unknown> {
+  /** The key of a submit, from its input (after the input schema's parse), e.g. `(input) => input.userId`. A non-empty string. */
+  key(input: In): string;
+  /** How long after the first submit of a key the later ones return its job, ms. */
+  ttlMs: number;
+}
+
+/** How a task runs and retries unless a submit overrides it; `In` is the task's parsed input. */
+export interface TaskDefaults<In = unknown> {
   /** Total attempts, the first included. Default: 1 (no retry). */
   attempts?: number;
   /** Wait between attempts. Default: exponential from 1000 ms. */
@@ -37,6 +49,8 @@ export interface TaskDefaults {
   isolation?: Isolation;
   /** At most `max` jobs of this task's queue start per `durationMs`, across all workers (BullMQ's limiter, per queue). */
   rateLimit?: { max: number; durationMs: number };
+  /** Submits of the same key inside a window return the first one's job (see {@link DedupeOptions}). Default: none. */
+  dedupe?: DedupeOptions<In>;
 }
 
 /** The queue a task's jobs go to. */

@@ -1,4 +1,4 @@
-import { submitOptionsSchema, type JsonSubmitOptions } from '@taskpool/core';
+import { submitOptionsSchema, type BatchJobOptions } from '@taskpool/core';
 import { z } from 'zod';
 import { parseRequest } from './parseRequest.ts';
 
@@ -14,10 +14,13 @@ const submitQuerySchema = z.preprocess(
 );
 
 /**
- * The per-job options of `POST /v1/tasks/:name[/batch]?attempts=2&priority=5&timeoutMs=30000&delayMs=1000`,
+ * The per-job options of `POST /v1/tasks/:name[/batch]?attempts=2&priority=5&timeoutMs=30000&delayMs=1000`
+ * (and `dedupeKey=...&dedupeTtlMs=...`: `SubmitOptions.dedupe`),
  * each bounded as a workflow step's (`submitOptionsSchema`); an unknown or out-of-bounds parameter is a 400
  * `BAD_REQUEST` naming it. Query parameters, not the body: the body is the task's input, never read as control.
  */
-export function submitOptionsOf(query: unknown): JsonSubmitOptions {
-  return parseRequest(submitQuerySchema, query, 'query');
+export function submitOptionsOf(query: unknown): BatchJobOptions {
+  const { dedupeKey, dedupeTtlMs, ...options } = parseRequest(submitQuerySchema, query, 'query');
+  if (dedupeKey === undefined) return options;
+  return { ...options, dedupe: { key: dedupeKey, ...(dedupeTtlMs !== undefined && { ttlMs: dedupeTtlMs }) } };
 }

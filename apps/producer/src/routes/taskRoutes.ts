@@ -45,7 +45,9 @@ export function taskRoutes(app: FastifyInstance, ctx: RouteContext): void {
     // A submit rides out a Redis blip of up to `submitRetryMs` (the ids are made first: a retry cannot enqueue twice), then 503.
     const [job] = await ctx.viaRedis(() => ctx.admin.submitBatch(checked.inputs, key === undefined ? undefined : [key], options), { waitMs: ctx.admin.submitRetryMs });
     // `replayed` tells the caller an earlier request with the same key made the job.
-    return accepted(reply, job!.id).send(key === undefined ? { id: job!.id } : { id: job!.id, replayed: job!.replayed });
+    // `deduplicated`: an earlier submit with the same `dedupeKey` (or the task's dedupe key) holds the job.
+    const deduplicated = job!.deduplicated ? { deduplicated: true } : {};
+    return accepted(reply, job!.id).send(key === undefined ? { id: job!.id, ...deduplicated } : { id: job!.id, replayed: job!.replayed, ...deduplicated });
   });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/v1/tasks/:name/batch', async (request, reply) => {

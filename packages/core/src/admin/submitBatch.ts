@@ -10,15 +10,20 @@ import { assertJobSize, taskJobData } from '../store/jobData.ts';
 import { claimCheck, retriedTarget, type ClaimCheckTarget } from '../objects/claimCheck.ts';
 import { readStoredData } from '../store/jobReads.ts';
 import { retryOnDisconnect, type RetryOnDisconnectOptions } from '../client/retryOnDisconnect.ts';
+import { deduplicationOf } from '../client/dedupe.ts';
 
-/** One job of a batch: its id, and whether an earlier submit with the same idempotency key had created it. */
+/**
+ * One job of a batch: its id, whether an earlier submit with the same idempotency key had created it, and whether
+ * the input was deduplicated into an earlier submit's job (the id is then that job's, see `SubmitOptions.dedupe`).
+ */
 export interface BatchJob {
   id: string;
   replayed: boolean;
+  deduplicated?: true;
 }
 
 /** Per-job overrides of the task's defaults for every job of a batch (as `client.submit`'s). Default: none. */
-export type BatchJobOptions = Pick<SubmitOptions, 'attempts' | 'backoff' | 'priority' | 'timeoutMs' | 'delayMs'>;
+export type BatchJobOptions = Pick<SubmitOptions, 'attempts' | 'backoff' | 'priority' | 'timeoutMs' | 'delayMs' | 'dedupe'>;
 
 /** What {@link submitBatch} enqueues: inputs checked by `checkInputs`, and optionally one idempotency key per input. */
 export interface BatchRequest {
@@ -49,6 +54,8 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
   if (!CheckedInputs.isFor(inputs, task)) throw new TypeError('submitBatch takes the inputs checkInputs() made');
   if (queue.name !== queueOf(task)) throw new Error(`Task ${task.name} goes to queue ${queueOf(task)}, not ${queue.name}`);
   const ids = inputs.values.map((_, i) => (idempotencyKeys ? idempotentJobId(task.name, idempotencyKeys[i]!) : randomUUID()));
+  // The task's declared dedupe, or the request's key for every input (then they share one job).
+  const deduplications = inputs.values.map((input) => deduplicationOf(task, input, request.options?.dedupe));
   const retried = <T>(call: () => Promise<T>): Promise<T> => retryOnDisconnect(call, request.retry);
   // A big input is stored as an object owned by its job, and the job carries the reference (the claim check).
   const queueName = queue.name;
@@ -60,6 +67,18 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
     if (text !== null && !sameStoredData(text, data[i])) throw new IdempotencyConflictError(ids[i]!);
   });
   const options = jobOptions(task.defaults, request.options ?? {}, request.keep);
-  await retried(() => queue.addBulk(data.map((item, i) => ({ name: task.name, data: item, opts: { ...options, jobId: ids[i]! } }))));
-  return ids.map((id, i) => ({ id, replayed: stored[i] !== null }));
+  const added = await retried(() =>
+    queue.addBulk(data.map((item, i) => ({ name: task.name, data: item, opts: { ...options, jobId: ids[i]!, ...(deduplications[i] && { deduplication: deduplications[i] }) } }))),
+  );
+  const jobs: BatchJob[] = [];
+  for (const [i, id] of ids.entries()) {
+    const heldBy = added[i]?.id ?? id;
+    if (heldBy === id) {
+      jobs.push({ id, replayed: stored[i] !== null });
+      continue;
+    }
+    // Deduplicated into an earlier job (an object this input was stored as is nobody's: the workers' sweep deletes it).
+    jobs.push({ id: heldBy, replayed: false, deduplicated: true });
+  }
+  return jobs;
 }

@@ -16,6 +16,7 @@ import { MapExecution, type MapHost, type MapItem } from './mapExecution.ts';
 import { MapRun, type MapInputs, type MapOptions } from './mapRun.ts';
 import { queueCache } from './queueCache.ts';
 import { SubmitBatcher } from './submitBatcher.ts';
+import { deduplicationOf } from './dedupe.ts';
 import { watchConnection } from './connectionWatch.ts';
 import { DEFAULT_SUBMIT_RETRY_MS, failOnDisconnect, retryOnDisconnect } from './retryOnDisconnect.ts';
 import { TaskHandle, type HandleHost } from './taskHandle.ts';
@@ -205,22 +206,31 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       const jobId = key === undefined ? randomUUID() : idempotentJobId(task.name, key);
       // Checked, and stored as given but for what the schema drops: the sandbox parses it, once. A big input
       // is stored as an object owned by the job, and the job carries its reference (the claim check).
-      const carried = await claimCheck(prepareInput(task, input), claimTarget, { queue: name, jobId });
+      const prepared = prepareInput(task, input);
+      const deduplication = deduplicationOf(task, prepared, submitOptions.dedupe);
+      const carried = await claimCheck(prepared, claimTarget, { queue: name, jobId });
       const data = taskJobData(carried);
       assertJobSize(`input of task ${task.name}`, data, maxJobBytes);
       queue(name); // known to getJob at once
       const durable = durableWait(submitOptions.durable);
       // A new job (not an idempotent one, which may exist and be done): its result() need not read it first.
       const watched = key === undefined && watcher.watch(name, jobId);
+      let heldBy: string;
       try {
         // The id is made before the first attempt: a retry after an add that landed is ignored by BullMQ.
         // Pipelined: the submits of one tick go to Redis together (see SubmitBatcher), each settling on its own.
-        const job = { name: task.name, data, opts: { ...jobOptions(task.defaults, submitOptions, keep), jobId } };
-        await retried(() => adds.add(name, job));
+        const job = { name: task.name, data, opts: { ...jobOptions(task.defaults, submitOptions, keep), jobId, ...(deduplication && { deduplication }) } };
+        heldBy = await retried(() => adds.add(name, job));
         await replicas.confirm(durable, { jobId, jobKeys: [jobKey(prefix, name, jobId)] });
       } catch (error) {
         if (watched) watcher.unwatch(name, jobId);
         throw error;
+      }
+      if (heldBy !== jobId) {
+        // Deduplicated: an earlier submit's job holds the key. Nothing of this submit was kept but its input object.
+        if (watched) watcher.unwatch(name, jobId);
+        if ('ref' in carried) await objects.delete(carried.ref).catch(() => false);
+        return new TaskHandle<TaskOutput<T>>(heldBy, task, name, host);
       }
       if (key !== undefined) {
         // BullMQ kept the first job if the id existed: whichever submit won, the loser sees another input.

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import type { TaskDefaults } from '../taskContract.ts';
+import type { DedupeOverride } from './dedupe.ts';
 import type { DurableOptions } from './durableSubmit.ts';
 
 /** Per-submit overrides of a task's defaults. */
@@ -26,6 +27,13 @@ export interface SubmitOptions extends Pick<TaskDefaults, 'attempts' | 'backoff'
    * it; with no replica every durable submit fails. Not on a Redis Cluster (`ConfigError`). Default: off.
    */
   durable?: boolean | DurableOptions;
+  /**
+   * Deduplication of this submit (issue #16): a submit of the same task with the same key less than `ttlMs` after
+   * the first (from any client or producer) enqueues nothing and returns a handle on the first one's job, whatever
+   * its input. `false` turns off the task's declared `dedupe` for this submit. Default: the task's `dedupe`, if
+   * any. Not for `map` (its items are one call).
+   */
+  dedupe?: DedupeOverride | false;
 }
 
 /** How long finished jobs are kept, in seconds. */

@@ -11,7 +11,7 @@ export interface JobToAdd {
 
 interface Pending {
   job: JobToAdd;
-  resolve: () => void;
+  resolve: (id: string) => void;
   reject: (error: unknown) => void;
 }
 
@@ -32,9 +32,12 @@ export class SubmitBatcher {
 
   constructor(private readonly queue: (name: string) => Queue) {}
 
-  /** Adds a job to a queue, with the other adds of this tick; resolves once it is in Redis. */
-  add(queueName: string, job: JobToAdd): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /**
+   * Adds a job to a queue, with the other adds of this tick; resolves once it is in Redis, with the id of the job
+   * that holds it: the job's own, or another's when BullMQ deduplicated the add (`opts.deduplication`).
+   */
+  add(queueName: string, job: JobToAdd): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
       let list = this.#pending.get(queueName);
       if (!list) this.#pending.set(queueName, (list = []));
       list.push({ job, resolve, reject });
@@ -56,8 +59,9 @@ export class SubmitBatcher {
 
   async #send(queue: Queue, batch: Pending[]): Promise<void> {
     if (batch.length === 1) return this.#sendOne(queue, batch[0]!);
+    let added: { id?: string | undefined }[];
     try {
-      await queue.addBulk(batch.map(({ job }) => job));
+      added = await queue.addBulk(batch.map(({ job }) => job));
     } catch (error) {
       if (isConnectionError(error)) {
         for (const { reject } of batch) reject(error);
@@ -66,13 +70,13 @@ export class SubmitBatcher {
       }
       return;
     }
-    for (const { resolve } of batch) resolve();
+    batch.forEach(({ job, resolve }, i) => resolve(added[i]?.id ?? job.opts.jobId));
   }
 
   async #sendOne(queue: Queue, { job, resolve, reject }: Pending): Promise<void> {
     try {
-      await queue.add(job.name, job.data, job.opts);
-      resolve();
+      const added = await queue.add(job.name, job.data, job.opts);
+      resolve(added.id ?? job.opts.jobId);
     } catch (error) {
       reject(error);
     }
