@@ -29,8 +29,9 @@ import { mapInstructions } from './mapInstructions.ts';
 import { mapThroughput } from './mapThroughput.ts';
 import { objectsByReference } from './objectsByReference.ts';
 import { redisPerJob } from './redisPerJob.ts';
+import { keyedLimit } from './keyedLimit.ts';
 
-const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, fetchModes, granularity, idleMemory, latency, leanLaneProbe, mapThroughput, mapAuto, mapInstructions, objectsByReference, redisPerJob };
+const BENCHMARKS: Record<string, Benchmark> = { chordFlow, cpuSpeedup, fetchModes, granularity, idleMemory, keyedLimit, latency, leanLaneProbe, mapThroughput, mapAuto, mapInstructions, objectsByReference, redisPerJob };
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));

@@ -29,6 +29,8 @@ export interface SpawnWorkerOptions {
   queues?: string[];
   /** More environment for the worker (e.g. `TASKPOOL_OBJECTS_DIR`). */
   env?: Record<string, string>;
+  /** Sandbox processes to wait for before it counts as started: 0 for a worker of inline queues. Default: `concurrency`. */
+  sandboxes?: number;
 }
 
 const READY_TIMEOUT_MS = 60_000;
@@ -85,7 +87,7 @@ export async function spawnWorker(options: SpawnWorkerOptions): Promise<SpawnedW
   const pid = child.pid!;
   const sandboxPids = (): number[] => childPids(pid, '');
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (sandboxPids().length < options.concurrency) {
+  while (sandboxPids().length < (options.sandboxes ?? options.concurrency)) {
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`taskpool-worker ${pid} has ${sandboxPids().length} of ${options.concurrency} sandboxes after ${READY_TIMEOUT_MS} ms`);

@@ -93,4 +93,4 @@ export function isTask(value: unknown): value is AnyTask {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'taskpool.task';
 }
 
-export { DEFAULT_QUEUE, isolationOf, queueOf, type DedupeOptions, type Isolation, type TaskContract, type TaskDefaults } from './taskContract.ts';
+export { DEFAULT_QUEUE, isolationOf, queueOf, type ConcurrencyOptions, type DedupeOptions, type Isolation, type TaskContract, type TaskDefaults } from './taskContract.ts';

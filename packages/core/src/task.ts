@@ -6,7 +6,7 @@
  * resident memory each). Keep this entry and what it imports free of them: `bench/idleMemory.ts` measures it.
  */
 export { defineTask, isTask, queueOf, DEFAULT_QUEUE } from './defineTask.ts';
-export type { AnyTask, DedupeOptions, HandlerResult, Isolation, TaskContext, TaskDefaults, TaskDefinition, TaskInput, TaskOutput, TaskSpec } from './defineTask.ts';
+export type { AnyTask, ConcurrencyOptions, DedupeOptions, HandlerResult, Isolation, TaskContext, TaskDefaults, TaskDefinition, TaskInput, TaskOutput, TaskSpec } from './defineTask.ts';
 export {
   CancelledError,
   ClientClosedError,

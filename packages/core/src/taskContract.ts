@@ -24,6 +24,22 @@ export interface DedupeOptions<In = unknown> {
   ttlMs: number;
 }
 
+/**
+ * Concurrency limits of a task across every worker of the deployment (issue #16): a job is admitted (sent to its
+ * queue's `wait`) only while fewer than `limit` jobs of its key and fewer than `global` jobs of the task are
+ * admitted and not finished; the others wait, pending, without holding back jobs of other keys, and keys are
+ * served round-robin (start-time fair queueing). A job holds its slot from its admission to its final outcome
+ * (its retries included). Set `limit`, `global` or both.
+ */
+export interface ConcurrencyOptions<In = unknown> {
+  /** The key of a job, from its input (after the input schema's parse), e.g. `(input) => input.tenantId`. Default: one key for every job. */
+  key?(input: In): string;
+  /** Most jobs of one key admitted at once. Default: no limit per key. */
+  limit?: number;
+  /** Most jobs of the task admitted at once, whatever their key. Default: no global limit. */
+  global?: number;
+}
+
 /** How a task runs and retries unless a submit overrides it; `In` is the task's parsed input. */
 export interface TaskDefaults<In = unknown> {
   /** Total attempts, the first included. Default: 1 (no retry). */
@@ -51,6 +67,8 @@ export interface TaskDefaults<In = unknown> {
   rateLimit?: { max: number; durationMs: number };
   /** Submits of the same key inside a window return the first one's job (see {@link DedupeOptions}). Default: none. */
   dedupe?: DedupeOptions<In>;
+  /** Concurrency limits per key and per task across all workers (see {@link ConcurrencyOptions}). Default: none. */
+  concurrency?: ConcurrencyOptions<In>;
 }
 
 /** The queue a task's jobs go to. */

@@ -11,6 +11,7 @@ import { claimCheck, retriedTarget, type ClaimCheckTarget } from '../objects/cla
 import { readStoredData } from '../store/jobReads.ts';
 import { retryOnDisconnect, type RetryOnDisconnectOptions } from '../client/retryOnDisconnect.ts';
 import { deduplicationOf } from '../client/dedupe.ts';
+import { enterAndPromote, gateDelayMs, gateKeyOf, gateLimitsOf, taskGate } from '../flowControl/taskGate.ts';
 
 /**
  * One job of a batch: its id, whether an earlier submit with the same idempotency key had created it, and whether
@@ -56,6 +57,10 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
   const ids = inputs.values.map((_, i) => (idempotencyKeys ? idempotentJobId(task.name, idempotencyKeys[i]!) : randomUUID()));
   // The task's declared dedupe, or the request's key for every input (then they share one job).
   const deduplications = inputs.values.map((input) => deduplicationOf(task, input, request.options?.dedupe));
+  // A task with concurrency limits: its jobs wait delayed until its gate admits them (flowControl/taskGate.ts).
+  const limits = gateLimitsOf(task);
+  const gateKeys = limits ? inputs.values.map((input) => gateKeyOf(task, input)) : [];
+  if (limits && request.options?.delayMs) throw new TypeError(`Task ${task.name} has concurrency limits: a submit's delayMs is not supported with them yet`);
   const retried = <T>(call: () => Promise<T>): Promise<T> => retryOnDisconnect(call, request.retry);
   // A big input is stored as an object owned by its job, and the job carries the reference (the claim check).
   const queueName = queue.name;
@@ -68,7 +73,7 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
   });
   const options = jobOptions(task.defaults, request.options ?? {}, request.keep);
   const added = await retried(() =>
-    queue.addBulk(data.map((item, i) => ({ name: task.name, data: item, opts: { ...options, jobId: ids[i]!, ...(deduplications[i] && { deduplication: deduplications[i] }) } }))),
+    queue.addBulk(data.map((item, i) => ({ name: task.name, data: item, opts: { ...options, jobId: ids[i]!, ...(deduplications[i] && { deduplication: deduplications[i] }), ...(limits && { delay: gateDelayMs() }) } }))),
   );
   const jobs: BatchJob[] = [];
   for (const [i, id] of ids.entries()) {
@@ -79,6 +84,10 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
     }
     // Deduplicated into an earlier job (an object this input was stored as is nobody's: the workers' sweep deletes it).
     jobs.push({ id: heldBy, replayed: false, deduplicated: true });
+  }
+  if (limits) {
+    const entered = ids.flatMap((id, i) => (jobs[i]!.id === id && !jobs[i]!.replayed ? [{ key: gateKeys[i]!, id }] : []));
+    if (entered.length > 0) await retried(() => enterAndPromote(taskGate(redis, queue.opts.prefix ?? '', queueName, task.name, limits), queue, entered));
   }
   return jobs;
 }

@@ -17,6 +17,7 @@ import { MapRun, type MapInputs, type MapOptions } from './mapRun.ts';
 import { queueCache } from './queueCache.ts';
 import { SubmitBatcher } from './submitBatcher.ts';
 import { deduplicationOf } from './dedupe.ts';
+import { GateEntries, gateDelayMs, gateKeyOf, gateLimitsOf, taskGate } from '../flowControl/taskGate.ts';
 import { watchConnection } from './connectionWatch.ts';
 import { DEFAULT_SUBMIT_RETRY_MS, failOnDisconnect, retryOnDisconnect } from './retryOnDisconnect.ts';
 import { TaskHandle, type HandleHost } from './taskHandle.ts';
@@ -153,6 +154,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
 
   const queue = queueCache(queueRedis, prefix, { onCreate: (name) => searched.add(name), counts: redis });
   const adds = new SubmitBatcher(queue);
+  const gateEntries = new GateEntries();
   const watcher = new CompletionWatcher({
     redis,
     queue,
@@ -208,6 +210,10 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       // is stored as an object owned by the job, and the job carries its reference (the claim check).
       const prepared = prepareInput(task, input);
       const deduplication = deduplicationOf(task, prepared, submitOptions.dedupe);
+      // A task with concurrency limits: the job waits delayed until its gate admits it (flowControl/taskGate.ts).
+      const limits = gateLimitsOf(task);
+      const gateKey = limits && gateKeyOf(task, prepared);
+      if (limits && submitOptions.delayMs) throw new TypeError(`Task ${task.name} has concurrency limits: a submit's delayMs is not supported with them yet`);
       const carried = await claimCheck(prepared, claimTarget, { queue: name, jobId });
       const data = taskJobData(carried);
       assertJobSize(`input of task ${task.name}`, data, maxJobBytes);
@@ -219,7 +225,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       try {
         // The id is made before the first attempt: a retry after an add that landed is ignored by BullMQ.
         // Pipelined: the submits of one tick go to Redis together (see SubmitBatcher), each settling on its own.
-        const job = { name: task.name, data, opts: { ...jobOptions(task.defaults, submitOptions, keep), jobId, ...(deduplication && { deduplication }) } };
+        const job = { name: task.name, data, opts: { ...jobOptions(task.defaults, submitOptions, keep), jobId, ...(deduplication && { deduplication }), ...(limits && { delay: gateDelayMs() }) } };
         heldBy = await retried(() => adds.add(name, job));
         await replicas.confirm(durable, { jobId, jobKeys: [jobKey(prefix, name, jobId)] });
       } catch (error) {
@@ -232,6 +238,10 @@ export function createClient(options: ClientOptions): TaskpoolClient {
         if ('ref' in carried) await objects.delete(carried.ref).catch(() => false);
         return new TaskHandle<TaskOutput<T>>(heldBy, task, name, host);
       }
+      if (limits) {
+        const gate = taskGate(redis, prefix, name, task.name, limits);
+        await retried(() => gateEntries.enter(gate, queue(name), { key: gateKey!, id: jobId }));
+      }
       if (key !== undefined) {
         // BullMQ kept the first job if the id existed: whichever submit won, the loser sees another input.
         const [stored] = await retried(() => readStoredData(redis, [jobKey(prefix, name, jobId)]));
@@ -242,6 +252,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       return new TaskHandle<TaskOutput<T>>(jobId, task, name, host);
     },
     map(task: AnyTask, inputs: MapInputs<unknown>, mapOptions: MapOptions = {}) {
+      if (gateLimitsOf(task)) throw new TypeError(`Task ${task.name} has concurrency limits: map does not apply them yet; submit each input`);
       const options = jobOptions(task.defaults, mapOptions, keep);
       const chunkSize = mapChunkSize(mapOptions.chunkSize ?? 'auto', options, mapOptions.timeoutMs ?? task.defaults.timeoutMs);
       const window = mapOptions.window === undefined ? undefined : positiveInteger('window', mapOptions.window);

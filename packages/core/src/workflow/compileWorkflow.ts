@@ -93,6 +93,8 @@ function spawnTemplate(previous: StepTemplate, sub: StepTemplate): StepTemplate 
 
 /** A task step; `meta` undefined: it takes the input the tree is sent with. */
 function taskTemplate(node: TaskStep, meta: StepMeta | undefined, children: StepTemplate[]): StepTemplate {
+  // A workflow's steps are added as one BullMQ flow, which the admission gate does not see (see flowControl/taskGate.ts).
+  if (node.task.defaults.concurrency) throw new InvalidWorkflowError(`Task ${node.task.name} has concurrency limits: workflows do not apply them yet; submit it on its own`);
   // Checked before anything reaches Redis; stored as given, pruned to what the schema keeps (the sandbox parses it).
   return {
     name: node.task.name,
