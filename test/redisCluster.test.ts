@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chain, chord, ConfigError, createClient, group, isRef, ObjectNotFoundError, type TaskpoolClient } from '@taskpool/core';
@@ -5,6 +8,7 @@ import { createRedisConnection, getObject, ownedObjectCount, putObject, REDIS_OB
 import { startTestWorker } from '@taskpool/core/testing';
 import type { TaskpoolWorker } from '@taskpool/core/worker';
 import { fanOut, inc, sleepy, square, sum } from './fixtures/workflowTasks.ts';
+import { keyed } from './fixtures/gateTasks.ts';
 import { startRedisCluster, type LocalRedisCluster } from './helpers/redisCluster.ts';
 import { eventually } from './helpers/spawnService.ts';
 
@@ -79,6 +83,33 @@ describe('on a Redis Cluster, with a hash-tagged prefix', () => {
       expect(await sweepOwnedObjects(redis, prefix, [new RedisObjectStore(redis, prefix)], { graceMs: 0 })).toBe(0);
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it('keeps concurrency limits per key and per task (the admission gate)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tp-cluster-gate-'));
+    const gateWorker = await startTestWorker({ redisUrl: cluster.url, prefix, tasksModule: 'test/fixtures/gateTasks.ts', queues: ['gate'] });
+    try {
+      const log = join(dir, 'gate.log');
+      const handles = await Promise.all(Array.from({ length: 30 }, (_, n) => client.submit(keyed, { key: `k${n % 3}`, n, log, ms: 20 })));
+      expect((await Promise.all(handles.map((h) => h.result({ timeoutMs: 30_000 })))).map((r) => r.n)).toEqual(Array.from({ length: 30 }, (_, n) => n));
+      let all = 0;
+      let maxAll = 0;
+      const perKey = new Map<string, number>();
+      let maxKey = 0;
+      for (const [what, key] of readFileSync(log, 'utf8').trim().split('\n').map((line) => line.split(' '))) {
+        const delta = what === 'S' ? 1 : -1;
+        all += delta;
+        perKey.set(key!, (perKey.get(key!) ?? 0) + delta);
+        maxAll = Math.max(maxAll, all);
+        maxKey = Math.max(maxKey, perKey.get(key!)!);
+      }
+      expect(maxAll).toBeLessThanOrEqual(5);
+      expect(maxKey).toBeLessThanOrEqual(2);
+      expect(maxKey).toBe(2);
+    } finally {
+      await gateWorker.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
