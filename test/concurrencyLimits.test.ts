@@ -8,6 +8,7 @@ import * as gateTasks from './fixtures/gateTasks.ts';
 import { fair, keyed } from './fixtures/gateTasks.ts';
 import { useProducerStack } from './helpers/producerStack.ts';
 import { rejectionOf } from './helpers/rejectionOf.ts';
+import { replayRuns } from './helpers/overlap.ts';
 import { spawnService, type Service } from './helpers/spawnService.ts';
 import { currentTestPrefix, redisUrl } from './helpers/testRedis.ts';
 
@@ -30,23 +31,6 @@ async function startWorkers(count: number, prefix: string, queues: string): Prom
   await Promise.all(started.map((s) => s.waitFor((line) => line.event === 'worker:ready', 60_000)));
 }
 
-/** The log's lines, and the most runs at once in all and per key. */
-function replay(log: string): { lines: string[][]; maxAll: number; maxPerKey: Map<string, number> } {
-  const lines = readFileSync(log, 'utf8').trim().split('\n').map((line) => line.split(' '));
-  let running = 0;
-  let maxAll = 0;
-  const perKey = new Map<string, number>();
-  const maxPerKey = new Map<string, number>();
-  for (const [what, key] of lines) {
-    const delta = what === 'S' ? 1 : -1;
-    running += delta;
-    perKey.set(key!, (perKey.get(key!) ?? 0) + delta);
-    maxAll = Math.max(maxAll, running);
-    maxPerKey.set(key!, Math.max(maxPerKey.get(key!) ?? 0, perKey.get(key!)!));
-  }
-  return { lines, maxAll, maxPerKey };
-}
-
 describe('concurrency limits across 6 worker processes', () => {
   it('never runs more than 2 jobs of a key nor 5 in all, and reaches both', async () => {
     const prefix = `${currentTestPrefix()}-keyed`;
@@ -60,7 +44,7 @@ describe('concurrency limits across 6 worker processes', () => {
     } finally {
       await client.close();
     }
-    const { lines, maxAll, maxPerKey } = replay(log);
+    const { lines, maxAll, maxPerKey } = replayRuns(log);
     const starts = lines.filter(([what]) => what === 'S');
     // Each job ran once (at least once: a duplicate would show here, counted, never hidden).
     expect(new Set(starts.map(([, , n]) => n)).size).toBe(120);
@@ -88,7 +72,7 @@ describe('fairness', () => {
     } finally {
       await client.close();
     }
-    const { lines, maxAll } = replay(log);
+    const { lines, maxAll } = replayRuns(log);
     const starts = lines.filter(([what]) => what === 'S').map(([, key]) => key!);
     expect(starts).toHaveLength(2_990);
     expect(maxAll).toBeLessThanOrEqual(4);

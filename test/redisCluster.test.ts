@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -9,6 +9,7 @@ import { startTestWorker } from '@taskpool/core/testing';
 import type { TaskpoolWorker } from '@taskpool/core/worker';
 import { fanOut, inc, sleepy, square, sum } from './fixtures/workflowTasks.ts';
 import { keyed } from './fixtures/gateTasks.ts';
+import { replayRuns } from './helpers/overlap.ts';
 import { startRedisCluster, type LocalRedisCluster } from './helpers/redisCluster.ts';
 import { eventually } from './helpers/spawnService.ts';
 
@@ -93,17 +94,8 @@ describe('on a Redis Cluster, with a hash-tagged prefix', () => {
       const log = join(dir, 'gate.log');
       const handles = await Promise.all(Array.from({ length: 30 }, (_, n) => client.submit(keyed, { key: `k${n % 3}`, n, log, ms: 20 })));
       expect((await Promise.all(handles.map((h) => h.result({ timeoutMs: 30_000 })))).map((r) => r.n)).toEqual(Array.from({ length: 30 }, (_, n) => n));
-      let all = 0;
-      let maxAll = 0;
-      const perKey = new Map<string, number>();
-      let maxKey = 0;
-      for (const [what, key] of readFileSync(log, 'utf8').trim().split('\n').map((line) => line.split(' '))) {
-        const delta = what === 'S' ? 1 : -1;
-        all += delta;
-        perKey.set(key!, (perKey.get(key!) ?? 0) + delta);
-        maxAll = Math.max(maxAll, all);
-        maxKey = Math.max(maxKey, perKey.get(key!)!);
-      }
+      const { maxAll, maxPerKey } = replayRuns(log);
+      const maxKey = Math.max(...maxPerKey.values());
       expect(maxAll).toBeLessThanOrEqual(5);
       expect(maxKey).toBeLessThanOrEqual(2);
       expect(maxKey).toBe(2);
