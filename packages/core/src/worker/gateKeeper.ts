@@ -19,16 +19,17 @@ export interface GateKeeping {
 }
 
 /**
- * Keeps the admission gates (`store/flowGate.ts`) of the gated tasks that `workers` serve (`redis` runs the gate's
- * scripts, `queueConnection` BullMQ's promotes): when a gated job ends
+ * Keeps the admission gates (`store/flowGate.ts`) of the gated tasks of `queues` (`redis` runs the gate's scripts,
+ * `queueConnection` BullMQ's promotes), hearing the outcomes of `workers` (a queue fetched by its sandboxes
+ * themselves, `fetch: 'sandbox'`, is left to the reconcile: its slots come back within 5 s of each outcome): when a gated job ends
  * (completed, or failed: its slot is freed only once it is finished for good), its slot goes back and the jobs
  * then admitted are promoted, the outcomes of one turn together. Every {@link GATE_RECONCILE_MS} it also frees
  * the slots of admitted jobs that finished or vanished without that (a worker killed between the two, a job
  * removed by hand), promotes admitted jobs a crash left delayed, and admits what the limits allow.
  */
-export function keepGates(workers: readonly Worker[], options: { tasks: ReadonlyMap<string, AnyTask>; redis: RedisClient; queueConnection: RedisClient; prefix: string; logger: Logger }): GateKeeping {
+export function keepGates(workers: readonly Worker[], options: { queues: readonly string[]; tasks: ReadonlyMap<string, AnyTask>; redis: RedisClient; queueConnection: RedisClient; prefix: string; logger: Logger }): GateKeeping {
   const { tasks, redis, prefix, logger } = options;
-  const served = new Set(workers.map((w) => w.name));
+  const served = new Set(options.queues);
   const gates = new Map<string, { gate: Gate; queue: Queue }>();
   for (const task of tasks.values()) {
     const limits = gateLimitsOf(task);

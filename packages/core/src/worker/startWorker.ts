@@ -246,7 +246,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   if (supervision) supervision.guard = guard;
   const stalled = createStalledFailures({ tasks: mod.tasks, redis, prefix, flows, logger, counts });
   const moves = workers.map((worker) => countJobMoves(worker, { redis, prefix, logger }));
-  const gates = keepGates(workers, { tasks: mod.tasks, redis, queueConnection: queueRedis, prefix, logger });
+  const gates = keepGates(workers, { queues, tasks: mod.tasks, redis, queueConnection: queueRedis, prefix, logger });
   for (const worker of workers) {
     worker.on('error', (err) => guard.workerError(err) || logger.error({ event: 'worker:error', err }, 'BullMQ worker error'));
     worker.on('locksRenewed', () => guard.contact());
