@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { CancelledError, collectTasks, createClient, InvalidWorkflowError } from '@taskpool/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as gateTasks from './fixtures/gateTasks.ts';
-import { fair, keyed } from './fixtures/gateTasks.ts';
+import { fair, keyed, rated } from './fixtures/gateTasks.ts';
 import { useProducerStack } from './helpers/producerStack.ts';
 import { rejectionOf } from './helpers/rejectionOf.ts';
 import { replayRuns } from './helpers/overlap.ts';
@@ -149,6 +149,32 @@ describe('a pending job cancelled', () => {
     } finally {
       await queue.close();
       await client.close();
+    }
+  });
+});
+
+describe('rate limits per key', () => {
+  it('two keys of 130 jobs at 10 a second each: past the first burst, each key starts within 5% of 10 a second, and none fails', async () => {
+    const prefix = `${currentTestPrefix()}-rate`;
+    const log = join(dir, 'rate.log');
+    const client = createClient({ redisUrl: redisUrl(), prefix });
+    try {
+      const handles = await Promise.all(Array.from({ length: 260 }, (_, n) => client.submit(rated, { key: `r${n % 2}`, n, log, ms: 1 })));
+      await startWorkers(2, prefix, 'gaterate');
+      await Promise.all(handles.map((h) => h.result({ timeoutMs: 60_000 })));
+    } finally {
+      await client.close();
+    }
+    const { lines } = replayRuns(log);
+    for (const key of ['r0', 'r1']) {
+      const starts = lines.filter(([what, k]) => what === 'S' && k === key).map(([, , , at]) => Number(at)).sort((a, b) => a - b);
+      expect(starts).toHaveLength(130);
+      // The first burst is 2 × 10: the 10 admitted at submit, while no worker runs, start with the 10 tokens the
+      // bucket holds again by then. The other 110 come at the rate.
+      const perSecond = (starts.length - 20) / ((starts.at(-1)! - starts[0]!) / 1_000);
+      console.info(`rate limit, key ${key}: ${perSecond.toFixed(2)} starts a second past the first 20 (declared 10)`);
+      expect(perSecond).toBeGreaterThan(9.5);
+      expect(perSecond).toBeLessThan(10.5);
     }
   });
 });

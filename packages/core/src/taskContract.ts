@@ -29,7 +29,7 @@ export interface DedupeOptions<In = unknown> {
  * queue's `wait`) only while fewer than `limit` jobs of its key and fewer than `global` jobs of the task are
  * admitted and not finished; the others wait, pending, without holding back jobs of other keys, and keys are
  * served round-robin (start-time fair queueing). A job holds its slot from its admission to its final outcome
- * (its retries included). Set `limit`, `global` or both.
+ * (its retries included). Set `limit`, `global`, `rate` or any of them.
  */
 export interface ConcurrencyOptions<In = unknown> {
   /** The key of a job, from its input (after the input schema's parse), e.g. `(input) => input.tenantId`. Default: one key for every job. */
@@ -38,6 +38,12 @@ export interface ConcurrencyOptions<In = unknown> {
   limit?: number;
   /** Most jobs of the task admitted at once, whatever their key. Default: no global limit. */
   global?: number;
+  /**
+   * Most jobs of one key started per `durationMs` (a token bucket: up to `max` at once after a quiet spell, then
+   * `max / durationMs` on average); a job over it waits, never fails. For a rate of the whole task, give it a queue of
+   * its own and `rateLimit`. Default: none.
+   */
+  rate?: { max: number; durationMs: number };
 }
 
 /** How a task runs and retries unless a submit overrides it; `In` is the task's parsed input. */

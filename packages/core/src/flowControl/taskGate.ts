@@ -14,17 +14,17 @@ export function gateDelayMs(now = Date.now()): number {
   return Math.floor(2 ** 53 / 0x1000) - 86_400_000 - now;
 }
 
-/** The limits of a task's `concurrency` (0: none), or undefined when it declares none. Throws on a declaration with neither limit. */
+/** The limits of a task's `concurrency` (0: none), or undefined when it declares none. Throws on a declaration without any limit. */
 export function gateLimitsOf(task: TaskContract): GateLimits | undefined {
   const declared = task.defaults.concurrency;
   if (!declared) return undefined;
-  const perKey = declared.limit ?? 0;
-  const global = declared.global ?? 0;
-  for (const [name, value] of [['limit', perKey], ['global', global]] as const) {
+  const limits: GateLimits = { perKey: declared.limit ?? 0, global: declared.global ?? 0, rateMax: declared.rate?.max ?? 0, rateMs: declared.rate?.durationMs ?? 0 };
+  for (const [name, value] of [['limit', limits.perKey], ['global', limits.global], ['rate.max', limits.rateMax], ['rate.durationMs', limits.rateMs]] as const) {
     if (!Number.isInteger(value) || value < 0) throw new TypeError(`Task ${task.name}: concurrency.${name} must be a positive integer, not ${String(value)}`);
   }
-  if (perKey === 0 && global === 0) throw new TypeError(`Task ${task.name}: concurrency needs a limit, a global limit or both`);
-  return { perKey, global };
+  if ((limits.rateMax === 0) !== (limits.rateMs === 0)) throw new TypeError(`Task ${task.name}: concurrency.rate needs both max and durationMs`);
+  if (limits.perKey === 0 && limits.global === 0 && limits.rateMax === 0) throw new TypeError(`Task ${task.name}: concurrency needs a limit, a global limit or a rate`);
+  return limits;
 }
 
 /** The gate key of a job (its task's `concurrency.key` of the parsed input, else `''`); ValidationError `INVALID_INPUT` unless a string without NUL. */

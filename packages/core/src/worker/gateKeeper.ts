@@ -67,6 +67,10 @@ export function keepGates(workers: readonly Worker[], options: { queues: readonl
     worker.on('completed', ending);
     worker.on('failed', ending);
   }
+  const admitNow = async ({ gate, queue }: { gate: Gate; queue: Queue }): Promise<void> => {
+    const { admitted } = await releaseGate(gate, [], []);
+    await promoteAdmitted(gate, queue, admitted);
+  };
   const reconcile = async ({ gate, queue }: { gate: Gate; queue: Queue }): Promise<void> => {
     let cursor = '0';
     do {
@@ -78,15 +82,22 @@ export function keepGates(workers: readonly Worker[], options: { queues: readonl
       await promoteAdmitted(gate, queue, [...admitted, ...(await stillGated(gate, scan.ids, Date.now() + GATE_HELD_AFTER_MS))]);
     } while (cursor !== '0');
     // Admits what the limits allow now (e.g. after a worker died holding the release of a slot).
-    const { admitted } = await releaseGate(gate, [], []);
-    await promoteAdmitted(gate, queue, admitted);
+    await admitNow({ gate, queue });
   };
   const timer = setInterval(() => {
     for (const entry of gates.values()) track(reconcile(entry));
   }, GATE_RECONCILE_MS).unref();
+  // A rate-limited gate admits the jobs whose key got a token since: one admission per token's time, 20 ms to 1 s.
+  const ticks = [...gates.values()]
+    .filter(({ gate }) => gate.limits.rateMax > 0)
+    .map((entry) => {
+      const everyMs = Math.min(1_000, Math.max(20, Math.floor(entry.gate.limits.rateMs / entry.gate.limits.rateMax)));
+      return setInterval(() => track(admitNow(entry)), everyMs).unref();
+    });
   return {
     async stop() {
       clearInterval(timer);
+      for (const tick of ticks) clearInterval(tick);
       await Promise.all(inFlight);
       await Promise.all([...gates.values()].map(({ queue }) => queue.close()));
     },
