@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -9,7 +9,7 @@ import { fair, keyed, rated } from './fixtures/gateTasks.ts';
 import { useProducerStack } from './helpers/producerStack.ts';
 import { rejectionOf } from './helpers/rejectionOf.ts';
 import { replayRuns } from './helpers/overlap.ts';
-import { spawnService, type Service } from './helpers/spawnService.ts';
+import { eventually, spawnService, type Service } from './helpers/spawnService.ts';
 import { currentTestPrefix, redisUrl } from './helpers/testRedis.ts';
 
 // Concurrency limits per key and per task (issue #16), enforced across worker processes by the admission gate.
@@ -175,6 +175,49 @@ describe('rate limits per key', () => {
       console.info(`rate limit, key ${key}: ${perSecond.toFixed(2)} starts a second past the first 20 (declared 10)`);
       expect(perSecond).toBeGreaterThan(9.5);
       expect(perSecond).toBeLessThan(10.5);
+    }
+  });
+});
+
+describe('a worker killed mid-run', () => {
+  it('SIGKILL by pid: its runs go again on the others within the limits, and every job completes', async () => {
+    const prefix = `${currentTestPrefix()}-kill`;
+    const log = join(dir, 'kill.log');
+    await startWorkers(3, prefix, 'gate');
+    const workers = services.slice(-3);
+    const client = createClient({ redisUrl: redisUrl(), prefix });
+    try {
+      const handles = await Promise.all(Array.from({ length: 45 }, (_, n) => client.submit(keyed, { key: `k${n % 3}`, n, log, ms: 300 })));
+      // A worker with a run under way (started, not ended) is killed.
+      const openRuns = (): Map<string, string> => {
+        const open = new Map<string, string>();
+        if (!existsSync(log)) return open;
+        for (const [what, key, n, , pid] of readFileSync(log, 'utf8').trim().split('\n').map((line) => line.split(' '))) {
+          if (what === 'S') open.set(`${key} ${n}`, pid!);
+          else open.delete(`${key} ${n}`);
+        }
+        return open;
+      };
+      let victim: Service | undefined;
+      await eventually(() => {
+        const pids = new Set(openRuns().values());
+        victim = workers.find((w) => pids.has(String(w.pid)));
+        return victim !== undefined;
+      }, 'a worker running a job');
+      process.kill(victim!.pid, 'SIGKILL');
+      await victim!.exited;
+      const atLine = readFileSync(log, 'utf8').trim().split('\n').length;
+      const results = await Promise.all(handles.map((h) => h.result({ timeoutMs: 90_000 })));
+      expect(results.map((r) => r.n)).toEqual(Array.from({ length: 45 }, (_, n) => n));
+      const { lines, maxAll, maxPerKey } = replayRuns(log, [{ pid: String(victim!.pid), atLine }]);
+      const reruns = lines.filter(([what]) => what === 'S').length - 45;
+      console.info(`killed worker: ${reruns} runs started again; most at once ${maxAll} in all, per key ${[...maxPerKey.values()].join(',')}`);
+      // At least once: the killed worker's runs started again (counted, never hidden).
+      expect(reruns).toBeGreaterThanOrEqual(1);
+      expect(maxAll).toBeLessThanOrEqual(5);
+      for (const [key, max] of maxPerKey) expect(max, key).toBeLessThanOrEqual(2);
+    } finally {
+      await client.close();
     }
   });
 });
