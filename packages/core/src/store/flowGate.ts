@@ -2,11 +2,11 @@
  * The admission gate of tasks with concurrency limits (issue #16; docs/architecture.md, "Flow control"): a gated
  * task's jobs are added as BullMQ *delayed* jobs due far in the future, entered here as pending, and promoted to
  * `wait` once admitted. Admission takes, while the task's admitted jobs are under its global cap, the key of the
- * ring with the lowest virtual time whose admitted jobs are under the per-key limit, and its oldest pending job
- * (start-time fair queueing: a key that enters the ring starts at the current virtual time, so a key with 100,000
- * pending jobs does not hold back the first job of a new one). A job holds its slot from admission to its final
- * outcome. Every key is declared; all are the task's own (`<prefix>:tp:fc:<queue>:<task>:*`), so they share the
- * prefix's hash tag on a Redis Cluster.
+ * ring with the lowest virtual time whose admitted jobs are under the per-key limit and which has a token (its rate),
+ * and its oldest pending job (start-time fair queueing: a key that enters the ring starts at the current virtual
+ * time, so a key with 100,000 pending jobs does not hold back the first job of a new one). A job holds its slot
+ * from admission to its final outcome. Every key is declared: the task's own (`<prefix>:tp:fc:<queue>:<task>:*`)
+ * and its queue's and jobs' BullMQ keys, all under the prefix, so they share its hash tag on a Redis Cluster.
  */
 import type { RedisClient } from '../redisConnection.ts';
 import { delayedDueAt, jobKey, queueKey } from './jobKeys.ts';
@@ -39,8 +39,9 @@ export interface GateLimits {
 const ADMIT_MAX = 1_000;
 
 /**
- * Lua: admits pending jobs while the limits allow (see the module's comment); KEYS 1-6 are the gate's, ARGV[a]
- * the per-key limit and ARGV[a + 1] the global one (0: none). Appends the admitted ids to `out`.
+ * Lua: admits pending jobs while the limits allow (see the module's comment); KEYS 1-9 are the gate's, ARGV[a] to
+ * ARGV[a + 3] the per-key limit, the global one, the rate's max and its ms (0: none). Keys whose next token is due
+ * come back to the ring first. Appends the admitted ids to `out`.
  */
 const ADMIT_LUA = (a: number) => `
 local perKey, global = tonumber(ARGV[${a}]), tonumber(ARGV[${a + 1}])
