@@ -38,10 +38,12 @@ export const workerEnvSchema = baseEnvSchema.extend({
   TASKPOOL_PREFETCH: z.coerce.number().int().min(0).max(1024).default(1),
   /** Prefetching stops while the tasks' mean run time is over this, ms. Default: 100. */
   TASKPOOL_PREFETCH_MAX_TASK_MS: z.coerce.number().int().min(0).default(100),
-  /** Most runs sent ahead to each sandbox while tasks are very short (mean × depth ≤ 2 ms); 1: one at a time. Default: 8. */
+  /** Most runs sent ahead to each sandbox while tasks are very short (mean × depth ≤ 2 ms), with as many held ready; 1: one at a time. Default: 16. */
   TASKPOOL_PIPELINE_DEPTH: z.coerce.number().int().min(1).max(64).default(16),
   /** Take and complete plain jobs K at a time in one call each (`true`), or one BullMQ call per job (`false`). Default: true. */
   TASKPOOL_LEAN_LANE: z.enum(['true', 'false']).default('true').transform((value) => value === 'true'),
+  /** Priority aging: a prioritized job rises one level per this many ms it waited; 0: off. */
+  TASKPOOL_PRIORITY_AGING_MS: z.coerce.number().int().min(0).default(60_000),
   /** This machine's cache of objects read by reference (`ctx.get`), shared by its workers. Default: `taskpool-objects` in the temp directory. */
   TASKPOOL_OBJECT_CACHE_DIR: z.string().min(1).optional(),
   /** The cache's bound, bytes; the least recently used objects go first. Default: 2 GiB. */

@@ -11,6 +11,7 @@ import { CancelBook } from './cancelBook.ts';
 import { listenForCancels } from './cancelListener.ts';
 import { countJobMoves } from './countJobMoves.ts';
 import { keepGates } from './gateKeeper.ts';
+import { DEFAULT_PRIORITY_AGING_MS, startPriorityAging } from './priorityAger.ts';
 import { DEFAULT_PIPELINE_DEPTH, DEFAULT_PREFETCH, DEFAULT_PREFETCH_MAX_TASK_MS, PrefetchGovernor } from './prefetchGovernor.ts';
 import { createJobProcessor } from './jobProcessor.ts';
 import { recheckStalledOnReconnect } from './recheckStalledOnReconnect.ts';
@@ -246,6 +247,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
   if (supervision) supervision.guard = guard;
   const stalled = createStalledFailures({ tasks: mod.tasks, redis, prefix, flows, logger, counts });
   const moves = workers.map((worker) => countJobMoves(worker, { redis, prefix, logger }));
+  const aging = startPriorityAging({ redis, prefix, queues, agingMs: options.priorityAgingMs ?? DEFAULT_PRIORITY_AGING_MS, logger });
   const gates = keepGates(workers, { queues, tasks: mod.tasks, redis, queueConnection: queueRedis, prefix, logger });
   for (const worker of workers) {
     worker.on('error', (err) => guard.workerError(err) || logger.error({ event: 'worker:error', err }, 'BullMQ worker error'));
@@ -282,7 +284,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<Taskpool
         ...(supervision && { supervision }),
         holding: () => inFlight + (selfFetching?.busyCount ?? 0),
         onGraceExpired: () => (requeueOnFailure = true),
-        lastCalls: () => [cancelListener.stop(), heartbeat.stop(), flows.close(), supervision?.close(), gates.stop(), ...moves.map((m) => m.flush())],
+        lastCalls: () => [cancelListener.stop(), heartbeat.stop(), flows.close(), supervision?.close(), gates.stop(), aging.stop(), ...moves.map((m) => m.flush())],
         connections: [redis, queueRedis],
       });
     })();

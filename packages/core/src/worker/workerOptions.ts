@@ -111,6 +111,14 @@ export interface StartWorkerOptions {
    * structures. Off: BullMQ's per-job calls. The worker app reads `TASKPOOL_LEAN_LANE`. Default: true.
    */
   leanLane?: boolean;
+  /**
+   * Priority aging: a prioritized job rises one priority level per this many ms it has waited (keeping its place
+   * among those that arrived before it), to level 0 above every priority after `priority × priorityAgingMs`; so a
+   * job of priority P starts within about P × this under any stream of higher-priority work (jobs without a
+   * priority still go first, as BullMQ serves them). 0: off. The worker
+   * app reads `TASKPOOL_PRIORITY_AGING_MS`. Default: `DEFAULT_PRIORITY_AGING_MS` (60 s).
+   */
+  priorityAgingMs?: number;
 }
 
 /** Who takes the jobs of `process` queues from Redis (see `StartWorkerOptions.fetch`). */
