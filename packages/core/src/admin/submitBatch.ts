@@ -10,8 +10,8 @@ import { assertJobSize, taskJobData } from '../store/jobData.ts';
 import { claimCheck, retriedTarget, type ClaimCheckTarget } from '../objects/claimCheck.ts';
 import { readStoredData } from '../store/jobReads.ts';
 import { retryOnDisconnect, type RetryOnDisconnectOptions } from '../client/retryOnDisconnect.ts';
-import { deduplicationOf } from '../client/dedupe.ts';
-import { enterAndPromote, gateDelayMs, gateKeyOf, gateLimitsOf, taskGate } from '../flowControl/taskGate.ts';
+import { enterAndPromote, taskGate } from '../flowControl/taskGate.ts';
+import { submitFlow } from '../flowControl/submitFlow.ts';
 
 /**
  * One job of a batch: its id, whether an earlier submit with the same idempotency key had created it, and whether
@@ -55,12 +55,9 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
   if (!CheckedInputs.isFor(inputs, task)) throw new TypeError('submitBatch takes the inputs checkInputs() made');
   if (queue.name !== queueOf(task)) throw new Error(`Task ${task.name} goes to queue ${queueOf(task)}, not ${queue.name}`);
   const ids = inputs.values.map((_, i) => (idempotencyKeys ? idempotentJobId(task.name, idempotencyKeys[i]!) : randomUUID()));
-  // The task's declared dedupe, or the request's key for every input (then they share one job).
-  const deduplications = inputs.values.map((input) => deduplicationOf(task, input, request.options?.dedupe));
-  // A task with concurrency limits: its jobs wait delayed until its gate admits them (flowControl/taskGate.ts).
-  const limits = gateLimitsOf(task);
-  const gateKeys = limits ? inputs.values.map((input) => gateKeyOf(task, input)) : [];
-  if (limits && request.options?.delayMs) throw new TypeError(`Task ${task.name} has concurrency limits: a submit's delayMs is not supported with them yet`);
+  // Each input's dedupe key (the task's, or the request's for every input: then they share one job) and, for a task
+  // with concurrency limits, the gate it waits in (flowControl/submitFlow.ts).
+  const flows = inputs.values.map((input) => submitFlow(task, input, request.options ?? {}));
   const retried = <T>(call: () => Promise<T>): Promise<T> => retryOnDisconnect(call, request.retry);
   // A big input is stored as an object owned by its job, and the job carries the reference (the claim check).
   const queueName = queue.name;
@@ -73,7 +70,7 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
   });
   const options = jobOptions(task.defaults, request.options ?? {}, request.keep);
   const added = await retried(() =>
-    queue.addBulk(data.map((item, i) => ({ name: task.name, data: item, opts: { ...options, jobId: ids[i]!, ...(deduplications[i] && { deduplication: deduplications[i] }), ...(limits && { delay: gateDelayMs() }) } }))),
+    queue.addBulk(data.map((item, i) => ({ name: task.name, data: item, opts: { ...options, jobId: ids[i]!, ...flows[i]!.jobOptions } }))),
   );
   const jobs: BatchJob[] = [];
   for (const [i, id] of ids.entries()) {
@@ -85,9 +82,8 @@ export async function submitBatch(queue: Queue, redis: RedisClient, request: Bat
     // Deduplicated into an earlier job (an object this input was stored as is nobody's: the workers' sweep deletes it).
     jobs.push({ id: heldBy, replayed: false, deduplicated: true });
   }
-  if (limits) {
-    const entered = ids.flatMap((id, i) => (jobs[i]!.id === id && !jobs[i]!.replayed ? [{ key: gateKeys[i]!, id }] : []));
-    if (entered.length > 0) await retried(() => enterAndPromote(taskGate(redis, queue.opts.prefix ?? '', queueName, task.name, limits), queue, entered));
-  }
+  const limits = flows[0]?.gate?.limits;
+  const entered = ids.flatMap((id, i) => (jobs[i]!.id === id && !jobs[i]!.replayed && flows[i]!.gate ? [{ key: flows[i]!.gate!.key, id }] : []));
+  if (limits && entered.length > 0) await retried(() => enterAndPromote(taskGate(redis, queue.opts.prefix ?? '', queueName, task.name, limits), queue, entered));
   return jobs;
 }

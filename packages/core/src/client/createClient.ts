@@ -16,8 +16,8 @@ import { MapExecution, type MapHost, type MapItem } from './mapExecution.ts';
 import { MapRun, type MapInputs, type MapOptions } from './mapRun.ts';
 import { queueCache } from './queueCache.ts';
 import { SubmitBatcher } from './submitBatcher.ts';
-import { deduplicationOf } from './dedupe.ts';
-import { GateEntries, gateDelayMs, gateKeyOf, gateLimitsOf, taskGate } from '../flowControl/taskGate.ts';
+import { GateEntries, gateLimitsOf, taskGate } from '../flowControl/taskGate.ts';
+import { submitFlow } from '../flowControl/submitFlow.ts';
 import { watchConnection } from './connectionWatch.ts';
 import { DEFAULT_SUBMIT_RETRY_MS, failOnDisconnect, retryOnDisconnect } from './retryOnDisconnect.ts';
 import { TaskHandle, type HandleHost } from './taskHandle.ts';
@@ -209,11 +209,8 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       // Checked, and stored as given but for what the schema drops: the sandbox parses it, once. A big input
       // is stored as an object owned by the job, and the job carries its reference (the claim check).
       const prepared = prepareInput(task, input);
-      const deduplication = deduplicationOf(task, prepared, submitOptions.dedupe);
-      // A task with concurrency limits: the job waits delayed until its gate admits it (flowControl/taskGate.ts).
-      const limits = gateLimitsOf(task);
-      const gateKey = limits && gateKeyOf(task, prepared);
-      if (limits && submitOptions.delayMs) throw new TypeError(`Task ${task.name} has concurrency limits: a submit's delayMs is not supported with them yet`);
+      // Its dedupe key, and for a task with concurrency limits, the gate it waits in (flowControl/submitFlow.ts).
+      const flow = submitFlow(task, prepared, submitOptions);
       const carried = await claimCheck(prepared, claimTarget, { queue: name, jobId });
       const data = taskJobData(carried);
       assertJobSize(`input of task ${task.name}`, data, maxJobBytes);
@@ -225,7 +222,7 @@ export function createClient(options: ClientOptions): TaskpoolClient {
       try {
         // The id is made before the first attempt: a retry after an add that landed is ignored by BullMQ.
         // Pipelined: the submits of one tick go to Redis together (see SubmitBatcher), each settling on its own.
-        const job = { name: task.name, data, opts: { ...jobOptions(task.defaults, submitOptions, keep), jobId, ...(deduplication && { deduplication }), ...(limits && { delay: gateDelayMs() }) } };
+        const job = { name: task.name, data, opts: { ...jobOptions(task.defaults, submitOptions, keep), jobId, ...flow.jobOptions } };
         heldBy = await retried(() => adds.add(name, job));
         await replicas.confirm(durable, { jobId, jobKeys: [jobKey(prefix, name, jobId)] });
       } catch (error) {
@@ -238,10 +235,8 @@ export function createClient(options: ClientOptions): TaskpoolClient {
         if ('ref' in carried) await objects.delete(carried.ref).catch(() => false);
         return new TaskHandle<TaskOutput<T>>(heldBy, task, name, host);
       }
-      if (limits) {
-        const gate = taskGate(redis, prefix, name, task.name, limits);
-        await retried(() => gateEntries.enter(gate, queue(name), { key: gateKey!, id: jobId }));
-      }
+      const { gate } = flow;
+      if (gate) await retried(() => gateEntries.enter(taskGate(redis, prefix, name, task.name, gate.limits), queue(name), { key: gate.key, id: jobId }));
       if (key !== undefined) {
         // BullMQ kept the first job if the id existed: whichever submit won, the loser sees another input.
         const [stored] = await retried(() => readStoredData(redis, [jobKey(prefix, name, jobId)]));
